@@ -1,0 +1,78 @@
+"""Errors a user can act on.
+
+Everything a person can fix (a misspelt token, a rejected attachment, a bad address) is an
+:class:`OutreachError`. The Slack adapter catches only these and shows them next to the field
+they belong to; anything else is a bug and goes to the global error handler.
+
+    OutreachError
+     ├── ValidationFailed      one or more problems with a form; carries every Problem at once
+     ├── AttachmentRejected    a file failed the type allow-list, the size limits or the scan
+     ├── NotFound              an id that does not exist in the requesting workspace
+     ├── MessagingDisabled     an in-platform message to a partner without messaging
+     ├── ImportFailed          an import file that cannot be read at all (bad rows are reported, not raised)
+     └── DeliveryFailed        a send attempt failed; ``permanent`` says whether a retry may help
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with user input.
+
+    ``field`` names the form field it belongs to (``subject``, ``content``, ``reply_to``,
+    ``attachments``, ``recipients`` …) so the adapter can put it next to that field.
+    ``code`` is a stable machine-readable kind (``unknown_token``, ``infected`` …) and
+    ``params`` the values a translated message needs; ``message`` is the English text.
+    """
+
+    field: str
+    code: str
+    message: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    def param(self, name: str) -> str | None:
+        return dict(self.params).get(name)
+
+
+class OutreachError(Exception):
+    """Base of every error a user can act on."""
+
+
+class ValidationFailed(OutreachError):
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__("; ".join(p.message for p in self.problems))
+
+
+class AttachmentRejected(OutreachError):
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        super().__init__(problem.message)
+
+
+class NotFound(OutreachError):
+    def __init__(self, what: str, ident: str) -> None:
+        self.what = what
+        self.ident = ident
+        super().__init__(f"{what} {ident!r} was not found in this workspace")
+
+
+class MessagingDisabled(OutreachError):
+    def __init__(self, mpid: str) -> None:
+        self.mpid = mpid
+        super().__init__(f"partner {mpid} does not accept in-platform messages (messaging is disabled)")
+
+
+class ImportFailed(OutreachError):
+    pass
+
+
+class DeliveryFailed(OutreachError):
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        self.reason = reason
+        self.permanent = permanent
+        super().__init__(reason)

@@ -1,0 +1,194 @@
+"""Domain objects of the core. Plain, immutable dataclasses: no ORM, no Slack."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class PartnerKind(enum.StrEnum):
+    PARTNER = "partner"
+    CREATOR = "creator"
+
+
+class AdType(enum.StrEnum):
+    TEXT_LINK = "text-link"
+    BANNER = "banner"
+
+
+class Channel(enum.StrEnum):
+    MESSAGE = "message"
+    EMAIL = "email"
+
+
+class DraftStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SENDING = "sending"
+    SENT = "sent"
+    PARTIAL = "partial"  # finished, some deliveries failed
+    FAILED = "failed"
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class ScanStatus(enum.StrEnum):
+    CLEAN = "clean"
+    INFECTED = "infected"
+    UNSCANNABLE = "unscannable"  # clamd down, too slow, stream too long: fail closed
+
+
+@dataclass(frozen=True, slots=True)
+class Partner:
+    """A partner or creator of the marketplace, as seen by one workspace (team)."""
+
+    team_id: str
+    mpid: str
+    name: str  # company / media-property name ("mpname")
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    kind: PartnerKind = PartnerKind.PARTNER
+    messaging_enabled: bool = False
+    country: str = ""
+    website: str = ""
+    categories: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def contact_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+
+@dataclass(frozen=True, slots=True)
+class Prospect:
+    """A partner the brand marked as prospect."""
+
+    partner: Partner
+    status: str = "new"
+    marked_at: datetime | None = None
+    marked_by: str = ""
+    last_contacted_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ad:
+    team_id: str
+    adid: str
+    name: str
+    ad_type: AdType
+    landing_url: str
+    creative: str = ""  # link text for text links, image URL for banners
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """What token rendering needs to know about one recipient."""
+
+    mpid: str
+    mpname: str
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    messaging_enabled: bool = False
+
+    @classmethod
+    def of(cls, partner: Partner) -> Recipient:
+        return cls(
+            mpid=partner.mpid,
+            mpname=partner.name,
+            first_name=partner.first_name,
+            last_name=partner.last_name,
+            email=partner.email,
+            messaging_enabled=partner.messaging_enabled,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ScanVerdict:
+    status: ScanStatus
+    signature: str = ""  # the virus name when infected
+    detail: str = ""  # why it could not be scanned
+
+    @property
+    def clean(self) -> bool:
+        return self.status is ScanStatus.CLEAN
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A checked attachment. ``data`` is kept so that sending never depends on Slack again."""
+
+    filename: str
+    mime_type: str
+    sha256: str
+    data: bytes = field(repr=False)
+    verdict: ScanVerdict | None = None
+    id: int | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    team_id: str
+    author_id: str
+    channel: Channel
+    recipients: tuple[str, ...]  # mpids
+    sender_name: str = ""
+    reply_to: str = ""
+    subject: str = ""
+    content: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    status: DraftStatus = DraftStatus.DRAFT
+    id: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    draft_id: int
+    mpid: str
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempts: int = 0
+    last_error: str = ""
+    provider_message_id: str = ""
+    sent_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEmail:
+    """One rendered e-mail for one recipient, ready for a :class:`~outreach.ports.Mailer`."""
+
+    to: str
+    sender_name: str
+    reply_to: str
+    subject: str
+    text: str
+    html: str
+    attachments: tuple[Attachment, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()  # extra headers (List-Unsubscribe …)
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """One rendered in-platform message for one recipient."""
+
+    team_id: str
+    mpid: str
+    author_id: str
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+    idempotency_key: str = ""

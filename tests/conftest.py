@@ -1,0 +1,5 @@
+pytest_plugins = [
+    "tests.fixtures.db",
+    "tests.fixtures.clamd",
+    "tests.fixtures.smtp",
+]
