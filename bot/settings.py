@@ -1,0 +1,130 @@
+"""Settings.from_env(): the only reader of os.environ in the project.
+
+Every variable has a default that works for the offline demo; a malformed value is reported
+together with every other malformed value, in one error, naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("bad configuration:\n  " + "\n  ".join(problems))
+
+
+def _default_db_url() -> str:
+    return f"sqlite:///{Path('var') / 'prospects.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Storage
+    database_url: str = field(default_factory=_default_db_url)
+    # Slack
+    slack_bot_token: str = ""
+    slack_signing_secret: str = ""
+    slack_app_token: str = ""
+    slack_api_url: str = "https://slack.com/api/"
+    # Mail
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_security: str = "none"  # none | starttls | tls
+    smtp_timeout: float = 30.0
+    mail_from: str = "outreach@example.com"
+    # In-platform messages
+    messages_webhook_url: str = ""
+    messages_webhook_secret: str = ""
+    # Scanning
+    clamd_socket: str = ""
+    clamd_host: str = ""
+    clamd_port: int = 3310
+    clamd_timeout: float = 30.0
+    # Attachments (bytes / count)
+    max_file_bytes: int = 10 * 1024 * 1024
+    max_message_bytes: int = 25 * 1024 * 1024
+    max_files: int = 10
+    # Tokens
+    tracking_link_template: str = "https://track.example.com/c/{mpid}/{adid}/{program_id}"
+    program_id: str = "1000"
+    # Sending
+    send_rate_per_second: float = 10.0
+    max_attempts: int = 5
+    # Digest
+    digest_cron: str = "0 9 * * mon-fri"
+    digest_min_age_hours: float = 24.0
+    # Trust
+    senders_usergroup: str = ""
+    senders: tuple[str, ...] = ()
+    secret_key: str = ""
+    recent_contact_days: int = 7
+    public_url: str = "http://127.0.0.1:3000"
+    log_level: str = "INFO"
+
+    @property
+    def slack_configured(self) -> bool:
+        return bool(self.slack_bot_token)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for f in fields(cls):
+            name = _ENV_NAMES.get(f.name, f.name.upper())
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            parse = _PARSERS.get(f.name, _parser_for(f.type))
+            try:
+                values[f.name] = parse(raw)
+            except ValueError as exc:
+                problems.append(f"{name}={raw!r}: {exc}")
+        if "smtp_security" in values and values["smtp_security"] not in ("none", "starttls", "tls"):
+            problems.append(f"SMTP_SECURITY={values['smtp_security']!r}: must be none, starttls or tls")
+        if problems:
+            raise SettingsError(problems)
+        return cls(**values)
+
+
+def _int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError("must be a whole number") from None
+
+
+def _float(raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError("must be a number") from None
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in raw.split(",") if p.strip())
+
+
+def _parser_for(type_name: Any) -> Callable[[str], Any]:
+    return {"int": _int, "float": _float, "tuple[str, ...]": _csv}.get(str(type_name), str)
+
+
+def _hours(raw: str) -> float:
+    """'24', '24h', '1d', '90m' → hours."""
+    raw = raw.strip().lower()
+    units = {"d": 24.0, "h": 1.0, "m": 1 / 60}
+    if raw and raw[-1] in units:
+        return _float(raw[:-1]) * units[raw[-1]]
+    return _float(raw)
+
+
+_ENV_NAMES = {"digest_min_age_hours": "DIGEST_MIN_AGE"}
+_PARSERS: dict[str, Callable[[str], Any]] = {"digest_min_age_hours": _hours}
