@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs the Debian packages the app and its tests need, when they are missing and installable:
+# ClamAV's daemon (virus scanning), libmagic (sniffing attachments), python3-venv.
+# Runs apt-get as root, or through sudo when available; otherwise says what to install.
+set -eu
+
+missing=""
+command -v clamd >/dev/null 2>&1 || [ -x /usr/sbin/clamd ] || missing="$missing clamav clamav-daemon"
+[ -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 ] || ldconfig -p 2>/dev/null | grep -q 'libmagic.so.1' || missing="$missing libmagic1"
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$missing python3-venv"
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" = 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+else
+    echo "system-deps: please install:$missing (apt-get install$missing)" >&2
+    exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "system-deps: not a Debian system; please install:$missing" >&2
+    exit 0
+fi
+echo "system-deps: installing$missing" >&2
+$SUDO apt-get update -qq
+# The daemon is started by our own code with its own configuration; do not let the package start it.
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
