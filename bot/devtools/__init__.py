@@ -1,0 +1,1 @@
+"""Tools that stand in for Slack on this machine: used by the tests and by the offline demo."""
