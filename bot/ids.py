@@ -1,0 +1,86 @@
+"""Every Slack id the app uses: commands, callback ids, action ids, block ids.
+
+manifest.yml is checked against this module by a test. Block ids in messages that are re-rendered get a
+per-render suffix (``block_id(BLOCK_PICKS, n)``) so Slack never reuses stale state (SLACK.md §1.1).
+"""
+
+from __future__ import annotations
+
+# Slash command -------------------------------------------------------------------------------------------
+COMMAND = "/prospects"
+COMMAND_USAGE = "[search text] | marketplace [partners|creators] [text] | drafts | help"
+
+# Scopes the bot uses (manifest.yml's oauth_config.scopes.bot must equal this set) --------------------
+BOT_SCOPES = frozenset(
+    {
+        "commands",  # /prospects
+        "chat:write",  # progress DMs, digests, lists
+        "im:write",  # conversations.open for DMs
+        "files:read",  # downloading file_input uploads
+        "users:read",  # users.info: locale, time zone, name
+        "users:read.email",  # prefilled reply-to
+        "usergroups:read",  # SENDERS_USERGROUP membership
+    }
+)
+
+# /prospects list (a message) -----------------------------------------------------------------------------
+ACTION_PICK = "prospects.pick"  # checkboxes of one page
+ACTION_SELECT_ALL = "prospects.select_all"
+ACTION_CLEAR = "prospects.clear"
+ACTION_PAGE_PREV = "prospects.prev"
+ACTION_PAGE_NEXT = "prospects.next"
+ACTION_ROW_MORE = "prospects.more"  # overflow per row: message / email
+ACTION_EMAIL_PICKED = "prospects.email_picked"
+ACTION_MESSAGE_PICKED = "prospects.message_picked"
+ACTION_FILTER_KIND = "prospects.filter.kind"
+ACTION_FILTER_MESSAGING = "prospects.filter.messaging"
+ACTION_FILTER_COUNTRY = "prospects.filter.country"
+ACTION_FILTER_NOT_CONTACTED = "prospects.filter.not_contacted"
+BLOCK_PICKS = "picks"
+
+# Marketplace ---------------------------------------------------------------------------------------------
+ACTION_MARKET_TAB = "market.tab"
+ACTION_MARKET_PREV = "market.prev"
+ACTION_MARKET_NEXT = "market.next"
+ACTION_MARKET_OPEN = "market.open"  # open a partner card
+ACTION_MARKET_EMAIL = "market.email"
+ACTION_MARKET_MARK = "market.mark_prospect"
+CALLBACK_PARTNER_CARD = "market.card"
+
+# Compose modals ------------------------------------------------------------------------------------------
+CALLBACK_COMPOSE_EMAIL = "compose.email"
+CALLBACK_COMPOSE_MESSAGE = "compose.message"
+CALLBACK_CHECKING = "compose.checking"
+CALLBACK_PREVIEW = "compose.preview"
+BLOCK_RECIPIENTS = "recipients"
+BLOCK_SENDER_NAME = "sender_name"
+BLOCK_REPLY_TO = "reply_to"
+BLOCK_SUBJECT = "subject"
+BLOCK_CONTENT = "content"
+BLOCK_ATTACHMENTS = "attachments"
+BLOCK_PREVIEW_FOR = "preview_for"
+ACTION_INPUT = "value"  # the action_id of every input element in the compose forms
+ACTION_COMPOSE_PREVIEW = "compose.preview"
+ACTION_COMPOSE_SEND_TEST = "compose.send_test"
+ACTION_COMPOSE_SAVE_DRAFT = "compose.save_draft"
+
+# Drafts and delivery -------------------------------------------------------------------------------------
+ACTION_DRAFT_OPEN = "draft.open"
+ACTION_DRAFT_SEND = "draft.send"
+ACTION_DRAFT_DELETE = "draft.delete"
+ACTION_RETRY_FAILED = "delivery.retry_failed"
+
+
+def block_id(base: str, render: int | str) -> str:
+    """A block id unique to one render of a message: ``picks~3``."""
+    return f"{base}~{render}"
+
+
+def base_of(block_id_value: str) -> str:
+    return block_id_value.split("~", 1)[0]
+
+
+ALL_ACTIONS = frozenset(v for k, v in dict(globals()).items() if k.startswith("ACTION_") and isinstance(v, str))
+ALL_CALLBACKS = frozenset(
+    v for k, v in dict(globals()).items() if k.startswith("CALLBACK_") and isinstance(v, str)
+)
