@@ -80,7 +80,9 @@ def base_of(block_id_value: str) -> str:
     return block_id_value.split("~", 1)[0]
 
 
-ALL_ACTIONS = frozenset(v for k, v in dict(globals()).items() if k.startswith("ACTION_") and isinstance(v, str))
+ALL_ACTIONS = frozenset(
+    v for k, v in dict(globals()).items() if k.startswith("ACTION_") and isinstance(v, str)
+)
 ALL_CALLBACKS = frozenset(
     v for k, v in dict(globals()).items() if k.startswith("CALLBACK_") and isinstance(v, str)
 )

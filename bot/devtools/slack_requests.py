@@ -36,8 +36,9 @@ class HttpAnswer:
 
 
 class SlackClientSim:
-    def __init__(self, url: str, signing_secret: str, team_id: str = "T0001",
-                 team_domain: str = "standin") -> None:
+    def __init__(
+        self, url: str, signing_secret: str, team_id: str = "T0001", team_domain: str = "standin"
+    ) -> None:
         self.url = url
         self.secret = signing_secret
         self.team_id = team_id
@@ -45,9 +46,15 @@ class SlackClientSim:
         self._triggers = itertools.count(1)
 
     # -- raw ---------------------------------------------------------------------------------------
-    def post(self, body: str, *, content_type: str = "application/x-www-form-urlencoded",
-             timestamp: int | None = None, signature: str | None = None,
-             headers: dict[str, str] | None = None) -> HttpAnswer:
+    def post(
+        self,
+        body: str,
+        *,
+        content_type: str = "application/x-www-form-urlencoded",
+        timestamp: int | None = None,
+        signature: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> HttpAnswer:
         ts = str(int(time.time()) if timestamp is None else timestamp)
         sig = sign(self.secret, ts, body) if signature is None else signature
         request = urllib.request.Request(self.url, data=body.encode(), method="POST")
@@ -57,7 +64,7 @@ class SlackClientSim:
         for k, v in (headers or {}).items():
             request.add_header(k, v)
         try:
-            with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 (loopback only)
+            with urllib.request.urlopen(request, timeout=30) as resp:
                 return HttpAnswer(resp.status, resp.read(), dict(resp.headers))
         except urllib.error.HTTPError as err:
             return HttpAnswer(err.code, err.read(), dict(err.headers))
@@ -66,8 +73,17 @@ class SlackClientSim:
         return f"{next(self._triggers)}.{int(time.time())}.standin"
 
     # -- what Slack sends ----------------------------------------------------------------------------
-    def command(self, user_id: str, command: str, text: str = "", *, channel_id: str = "C0001",
-                response_url: str = "", team_id: str | None = None, **extra: str) -> HttpAnswer:
+    def command(
+        self,
+        user_id: str,
+        command: str,
+        text: str = "",
+        *,
+        channel_id: str = "C0001",
+        response_url: str = "",
+        team_id: str | None = None,
+        **extra: str,
+    ) -> HttpAnswer:
         form = {
             "token": "deprecated-verification-token",
             "team_id": team_id or self.team_id,
@@ -88,10 +104,20 @@ class SlackClientSim:
     def interaction(self, payload: dict[str, Any], **kw: Any) -> HttpAnswer:
         return self.post(urllib.parse.urlencode({"payload": json.dumps(payload)}), **kw)
 
-    def block_actions(self, user_id: str, actions: list[dict[str, Any]], *, container: dict[str, Any],
-                      message: dict[str, Any] | None = None, view: dict[str, Any] | None = None,
-                      state: dict[str, Any] | None = None, response_url: str = "",
-                      channel_id: str = "C0001", team_id: str | None = None, **kw: Any) -> HttpAnswer:
+    def block_actions(
+        self,
+        user_id: str,
+        actions: list[dict[str, Any]],
+        *,
+        container: dict[str, Any],
+        message: dict[str, Any] | None = None,
+        view: dict[str, Any] | None = None,
+        state: dict[str, Any] | None = None,
+        response_url: str = "",
+        channel_id: str = "C0001",
+        team_id: str | None = None,
+        **kw: Any,
+    ) -> HttpAnswer:
         team = team_id or self.team_id
         payload: dict[str, Any] = {
             "type": "block_actions",
@@ -112,8 +138,14 @@ class SlackClientSim:
             payload["view"] = view
         return self.interaction(payload, **kw)
 
-    def view_submission(self, user_id: str, view: dict[str, Any], values: dict[str, Any],
-                        team_id: str | None = None, **kw: Any) -> HttpAnswer:
+    def view_submission(
+        self,
+        user_id: str,
+        view: dict[str, Any],
+        values: dict[str, Any],
+        team_id: str | None = None,
+        **kw: Any,
+    ) -> HttpAnswer:
         team = team_id or self.team_id
         submitted = {**view, "state": {"values": values}}
         payload = {

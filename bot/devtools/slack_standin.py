@@ -13,6 +13,7 @@ Faults can be injected per method: ``standin.fail("chat.update", status=429, tim
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -154,8 +155,15 @@ class SlackStandIn:
     def response_url(self) -> str:
         return f"{self.base_url}/response/{next(self._ids)}"
 
-    def fail(self, method: str, *, status: int = 429, times: int = 1, retry_after: int = 1,
-             error: str = "ratelimited") -> None:
+    def fail(
+        self,
+        method: str,
+        *,
+        status: int = 429,
+        times: int = 1,
+        retry_after: int = 1,
+        error: str = "ratelimited",
+    ) -> None:
         with self._lock:
             self._faults[method] = _Fault(status, times, retry_after, error)
 
@@ -188,7 +196,7 @@ class SlackStandIn:
         if not path.startswith("/api/"):
             self._send(req, 404, b"not found", "text/plain")
             return
-        method = path[len("/api/"):]
+        method = path[len("/api/") :]
         args = self._parse_args(req.headers.get("Content-Type", ""), raw)
         token = (req.headers.get("Authorization") or "").removeprefix("Bearer ").strip() or str(
             args.pop("token", "")
@@ -231,15 +239,18 @@ class SlackStandIn:
             args = {k: v[-1] for k, v in urllib.parse.parse_qs(raw.decode(), keep_blank_values=True).items()}
         for key in JSON_FIELDS:
             if isinstance(args.get(key), str) and args[key]:
-                try:
+                with contextlib.suppress(ValueError):
                     args[key] = json.loads(args[key])
-                except ValueError:
-                    pass
         return args
 
     @staticmethod
-    def _send(req: BaseHTTPRequestHandler, status: int, body: bytes, ctype: str,
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        req: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
+        ctype: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         req.send_response(status)
         req.send_header("Content-Type", ctype)
         req.send_header("Content-Length", str(len(body)))
@@ -248,8 +259,13 @@ class SlackStandIn:
         req.end_headers()
         req.wfile.write(body)
 
-    def _send_json(self, req: BaseHTTPRequestHandler, status: int, body: dict[str, Any],
-                   headers: dict[str, str] | None = None) -> None:
+    def _send_json(
+        self,
+        req: BaseHTTPRequestHandler,
+        status: int,
+        body: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self._send(req, status, json.dumps(body).encode(), "application/json; charset=utf-8", headers)
 
     # -- methods -----------------------------------------------------------------------------------
@@ -257,12 +273,24 @@ class SlackStandIn:
         return f"{int(time.time())}.{next(self._ids):06d}"
 
     def _auth_test(self, args: dict[str, Any], token: str) -> dict[str, Any]:
-        return {"ok": True, "url": "https://standin.slack.invalid/", "team": "Stand-in", "user": "outreach",
-                "team_id": self.team_id, "user_id": "UBOT", "bot_id": "BBOT"}
+        return {
+            "ok": True,
+            "url": "https://standin.slack.invalid/",
+            "team": "Stand-in",
+            "user": "outreach",
+            "team_id": self.team_id,
+            "user_id": "UBOT",
+            "bot_id": "BBOT",
+        }
 
     def _post_message(self, args: dict[str, Any], token: str) -> dict[str, Any]:
         channel, ts = str(args.get("channel", "")), self._ts()
-        message = {"type": "message", "ts": ts, "text": args.get("text", ""), "blocks": args.get("blocks", [])}
+        message = {
+            "type": "message",
+            "ts": ts,
+            "text": args.get("text", ""),
+            "blocks": args.get("blocks", []),
+        }
         with self._lock:
             self.messages[(channel, ts)] = message
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
@@ -275,22 +303,27 @@ class SlackStandIn:
         with self._lock:
             if (channel, ts) not in self.messages:
                 return {"ok": False, "error": "message_not_found"}
-            message = {"type": "message", "ts": ts, "text": args.get("text", ""),
-                       "blocks": args.get("blocks", [])}
+            message = {
+                "type": "message",
+                "ts": ts,
+                "text": args.get("text", ""),
+                "blocks": args.get("blocks", []),
+            }
             self.messages[(channel, ts)] = message
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
     def _conversations_open(self, args: dict[str, Any], token: str) -> dict[str, Any]:
         users = str(args.get("users", ""))
-        return {"ok": True, "channel": {"id": "D" + users.split(",")[0].lstrip("U")}}
+        return {"ok": True, "channel": {"id": "D" + users.split(",", maxsplit=1)[0].lstrip("U")}}
 
     def _view_write(self, args: dict[str, Any], token: str) -> dict[str, Any]:
         view = dict(args.get("view") or {})
         vid = str(args.get("view_id") or "") or f"V{next(self._ids):08d}"
         if args.get("view_id") and vid not in self.views:
             return {"ok": False, "error": "not_found"}
-        view.update({"id": vid, "hash": f"h{next(self._ids)}", "team_id": self.team_id,
-                     "state": {"values": {}}})
+        view.update(
+            {"id": vid, "hash": f"h{next(self._ids)}", "team_id": self.team_id, "state": {"values": {}}}
+        )
         with self._lock:
             self.views[vid] = view
         return {"ok": True, "view": view}
@@ -300,8 +333,12 @@ class SlackStandIn:
         if user is None:
             return {"ok": False, "error": "user_not_found"}
         body: dict[str, Any] = {
-            "id": user.id, "team_id": user.team_id, "name": user.name, "real_name": user.real_name,
-            "tz": user.tz, "is_admin": user.is_admin,
+            "id": user.id,
+            "team_id": user.team_id,
+            "name": user.name,
+            "real_name": user.real_name,
+            "tz": user.tz,
+            "is_admin": user.is_admin,
             "profile": {"real_name": user.real_name, "display_name": user.name, "email": user.email},
         }
         if str(args.get("include_locale", "")).lower() in ("1", "true"):
@@ -322,6 +359,13 @@ class SlackStandIn:
 
     def _file_object(self, stored: StoredFile) -> dict[str, Any]:
         url = f"{self.base_url}/files/{stored.id}/{urllib.parse.quote(stored.name)}"
-        return {"id": stored.id, "name": stored.name, "title": stored.name, "filetype": stored.filetype,
-                "mimetype": stored.mimetype, "size": len(stored.data), "url_private": url,
-                "url_private_download": url + "?download=1"}
+        return {
+            "id": stored.id,
+            "name": stored.name,
+            "title": stored.name,
+            "filetype": stored.filetype,
+            "mimetype": stored.mimetype,
+            "size": len(stored.data),
+            "url_private": url,
+            "url_private_download": url + "?download=1",
+        }

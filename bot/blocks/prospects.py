@@ -1,0 +1,210 @@
+"""The /prospects list: a page of prospects with ticks, filters, bulk actions and paging."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot import ids
+from bot.blocks.common import (
+    Block,
+    actions,
+    button,
+    check_limits,
+    clip,
+    confirm_dialog,
+    context,
+    divider,
+    escape,
+    header,
+    option,
+    plain,
+    section,
+)
+from bot.i18n import Translator
+from outreach.models import PartnerKind, Prospect
+from outreach.prospecting import ListFilter, PageRequest, ProspectPage
+
+
+def encode_state(flt: ListFilter, req: PageRequest) -> str:
+    """The list's state, carried in button values so any click can show the same list again."""
+    state: dict[str, Any] = {"n": req.number}
+    if flt.text:
+        state["q"] = flt.text
+    if flt.kind:
+        state["k"] = flt.kind.value
+    if flt.messaging is not None:
+        state["m"] = int(flt.messaging)
+    if flt.country:
+        state["c"] = flt.country
+    if flt.not_contacted:
+        state["nc"] = 1
+    for key, cursor in (("at", req.at), ("af", req.after), ("bf", req.before)):
+        if cursor:
+            state[key] = cursor
+    return json.dumps(state, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_state(value: str) -> tuple[ListFilter, PageRequest]:
+    """Inverse of :func:`encode_state`; a tampered or broken value gives the first page, unfiltered."""
+    try:
+        state = json.loads(value)
+        kind = PartnerKind(state["k"]) if state.get("k") else None
+        messaging = bool(state["m"]) if "m" in state else None
+        flt = ListFilter(
+            str(state.get("q", "")), kind, messaging, str(state.get("c", "")), bool(state.get("nc"))
+        )
+        cursors = {key: str(state[key]) if state.get(key) else None for key in ("at", "af", "bf")}
+        req = PageRequest(cursors["at"], cursors["af"], cursors["bf"], max(1, int(state.get("n", 1))))
+        return flt.normalised(), req
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return ListFilter(), PageRequest()
+
+
+def _row(p: Prospect, picked: bool, t: Translator, nonce: str) -> Block:
+    partner = p.partner
+    who = partner.contact_name or partner.name
+    title = f"*{escape(clip(who, 30))}* — {escape(clip(partner.name, 30))}"
+    messaging = t("list.messaging_on") if partner.messaging_enabled else t("list.messaging_off")
+    last = t("list.last_contacted", when=t.when(p.last_contacted_at))
+    description = f"{partner.mpid} · {messaging} · {last}"
+    pick_option = option(title, partner.mpid, description, markdown=True)
+    checkbox: Block = {"type": "checkboxes", "action_id": ids.ACTION_PICK, "options": [pick_option]}
+    if picked:
+        checkbox["initial_options"] = [pick_option]
+    more: list[Block] = []
+    if partner.messaging_enabled:
+        more.append(option(t("list.more.message"), f"message:{partner.mpid}"))
+    more.append(option(t("list.more.email"), f"email:{partner.mpid}"))
+    more.append(option(t("list.more.details"), f"details:{partner.mpid}"))
+    overflow: Block = {"type": "overflow", "action_id": ids.ACTION_ROW_MORE, "options": more}
+    return actions(checkbox, overflow, block_id=ids.block_id(ids.BLOCK_PICKS, f"{partner.mpid}~{nonce}"))
+
+
+def _filters(flt: ListFilter, countries: list[str], t: Translator, nonce: str) -> Block:
+    def select(action_id: str, placeholder: str, choices: list[tuple[str, str]], current: str) -> Block:
+        opts = [option(label, value) for label, value in choices]
+        element: Block = {
+            "type": "static_select",
+            "action_id": action_id,
+            "placeholder": plain(placeholder),
+            "options": opts,
+        }
+        chosen = [o for o in opts if o["value"] == current]
+        if chosen:
+            element["initial_option"] = chosen[0]
+        return element
+
+    kind = select(
+        ids.ACTION_FILTER_KIND,
+        t("list.filter.kind"),
+        [
+            (t("list.filter.kind_any"), "any"),
+            (t("list.filter.kind_partner"), "partner"),
+            (t("list.filter.kind_creator"), "creator"),
+        ],
+        flt.kind.value if flt.kind else "any",
+    )
+    messaging_value = "any" if flt.messaging is None else ("on" if flt.messaging else "off")
+    messaging = select(
+        ids.ACTION_FILTER_MESSAGING,
+        t("list.filter.messaging"),
+        [
+            (t("list.filter.messaging_any"), "any"),
+            (t("list.filter.messaging_on"), "on"),
+            (t("list.filter.messaging_off"), "off"),
+        ],
+        messaging_value,
+    )
+    elements = [kind, messaging]
+    if countries:
+        choices = [(t("list.filter.country_any"), "any")] + [(c, c) for c in countries[:99]]
+        elements.append(
+            select(ids.ACTION_FILTER_COUNTRY, t("list.filter.country"), choices, flt.country or "any")
+        )
+    nc_option = option(t("list.filter.not_contacted"), "not_contacted")
+    not_contacted: Block = {
+        "type": "checkboxes",
+        "action_id": ids.ACTION_FILTER_NOT_CONTACTED,
+        "options": [nc_option],
+    }
+    if flt.not_contacted:
+        not_contacted["initial_options"] = [nc_option]
+    elements.append(not_contacted)
+    return actions(*elements, block_id=ids.block_id("filters", nonce))
+
+
+def build_prospect_list(page: ProspectPage, countries: list[str], t: Translator, nonce: str) -> list[Block]:
+    """``nonce`` differs on every render so Slack never keeps stale element state (SLACK.md §1.1)."""
+    flt = page.filter
+    state = encode_state(flt, PageRequest(at=page.first_cursor, number=page.number))
+    blocks: list[Block] = [header(t("list.title"))]
+    if page.total:
+        summary = t(
+            "list.showing",
+            first=t.number(page.first_index),
+            last=t.number(page.last_index),
+            total=t.number(page.total),
+        )
+    else:
+        summary = t("list.none")
+    if flt.text:
+        summary += "  " + t("list.search_for", text=escape(clip(flt.text, 100)))
+    blocks.append(section(summary))
+    notes = [t("list.picked", count=t.number(page.picked_count))]
+    if page.search_cut:
+        notes.append(t("list.search_cut", limit=200))
+    blocks.append(context(*notes))
+    blocks.append(_filters(flt, countries, t, nonce))
+    bulk = [button(t("list.select_all"), ids.ACTION_SELECT_ALL, state)]
+    if page.picked_count:
+        bulk.append(
+            button(
+                t("list.clear"),
+                ids.ACTION_CLEAR,
+                state,
+                confirm=confirm_dialog(
+                    t("list.clear_confirm_title"),
+                    t("list.clear_confirm", count=page.picked_count),
+                    t("list.clear"),
+                    t("common.cancel"),
+                ),
+            )
+        )
+        bulk.append(
+            button(
+                t("list.email_picked", count=page.picked_count),
+                ids.ACTION_EMAIL_PICKED,
+                state,
+                style="primary",
+            )
+        )
+        bulk.append(
+            button(t("list.message_picked", count=page.picked_count), ids.ACTION_MESSAGE_PICKED, state)
+        )
+    blocks.append(actions(*bulk, block_id=ids.block_id("bulk", nonce)))
+    blocks.append(divider())
+    for p in page.items:
+        blocks.append(_row(p, p.partner.mpid in page.picked_on_page, t, nonce))
+    if not page.items:
+        blocks.append(section(t("list.empty_hint")))
+    nav: list[Block] = []
+    if page.has_prev:
+        nav.append(
+            button(
+                t("list.prev"),
+                ids.ACTION_PAGE_PREV,
+                encode_state(flt, PageRequest(before=page.first_cursor, number=page.number - 1)),
+            )
+        )
+    if page.has_next:
+        nav.append(
+            button(
+                t("list.next"),
+                ids.ACTION_PAGE_NEXT,
+                encode_state(flt, PageRequest(after=page.last_cursor, number=page.number + 1)),
+            )
+        )
+    if nav:
+        blocks.append(actions(*nav, block_id=ids.block_id("nav", nonce)))
+    return check_limits(blocks)
