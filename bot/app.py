@@ -34,27 +34,28 @@ def make_client(settings: Settings) -> WebClient:
     )
 
 
-class _Authorizer:
-    """One bot token serves the workspaces that send us signed requests; auth.test is asked once, lazily."""
+def _authorizer(client: WebClient, token: str) -> Callable[..., AuthorizeResult]:
+    """One bot token serves the workspaces that send us signed requests; auth.test is asked once, lazily.
 
-    def __init__(self, client: WebClient, token: str) -> None:
-        self._client = client
-        self._token = token
-        self._identity: dict[str, Any] | None = None
-        self._lock = threading.Lock()
+    A plain function, not a bound method: Bolt injects listener arguments by parameter name.
+    """
+    identity: dict[str, Any] = {}
+    lock = threading.Lock()
 
-    def __call__(self, enterprise_id: str | None, team_id: str | None, **_: Any) -> AuthorizeResult:
-        with self._lock:
-            if self._identity is None:
-                answer = self._client.auth_test(token=self._token)
-                self._identity = {"bot_user_id": answer.get("user_id"), "bot_id": answer.get("bot_id")}
+    def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        with lock:
+            if not identity:
+                answer = client.auth_test(token=token)
+                identity.update(bot_user_id=answer.get("user_id"), bot_id=answer.get("bot_id"))
         return AuthorizeResult(
             enterprise_id=enterprise_id,
             team_id=team_id,
-            bot_token=self._token,
-            bot_user_id=self._identity["bot_user_id"],
-            bot_id=self._identity["bot_id"],
+            bot_token=token,
+            bot_user_id=identity["bot_user_id"],
+            bot_id=identity["bot_id"],
         )
+
+    return authorize
 
 
 def _skip_slack_retries(request: Any, next: Callable[[], None]) -> BoltResponse | None:
@@ -70,7 +71,7 @@ def build_app(settings: Settings, register: Callable[[App], None], client: WebCl
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
-        authorize=_Authorizer(client, settings.slack_bot_token),
+        authorize=_authorizer(client, settings.slack_bot_token),
         request_verification_enabled=True,
         ignoring_self_events_enabled=True,
         raise_error_for_unhandled_request=False,
