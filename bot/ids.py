@@ -58,6 +58,7 @@ BLOCK_REPLY_TO = "reply_to"
 BLOCK_SUBJECT = "subject"
 BLOCK_CONTENT = "content"
 BLOCK_ATTACHMENTS = "attachments"
+BLOCK_KEPT_FILES = "kept_files"
 BLOCK_PREVIEW_FOR = "preview_for"
 ACTION_INPUT = "value"  # the action_id of every input element in the compose forms
 ACTION_COMPOSE_PREVIEW = "compose.preview"

@@ -1,0 +1,242 @@
+"""The compose modals (email and message), the "checking attachments" view and the verdict view."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot import ids
+from bot.blocks.common import (
+    Block,
+    actions,
+    button,
+    check_limits,
+    clip,
+    context,
+    escape,
+    option,
+    plain,
+    section,
+)
+from bot.blocks.help import token_lines
+from bot.i18n import Translator
+from outreach.models import Attachment, Channel
+
+ALLOWED_FILETYPES = ["csv", "pdf", "jpg", "jpeg", "png", "gif"]
+CONTENT_MAX = 3000  # plain_text_input's own limit
+SUBJECT_MAX = 250
+SENDER_MAX = 100
+SHOWN_RECIPIENTS = 10
+
+
+@dataclass(frozen=True)
+class RecipientLine:
+    mpid: str
+    label: str  # "Ann Lee (Acme Media)"
+
+
+@dataclass(frozen=True)
+class ComposeScreen:
+    """Everything the compose modal shows; made by the handler from a draft."""
+
+    draft_id: int
+    channel: Channel
+    recipients: tuple[RecipientLine, ...]
+    skipped: tuple[tuple[RecipientLine, str], ...] = ()  # (who, reason key) left out of this send
+    sender_name: str = ""
+    reply_to: str = ""
+    subject: str = ""
+    content: str = ""
+    kept_files: tuple[Attachment, ...] = ()
+    warnings: tuple[str, ...] = ()  # already translated notes shown above the form
+
+
+def metadata(draft_id: int, channel: Channel) -> str:
+    return json.dumps({"d": draft_id, "c": channel.value}, separators=(",", ":"))
+
+
+def read_metadata(raw: str) -> tuple[int, Channel] | None:
+    try:
+        data = json.loads(raw)
+        return int(data["d"]), Channel(data["c"])
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _input(block_id: str, label: str, element: Block, *, optional: bool = False, hint: str = "") -> Block:
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label, 2000),
+        "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = plain(hint, 2000)
+    return block
+
+
+def _text(initial: str, max_length: int, *, multiline: bool = False, placeholder: str = "") -> Block:
+    element: Block = {
+        "type": "plain_text_input",
+        "action_id": ids.ACTION_INPUT,
+        "max_length": max_length,
+        "multiline": multiline,
+    }
+    if initial:
+        element["initial_value"] = clip(initial, max_length)
+    if placeholder:
+        element["placeholder"] = plain(placeholder, 150)
+    return element
+
+
+def recipients_text(screen: ComposeScreen, t: Translator) -> str:
+    shown = [escape(r.label) for r in screen.recipients[:SHOWN_RECIPIENTS]]
+    more = len(screen.recipients) - len(shown)
+    text = t("compose.to", names=", ".join(shown)) if shown else t("compose.no_recipients")
+    if more > 0:
+        text += " " + t("compose.and_more", count=t.number(more))
+    return text
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024:.0f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MB"
+
+
+def build_compose_view(screen: ComposeScreen, t: Translator) -> dict[str, Any]:
+    email = screen.channel is Channel.EMAIL
+    blocks: list[Block] = []
+    for note in screen.warnings:
+        blocks.append(context(f":warning: {note}"))
+    blocks.append(section(recipients_text(screen, t), block_id=ids.BLOCK_RECIPIENTS))
+    if screen.skipped:
+        lines = [f"{escape(r.label)} — {t(reason)}" for r, reason in screen.skipped[:SHOWN_RECIPIENTS]]
+        if len(screen.skipped) > SHOWN_RECIPIENTS:
+            lines.append(t("compose.and_more", count=t.number(len(screen.skipped) - SHOWN_RECIPIENTS)))
+        blocks.append(context(t("compose.skipped", count=len(screen.skipped)) + "\n" + "\n".join(lines)))
+    if email:
+        blocks.append(
+            _input(
+                ids.BLOCK_SENDER_NAME,
+                t("compose.sender_name"),
+                _text(screen.sender_name, SENDER_MAX),
+                hint=t("compose.sender_name_hint"),
+            )
+        )
+        reply: Block = {"type": "email_text_input", "action_id": ids.ACTION_INPUT}
+        if screen.reply_to:
+            reply["initial_value"] = screen.reply_to
+        blocks.append(
+            _input(ids.BLOCK_REPLY_TO, t("compose.reply_to"), reply, hint=t("compose.reply_to_hint"))
+        )
+        blocks.append(_input(ids.BLOCK_SUBJECT, t("compose.subject"), _text(screen.subject, SUBJECT_MAX)))
+    blocks.append(
+        _input(
+            ids.BLOCK_CONTENT,
+            t("compose.content"),
+            _text(screen.content, CONTENT_MAX, multiline=True, placeholder=t("compose.content_ph")),
+            hint=t("compose.content_hint"),
+        )
+    )
+    blocks.append(context(t("help.tokens") + "\n" + token_lines(t)))
+    if screen.kept_files:
+        kept = [option(clip(f"{a.filename} ({_size(a.size)})", 75), str(a.id)) for a in screen.kept_files]
+        element: Block = {
+            "type": "checkboxes",
+            "action_id": ids.ACTION_INPUT,
+            "options": kept[:10],
+            "initial_options": kept[:10],
+        }
+        blocks.append(
+            _input(
+                ids.BLOCK_KEPT_FILES,
+                t("compose.kept_files"),
+                element,
+                optional=True,
+                hint=t("compose.kept_files_hint"),
+            )
+        )
+    files: Block = {
+        "type": "file_input",
+        "action_id": ids.ACTION_INPUT,
+        "filetypes": ALLOWED_FILETYPES,
+        "max_files": max(1, 10 - len(screen.kept_files)),
+    }
+    blocks.append(
+        _input(
+            ids.BLOCK_ATTACHMENTS,
+            t("compose.attachments"),
+            files,
+            optional=True,
+            hint=t("compose.attachments_hint"),
+        )
+    )
+    buttons = [button(t("compose.preview"), ids.ACTION_COMPOSE_PREVIEW, str(screen.draft_id))]
+    if email:
+        buttons.append(button(t("compose.send_test"), ids.ACTION_COMPOSE_SEND_TEST, str(screen.draft_id)))
+    buttons.append(button(t("compose.save_draft"), ids.ACTION_COMPOSE_SAVE_DRAFT, str(screen.draft_id)))
+    blocks.append(actions(*buttons, block_id="compose_actions"))
+    return {
+        "type": "modal",
+        "callback_id": ids.CALLBACK_COMPOSE_EMAIL if email else ids.CALLBACK_COMPOSE_MESSAGE,
+        "title": plain(t("compose.title_email" if email else "compose.title_message"), 24),
+        "submit": plain(t("compose.send"), 24),
+        "close": plain(t("common.cancel"), 24),
+        "private_metadata": metadata(screen.draft_id, screen.channel),
+        "notify_on_close": True,
+        "blocks": check_limits(blocks, surface="modal"),
+    }
+
+
+@dataclass(frozen=True)
+class FileLine:
+    name: str
+    state: str  # "checking" | "ok" | "rejected"
+    detail: str = ""  # translated reason for rejected files
+
+
+@dataclass(frozen=True)
+class CheckingScreen:
+    draft_id: int
+    channel: Channel
+    files: tuple[FileLine, ...] = field(default_factory=tuple)
+    done: bool = False
+    sent_count: int = 0
+
+
+def build_checking_view(screen: CheckingScreen, t: Translator) -> dict[str, Any]:
+    """Shown while files are downloaded, sniffed and scanned, then with a verdict per file."""
+    icon = {"checking": ":hourglass_flowing_sand:", "ok": ":white_check_mark:", "rejected": ":no_entry:"}
+    lines = [
+        f"{icon[f.state]} *{escape(clip(f.name, 100))}*" + (f" — {escape(f.detail)}" if f.detail else "")
+        for f in screen.files
+    ]
+    rejected = [f for f in screen.files if f.state == "rejected"]
+    if not screen.done:
+        head = t("compose.checking")
+    elif rejected:
+        head = t("compose.rejected_files", count=len(rejected))
+    else:
+        head = t("compose.sending_started", count=t.number(screen.sent_count))
+    blocks: list[Block] = [section(head)]
+    if lines:
+        blocks.append(section("\n".join(lines)))
+    if screen.done and rejected:
+        blocks.append(context(t("compose.draft_kept")))
+        blocks.append(
+            actions(
+                button(t("drafts.open"), ids.ACTION_DRAFT_OPEN, str(screen.draft_id), style="primary"),
+                block_id="checking_actions",
+            )
+        )
+    return {
+        "type": "modal",
+        "callback_id": ids.CALLBACK_CHECKING,
+        "title": plain(
+            t("compose.title_email" if screen.channel is Channel.EMAIL else "compose.title_message"), 24
+        ),
+        "close": plain(t("common.close"), 24),
+        "private_metadata": metadata(screen.draft_id, screen.channel),
+        "blocks": check_limits(blocks, surface="modal"),
+    }
