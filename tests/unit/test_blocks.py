@@ -39,7 +39,7 @@ def _prospect(i, messaging=True, contacted=None):
 def _page(n=10, picked=frozenset(), picked_count=0, number=1, has_prev=False, has_next=True, flt=None):
     items = tuple(_prospect(i, messaging=i % 2 == 0) for i in range(n))
     return ProspectPage(
-        items, 123, number, picked, picked_count, "c-first", "c-last", has_prev, has_next, flt
+        items, 123, number, picked, picked_count, "c-first", "c-last", has_prev, has_next, flt or ListFilter()
     )
 
 
