@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from bot import ids
 from outreach.models import PartnerKind
 
 SUBCOMMANDS = ("marketplace", "drafts", "help", "connect-email", "disconnect-email")
@@ -33,3 +35,43 @@ def parse_command(text: str) -> Command:
         kind = PartnerKind.CREATOR if tab[0].lower().startswith("creator") else PartnerKind.PARTNER
         rest = tab[1] if len(tab) > 1 else ""
     return Command("marketplace", rest.strip(), kind)
+
+
+@dataclass(frozen=True, slots=True)
+class ComposeValues:
+    """What a compose modal holds when it is submitted (or a button in it is clicked)."""
+
+    sender_name: str = ""
+    reply_to: str = ""
+    subject: str = ""
+    content: str = ""
+    uploads: tuple[dict[str, Any], ...] = ()  # Slack file objects from the file_input
+    kept_ids: tuple[int, ...] | None = None  # ticked "already attached" files; None when there were none
+
+
+def _value(values: dict[str, Any], block: str) -> Any:
+    return (values.get(block) or {}).get(ids.ACTION_INPUT) or {}
+
+
+def parse_compose(state_values: dict[str, Any]) -> ComposeValues:
+    """``view.state.values`` → ComposeValues; missing blocks (a message has no subject) read as empty."""
+
+    def text(block: str) -> str:
+        raw = _value(state_values, block).get("value")
+        return raw if isinstance(raw, str) else ""
+
+    uploads = tuple(
+        f for f in _value(state_values, ids.BLOCK_ATTACHMENTS).get("files") or () if isinstance(f, dict)
+    )
+    kept: tuple[int, ...] | None = None
+    if ids.BLOCK_KEPT_FILES in state_values:
+        chosen = _value(state_values, ids.BLOCK_KEPT_FILES).get("selected_options") or []
+        kept = tuple(int(o["value"]) for o in chosen if str(o.get("value", "")).isdigit())
+    return ComposeValues(
+        sender_name=text(ids.BLOCK_SENDER_NAME),
+        reply_to=text(ids.BLOCK_REPLY_TO).strip(),
+        subject=text(ids.BLOCK_SUBJECT),
+        content=text(ids.BLOCK_CONTENT),
+        uploads=uploads,
+        kept_ids=kept,
+    )
