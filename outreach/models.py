@@ -192,3 +192,48 @@ class OutgoingMessage:
     text: str
     attachments: tuple[Attachment, ...] = ()
     idempotency_key: str = ""
+
+
+class Direction(enum.StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadMessage:
+    """One message of a conversation with a partner, sent by us (OUT) or received (IN)."""
+
+    direction: Direction
+    body: str
+    author_id: str = ""  # Slack user id for OUT, empty or the partner's address for IN
+    provider_message_id: str = ""
+    delivery_id: int | None = None
+    at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """A conversation with one partner on one channel."""
+
+    team_id: str
+    mpid: str
+    channel: Channel
+    subject: str = ""
+    messages: tuple[ThreadMessage, ...] = ()
+    id: int | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """Who did what to whom, when: ``action`` is a dotted verb (``draft.sent``, ``import.partners`` …)."""
+
+    team_id: str
+    actor_id: str
+    action: str
+    at: datetime
+    draft_id: int | None = None
+    mpid: str = ""
+    detail: str = ""
+    id: int | None = None

@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
-from outreach.models import OutgoingEmail, OutgoingMessage, ScanVerdict
+from outreach.models import (
+    Ad,
+    Attachment,
+    AuditEvent,
+    Channel,
+    Delivery,
+    Draft,
+    DraftStatus,
+    OutgoingEmail,
+    OutgoingMessage,
+    Partner,
+    PartnerKind,
+    Prospect,
+    ScanVerdict,
+    Thread,
+    ThreadMessage,
+)
 
 
 class Clock(Protocol):
@@ -47,3 +65,217 @@ class MessageTransport(Protocol):
     def send(self, message: OutgoingMessage) -> str:
         """Deliver an in-platform message; returns the provider's message id. Raises DeliveryFailed."""
         ...
+
+
+# --- Storage -------------------------------------------------------------------------------------------
+# The core reaches the database only through a unit of work. Every method takes the workspace (team_id)
+# and never returns another workspace's rows. Repositories never commit: the unit of work does.
+
+
+class AlreadyExists(Exception):
+    """A row with the same natural key exists (a second delivery of one draft to one recipient …)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProspectQuery:
+    """What a prospect (or marketplace) list shows.
+
+    ``text`` matches contact name, company name, e-mail and mpid as a case-insensitive substring.
+    ``messaging_enabled``/``kind``: None means any. ``country``: ISO code, empty means any.
+    ``prospects_only``: False lists the whole marketplace (items whose ``marked_at`` is None are not prospects).
+    """
+
+    text: str = ""
+    kind: PartnerKind | None = None
+    messaging_enabled: bool | None = None
+    country: str = ""
+    not_contacted: bool = False
+    prospects_only: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class KeysetPage:
+    """One page of a keyset-paginated list. Cursors are opaque; pass them back as ``after``/``before``/``at``."""
+
+    items: tuple[Prospect, ...]
+    first_cursor: str | None
+    last_cursor: str | None
+    has_prev: bool
+    has_next: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: UpsertCounts) -> UpsertCounts:
+        return UpsertCounts(
+            self.inserted + other.inserted, self.updated + other.updated, self.unchanged + other.unchanged
+        )
+
+
+class PartnerRepository(Protocol):
+    def upsert_many(
+        self,
+        team_id: str,
+        partners: Sequence[Partner],
+        *,
+        mark_prospects: Collection[str] = (),
+        marked_by: str = "",
+    ) -> UpsertCounts:
+        """Insert or update by (team_id, mpid); mpids in ``mark_prospects`` become prospects if not already.
+        A row whose values did not change is not written (and counted as unchanged)."""
+        ...
+
+    def get(self, team_id: str, mpid: str) -> Partner | None: ...
+
+    def get_many(self, team_id: str, mpids: Collection[str]) -> dict[str, Partner]: ...
+
+
+class ProspectRepository(Protocol):
+    def page(
+        self,
+        team_id: str,
+        query: ProspectQuery,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        at: str | None = None,
+        size: int = 10,
+    ) -> KeysetPage:
+        """Sorted by company name (contact name when there is none), then mpid. ``at`` is inclusive."""
+        ...
+
+    def count(self, team_id: str, query: ProspectQuery) -> int: ...
+
+    def get(self, team_id: str, mpid: str) -> Prospect | None: ...
+
+    def mark(self, team_id: str, mpids: Collection[str], *, by: str, at: datetime) -> int:
+        """Mark partners as prospects (those already marked keep their date); returns how many changed."""
+        ...
+
+    def unmark(self, team_id: str, mpids: Collection[str]) -> int: ...
+
+    def mark_contacted(self, team_id: str, mpids: Collection[str], at: datetime) -> int: ...
+
+
+class AdRepository(Protocol):
+    def upsert_many(self, team_id: str, ads: Sequence[Ad]) -> UpsertCounts: ...
+
+    def get(self, team_id: str, adid: str) -> Ad | None: ...
+
+    def get_many(self, team_id: str, adids: Collection[str]) -> dict[str, Ad]: ...
+
+    def all(self, team_id: str) -> list[Ad]: ...
+
+
+class DraftRepository(Protocol):
+    def add(self, draft: Draft) -> Draft:
+        """Store a new draft (its attachments must have ids); returns it with id and timestamps."""
+        ...
+
+    def get(self, team_id: str, draft_id: int) -> Draft | None: ...
+
+    def save(self, draft: Draft) -> Draft:
+        """Replace an existing draft's fields, recipients and attachments. Raises NotFound."""
+        ...
+
+    def set_status(self, team_id: str, draft_id: int, status: DraftStatus) -> None: ...
+
+    def for_author(
+        self, team_id: str, author_id: str, statuses: Collection[DraftStatus] = ()
+    ) -> list[Draft]: ...
+
+
+class AttachmentRepository(Protocol):
+    def add(self, team_id: str, attachment: Attachment) -> Attachment: ...
+
+    def get(self, team_id: str, attachment_id: int) -> Attachment | None: ...
+
+    def verdict_for(self, team_id: str, sha256: str) -> ScanVerdict | None:
+        """The scan verdict already recorded for this content, if any (each content is scanned once)."""
+        ...
+
+    def set_verdict(self, team_id: str, sha256: str, verdict: ScanVerdict) -> int: ...
+
+
+class DeliveryRepository(Protocol):
+    def add(self, team_id: str, delivery: Delivery) -> Delivery:
+        """Raises AlreadyExists when this draft already has a delivery for this mpid."""
+        ...
+
+    def add_many(self, team_id: str, draft_id: int, mpids: Collection[str]) -> int:
+        """Create pending deliveries; existing (draft, mpid) pairs are left alone. Returns how many were new."""
+        ...
+
+    def get(self, team_id: str, draft_id: int, mpid: str) -> Delivery | None: ...
+
+    def for_draft(self, team_id: str, draft_id: int) -> list[Delivery]: ...
+
+    def save(self, team_id: str, delivery: Delivery) -> None:
+        """Write status, attempts, last error, provider message id and sent-at of an existing delivery."""
+        ...
+
+
+class ThreadRepository(Protocol):
+    def open(self, team_id: str, mpid: str, channel: Channel, subject: str = "") -> Thread:
+        """The thread with this partner on this channel, created if missing (messages not loaded)."""
+        ...
+
+    def add_message(self, team_id: str, thread_id: int, message: ThreadMessage) -> ThreadMessage: ...
+
+    def get(self, team_id: str, thread_id: int) -> Thread | None: ...
+
+    def for_partner(self, team_id: str, mpid: str) -> list[Thread]: ...
+
+
+class AuditLog(Protocol):
+    def record(self, event: AuditEvent) -> AuditEvent: ...
+
+    def recent(
+        self, team_id: str, *, limit: int = 100, draft_id: int | None = None, mpid: str = ""
+    ) -> list[AuditEvent]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: ``with uow_factory() as uow: ...; uow.commit()``. Leaving without commit rolls back."""
+
+    @property
+    def partners(self) -> PartnerRepository: ...
+
+    @property
+    def prospects(self) -> ProspectRepository: ...
+
+    @property
+    def ads(self) -> AdRepository: ...
+
+    @property
+    def drafts(self) -> DraftRepository: ...
+
+    @property
+    def attachments(self) -> AttachmentRepository: ...
+
+    @property
+    def deliveries(self) -> DeliveryRepository: ...
+
+    @property
+    def threads(self) -> ThreadRepository: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...

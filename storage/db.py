@@ -1,0 +1,65 @@
+"""Engines and session factories from a database URL. Nothing is built at import time.
+
+SQLite (``sqlite:///var/prospects.db``): the file's folder is created, and every connection gets WAL
+journaling, foreign keys and a busy timeout so that Bolt's listener threads and the worker can share it.
+PostgreSQL: ``postgresql://`` and ``postgresql+psycopg://`` both mean psycopg 3.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+BUSY_TIMEOUT_MS = 5000
+
+
+def normalise_url(url: str | URL) -> URL:
+    """``postgresql://`` / ``postgres://`` → ``postgresql+psycopg://``; other URLs unchanged."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, **kwargs)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(parsed, **kwargs)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # The sqlite3 module opens transactions lazily on its own; we turned that off in _sqlite_pragmas and
+    # begin them here, so that transactions (and SAVEPOINTs) start where SQLAlchemy says they do.
+    connection.exec_driver_sql("BEGIN")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()

@@ -1,0 +1,189 @@
+"""Drafts (with recipients and attachment links) and attachments (bytes, hash, sniffed type, verdict)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from outreach.errors import NotFound
+from outreach.models import Attachment, Channel, Draft, DraftStatus, ScanStatus, ScanVerdict
+from outreach.ports import Clock
+from storage.models import AttachmentRow, DraftAttachmentRow, DraftRecipientRow, DraftRow
+
+
+def _verdict(row: AttachmentRow) -> ScanVerdict | None:
+    if not row.scan_status:
+        return None
+    return ScanVerdict(ScanStatus(row.scan_status), signature=row.scan_signature, detail=row.scan_detail)
+
+
+def _to_attachment(row: AttachmentRow) -> Attachment:
+    return Attachment(
+        filename=row.filename,
+        mime_type=row.mime_type,
+        sha256=row.sha256,
+        data=row.data,
+        verdict=_verdict(row),
+        id=row.id,
+    )
+
+
+class SqlAttachmentRepository:
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    def add(self, team_id: str, attachment: Attachment) -> Attachment:
+        verdict = attachment.verdict
+        row = AttachmentRow(
+            team_id=team_id,
+            filename=attachment.filename,
+            mime_type=attachment.mime_type,
+            size=attachment.size,
+            sha256=attachment.sha256,
+            data=attachment.data,
+            scan_status=verdict.status.value if verdict else "",
+            scan_signature=verdict.signature if verdict else "",
+            scan_detail=verdict.detail if verdict else "",
+            created_at=self._clock.now(),
+        )
+        self._session.add(row)
+        self._session.flush()
+        return _to_attachment(row)
+
+    def get(self, team_id: str, attachment_id: int) -> Attachment | None:
+        row = self._session.scalars(
+            select(AttachmentRow).where(AttachmentRow.team_id == team_id, AttachmentRow.id == attachment_id)
+        ).first()
+        return None if row is None else _to_attachment(row)
+
+    def verdict_for(self, team_id: str, sha256: str) -> ScanVerdict | None:
+        row = self._session.scalars(
+            select(AttachmentRow)
+            .where(
+                AttachmentRow.team_id == team_id,
+                AttachmentRow.sha256 == sha256,
+                AttachmentRow.scan_status != "",
+            )
+            .order_by(AttachmentRow.id.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else _verdict(row)
+
+    def set_verdict(self, team_id: str, sha256: str, verdict: ScanVerdict) -> int:
+        result = self._session.execute(
+            update(AttachmentRow)
+            .where(AttachmentRow.team_id == team_id, AttachmentRow.sha256 == sha256)
+            .values(
+                scan_status=verdict.status.value, scan_signature=verdict.signature, scan_detail=verdict.detail
+            )
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+class SqlDraftRepository:
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    def add(self, draft: Draft) -> Draft:
+        now = self._clock.now()
+        row = DraftRow(team_id=draft.team_id, author_id=draft.author_id, created_at=draft.created_at or now)
+        self._fill(row, draft, now)
+        self._session.add(row)
+        self._session.flush()
+        self._link(row.id, draft)
+        return self._to_draft(row)
+
+    def get(self, team_id: str, draft_id: int) -> Draft | None:
+        row = self._row(team_id, draft_id)
+        return None if row is None else self._to_draft(row)
+
+    def save(self, draft: Draft) -> Draft:
+        row = self._row(draft.team_id, draft.id) if draft.id is not None else None
+        if row is None:
+            raise NotFound("draft", str(draft.id))
+        self._fill(row, draft, self._clock.now())
+        self._session.execute(delete(DraftRecipientRow).where(DraftRecipientRow.draft_id == row.id))
+        self._session.execute(delete(DraftAttachmentRow).where(DraftAttachmentRow.draft_id == row.id))
+        self._link(row.id, draft)
+        self._session.flush()
+        return self._to_draft(row)
+
+    def set_status(self, team_id: str, draft_id: int, status: DraftStatus) -> None:
+        row = self._row(team_id, draft_id)
+        if row is None:
+            raise NotFound("draft", str(draft_id))
+        row.status = status.value
+        row.updated_at = self._clock.now()
+        self._session.flush()
+
+    def for_author(self, team_id: str, author_id: str, statuses: Collection[DraftStatus] = ()) -> list[Draft]:
+        stmt = select(DraftRow).where(DraftRow.team_id == team_id, DraftRow.author_id == author_id)
+        if statuses:
+            stmt = stmt.where(DraftRow.status.in_([s.value for s in statuses]))
+        rows = self._session.scalars(stmt.order_by(DraftRow.updated_at.desc(), DraftRow.id.desc()))
+        return [self._to_draft(row) for row in rows]
+
+    def _row(self, team_id: str, draft_id: int) -> DraftRow | None:
+        stmt = select(DraftRow).where(DraftRow.team_id == team_id, DraftRow.id == draft_id)
+        return self._session.scalars(stmt).first()
+
+    @staticmethod
+    def _fill(row: DraftRow, draft: Draft, now: object) -> None:
+        row.channel = draft.channel.value
+        row.sender_name = draft.sender_name
+        row.reply_to = draft.reply_to
+        row.subject = draft.subject
+        row.content = draft.content
+        row.status = draft.status.value
+        row.updated_at = now  # type: ignore[assignment]
+
+    def _link(self, draft_id: int, draft: Draft) -> None:
+        seen: set[str] = set()
+        for position, mpid in enumerate(draft.recipients):
+            if mpid not in seen:
+                seen.add(mpid)
+                self._session.add(
+                    DraftRecipientRow(draft_id=draft_id, mpid=mpid, team_id=draft.team_id, position=position)
+                )
+        for position, attachment in enumerate(draft.attachments):
+            if attachment.id is None:
+                raise ValueError(f"attachment {attachment.filename!r} must be stored before it is linked")
+            self._session.add(
+                DraftAttachmentRow(
+                    draft_id=draft_id, attachment_id=attachment.id, team_id=draft.team_id, position=position
+                )
+            )
+        self._session.flush()
+
+    def _to_draft(self, row: DraftRow) -> Draft:
+        recipients = self._session.scalars(
+            select(DraftRecipientRow.mpid)
+            .where(DraftRecipientRow.draft_id == row.id)
+            .order_by(DraftRecipientRow.position)
+        )
+        attachments: Sequence[AttachmentRow] = self._session.scalars(
+            select(AttachmentRow)
+            .join(DraftAttachmentRow, DraftAttachmentRow.attachment_id == AttachmentRow.id)
+            .where(DraftAttachmentRow.draft_id == row.id, AttachmentRow.team_id == row.team_id)
+            .order_by(DraftAttachmentRow.position)
+        ).all()
+        return Draft(
+            team_id=row.team_id,
+            author_id=row.author_id,
+            channel=Channel(row.channel),
+            recipients=tuple(recipients),
+            sender_name=row.sender_name,
+            reply_to=row.reply_to,
+            subject=row.subject,
+            content=row.content,
+            attachments=tuple(_to_attachment(a) for a in attachments),
+            status=DraftStatus(row.status),
+            id=row.id,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )

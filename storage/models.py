@@ -1,0 +1,292 @@
+"""SQLAlchemy 2.0 rows. The schema changes only through the migrations in ``storage/migrations``.
+
+Every table carries ``team_id`` (the Slack workspace). A prospect is a partner row whose ``marked_at`` is set:
+keeping the prospect state on the partner row lets one table (and its indexes) answer every list, filter and
+search without a join. ``sort_name`` and ``search_text`` are derived columns written by the repository
+(casefolded), so sorting and substring search need no function in the query.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Integer primary keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on SQLite (which keeps no zone) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _team() -> Mapped[str]:
+    return mapped_column(String(32), nullable=False)
+
+
+class PartnerRow(Base):
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = _team()
+    mpid: Mapped[str] = mapped_column(String(64), nullable=False)
+    name: Mapped[str] = mapped_column(String(300), nullable=False)
+    first_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    last_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    email: Mapped[str] = mapped_column(String(320), nullable=False, default="")
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, default="partner")
+    messaging_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    country: Mapped[str] = mapped_column(String(8), nullable=False, default="")
+    website: Mapped[str] = mapped_column(String(2048), nullable=False, default="")
+    categories: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    sort_name: Mapped[str] = mapped_column(String(300), nullable=False)
+    search_text: Mapped[str] = mapped_column(Text, nullable=False)
+    # Prospect state (a partner is a prospect when marked_at is set).
+    prospect_status: Mapped[str] = mapped_column(String(32), nullable=False, default="")
+    marked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    marked_by: Mapped[str] = mapped_column(String(32), nullable=False, default="")
+    last_contacted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("team_id", "mpid"),
+        Index("ix_partners_list", "team_id", "sort_name", "mpid"),
+        Index(
+            "ix_partners_prospects",
+            "team_id",
+            "sort_name",
+            "mpid",
+            sqlite_where=text("marked_at IS NOT NULL"),
+            postgresql_where=text("marked_at IS NOT NULL"),
+        ),
+        Index("ix_partners_country", "team_id", "country", "sort_name", "mpid"),
+        Index("ix_partners_kind", "team_id", "kind", "sort_name", "mpid"),
+        Index("ix_partners_messaging", "team_id", "messaging_enabled", "sort_name", "mpid"),
+        Index(
+            "ix_partners_not_contacted",
+            "team_id",
+            "sort_name",
+            "mpid",
+            sqlite_where=text("last_contacted_at IS NULL"),
+            postgresql_where=text("last_contacted_at IS NULL"),
+        ),
+        # PostgreSQL only (created by the migration): GIN trigram index for substring search.
+        Index(
+            "ix_partners_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
+
+
+class AdRow(Base):
+    __tablename__ = "ads"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = _team()
+    adid: Mapped[str] = mapped_column(String(64), nullable=False)
+    name: Mapped[str] = mapped_column(String(300), nullable=False)
+    ad_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    landing_url: Mapped[str] = mapped_column(String(2048), nullable=False)
+    creative: Mapped[str] = mapped_column(String(2048), nullable=False, default="")
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (UniqueConstraint("team_id", "adid"),)
+
+
+class AttachmentRow(Base):
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = _team()
+    filename: Mapped[str] = mapped_column(String(255), nullable=False)
+    mime_type: Mapped[str] = mapped_column(String(127), nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    scan_status: Mapped[str] = mapped_column(String(16), nullable=False, default="")
+    scan_signature: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    scan_detail: Mapped[str] = mapped_column(String(500), nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (Index("ix_attachments_sha", "team_id", "sha256"),)
+
+
+class DraftRow(Base):
+    __tablename__ = "drafts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = _team()
+    author_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    channel: Mapped[str] = mapped_column(String(16), nullable=False)
+    sender_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    reply_to: Mapped[str] = mapped_column(String(320), nullable=False, default="")
+    subject: Mapped[str] = mapped_column(String(998), nullable=False, default="")
+    content: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        Index("ix_drafts_author", "team_id", "author_id", "status"),
+        Index("ix_drafts_status", "status", "updated_at"),
+    )
+
+
+class DraftRecipientRow(Base):
+    __tablename__ = "draft_recipients"
+
+    draft_id: Mapped[int] = mapped_column(Id, ForeignKey("drafts.id", ondelete="CASCADE"), primary_key=True)
+    mpid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str] = _team()
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class DraftAttachmentRow(Base):
+    __tablename__ = "draft_attachments"
+
+    draft_id: Mapped[int] = mapped_column(Id, ForeignKey("drafts.id", ondelete="CASCADE"), primary_key=True)
+    attachment_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("attachments.id", ondelete="RESTRICT"), primary_key=True
+    )
+    team_id: Mapped[str] = _team()
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = (Index("ix_draft_attachments_attachment", "attachment_id"),)
+
+
+class DeliveryRow(Base):
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = _team()
+    draft_id: Mapped[int] = mapped_column(Id, nullable=False)
+    mpid: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    provider_message_id: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    claimed_by: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        # One recipient can never get the same draft twice.
+        UniqueConstraint("draft_id", "mpid"),
+        ForeignKeyConstraint(["draft_id"], ["drafts.id"], ondelete="CASCADE"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_team_mpid", "team_id", "mpid"),
+    )
+
+
+class ThreadRow(Base):
+    __tablename__ = "message_threads"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = _team()
+    mpid: Mapped[str] = mapped_column(String(64), nullable=False)
+    channel: Mapped[str] = mapped_column(String(16), nullable=False)
+    subject: Mapped[str] = mapped_column(String(998), nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    last_message_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    __table_args__ = (UniqueConstraint("team_id", "mpid", "channel"),)
+
+
+class ThreadMessageRow(Base):
+    __tablename__ = "thread_messages"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = _team()
+    thread_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("message_threads.id", ondelete="CASCADE"), nullable=False
+    )
+    direction: Mapped[str] = mapped_column(String(3), nullable=False)
+    author_id: Mapped[str] = mapped_column(String(320), nullable=False, default="")
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    provider_message_id: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    delivery_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("deliveries.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (Index("ix_thread_messages_thread", "thread_id", "created_at"),)
+
+
+class AuditEventRow(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = _team()
+    actor_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    draft_id: Mapped[int | None] = mapped_column(Id, nullable=True)
+    mpid: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        Index("ix_audit_events_team_at", "team_id", "at"),
+        Index("ix_audit_events_draft", "team_id", "draft_id"),
+    )
+
+
+def all_tables() -> list[Any]:
+    """Tables in dependency order (parents first)."""
+    return list(Base.metadata.sorted_tables)

@@ -1,0 +1,312 @@
+"""Partners and prospects: bulk upserts, keyset-paginated lists, filters and substring search.
+
+Lists are sorted by ``sort_name`` (the casefolded company name, or the contact name when there is none)
+then ``mpid``, and paged by keyset: a cursor is that pair, opaque to callers (base64 of JSON). Search is a
+``LIKE '%text%'`` on ``search_text`` (casefolded mpid, company, contact name and e-mail, one per line), served
+by a GIN trigram index on PostgreSQL and by the sort-ordered index walk on SQLite (see bench/list_db.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Select, Table, and_, case, func, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from outreach.models import Partner, PartnerKind, Prospect
+from outreach.ports import Clock, KeysetPage, ProspectQuery, UpsertCounts
+from storage.models import PartnerRow
+from storage.upsert import chunks, insert_for
+
+PARTNER_FIELDS = (
+    "name",
+    "first_name",
+    "last_name",
+    "email",
+    "kind",
+    "messaging_enabled",
+    "country",
+    "website",
+    "categories",
+    "description",
+)
+_T = cast(Table, PartnerRow.__table__)
+
+
+def sort_name_of(partner: Partner) -> str:
+    return (partner.name or partner.contact_name).casefold()[:300]
+
+
+def search_text_of(partner: Partner) -> str:
+    return "\n".join((partner.mpid, partner.name, partner.contact_name, partner.email)).casefold()
+
+
+def to_partner(row: Any) -> Partner:
+    return Partner(
+        team_id=row.team_id,
+        mpid=row.mpid,
+        name=row.name,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        email=row.email,
+        kind=PartnerKind(row.kind),
+        messaging_enabled=bool(row.messaging_enabled),
+        country=row.country,
+        website=row.website,
+        categories=tuple(row.categories or ()),
+        description=row.description,
+    )
+
+
+def to_prospect(row: Any) -> Prospect:
+    return Prospect(
+        partner=to_partner(row),
+        status=row.prospect_status or ("new" if row.marked_at is not None else ""),
+        marked_at=row.marked_at,
+        marked_by=row.marked_by,
+        last_contacted_at=row.last_contacted_at,
+    )
+
+
+def _values(team_id: str, partner: Partner) -> dict[str, Any]:
+    return {
+        "team_id": team_id,
+        "mpid": partner.mpid,
+        "name": partner.name,
+        "first_name": partner.first_name,
+        "last_name": partner.last_name,
+        "email": partner.email,
+        "kind": partner.kind.value,
+        "messaging_enabled": partner.messaging_enabled,
+        "country": partner.country,
+        "website": partner.website,
+        "categories": list(partner.categories),
+        "description": partner.description,
+        "sort_name": sort_name_of(partner),
+        "search_text": search_text_of(partner),
+    }
+
+
+class SqlPartnerRepository:
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    def upsert_many(
+        self,
+        team_id: str,
+        partners: Sequence[Partner],
+        *,
+        mark_prospects: Collection[str] = (),
+        marked_by: str = "",
+    ) -> UpsertCounts:
+        marks = set(mark_prospects)
+        total = UpsertCounts()
+        for chunk in chunks(partners):
+            total += self._upsert_chunk(team_id, chunk, marks, marked_by)
+        return total
+
+    def _upsert_chunk(
+        self, team_id: str, chunk: Sequence[Partner], marks: set[str], marked_by: str
+    ) -> UpsertCounts:
+        existing = {
+            row.mpid: row
+            for row in self._session.execute(
+                select(_T).where(_T.c.team_id == team_id, _T.c.mpid.in_([p.mpid for p in chunk]))
+            )
+        }
+        now = self._clock.now()
+        writes: list[dict[str, Any]] = []
+        inserted = updated = unchanged = 0
+        for partner in chunk:
+            old = existing.get(partner.mpid)
+            newly_marked = partner.mpid in marks and (old is None or old.marked_at is None)
+            if old is None:
+                inserted += 1
+            elif newly_marked or to_partner(old) != _in_team(partner, team_id):
+                updated += 1
+            else:
+                unchanged += 1
+                continue
+            values = _values(team_id, partner)
+            values.update(created_at=now, updated_at=now, prospect_status="", marked_by="", marked_at=None)
+            if newly_marked:
+                values.update(marked_at=now, marked_by=marked_by, prospect_status="new")
+            writes.append(values)
+        if writes:
+            self._session.execute(_upsert_statement(self._session), writes)
+        return UpsertCounts(inserted, updated, unchanged)
+
+    def get(self, team_id: str, mpid: str) -> Partner | None:
+        row = self._session.execute(select(_T).where(_T.c.team_id == team_id, _T.c.mpid == mpid)).first()
+        return None if row is None else to_partner(row)
+
+    def get_many(self, team_id: str, mpids: Collection[str]) -> dict[str, Partner]:
+        found: dict[str, Partner] = {}
+        for chunk in chunks(sorted(set(mpids))):
+            stmt = select(_T).where(_T.c.team_id == team_id, _T.c.mpid.in_(chunk))
+            found.update((row.mpid, to_partner(row)) for row in self._session.execute(stmt))
+        return found
+
+
+def _in_team(partner: Partner, team_id: str) -> Partner:
+    if partner.team_id == team_id:
+        return partner
+    return Partner(**{**{f: getattr(partner, f) for f in (*PARTNER_FIELDS, "mpid")}, "team_id": team_id})
+
+
+def _upsert_statement(session: Session) -> Any:
+    stmt = insert_for(session, _T)
+    excluded = stmt.excluded
+    keep_mark = _T.c.marked_at.is_not(None)
+    assignments: dict[str, Any] = {
+        name: excluded[name] for name in (*PARTNER_FIELDS, "sort_name", "search_text", "updated_at")
+    }
+    assignments["marked_at"] = func.coalesce(_T.c.marked_at, excluded.marked_at)
+    assignments["marked_by"] = case((keep_mark, _T.c.marked_by), else_=excluded.marked_by)
+    assignments["prospect_status"] = case((keep_mark, _T.c.prospect_status), else_=excluded.prospect_status)
+    return stmt.on_conflict_do_update(index_elements=[_T.c.team_id, _T.c.mpid], set_=assignments)
+
+
+# --- listing ---------------------------------------------------------------------------------------------
+
+
+def encode_cursor(sort_name: str, mpid: str) -> str:
+    raw = json.dumps([sort_name, mpid], ensure_ascii=False, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str] | None:
+    """The (sort_name, mpid) of a cursor, or None for one that was not made here."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value = json.loads(raw)
+    except (binascii.Error, ValueError):
+        return None
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value):
+        return value[0], value[1]
+    return None
+
+
+def like_pattern(text: str) -> str:
+    escaped = text.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _conditions(team_id: str, query: ProspectQuery) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [_T.c.team_id == team_id]
+    if query.prospects_only:
+        where.append(_T.c.marked_at.is_not(None))
+    if query.kind is not None:
+        where.append(_T.c.kind == query.kind.value)
+    if query.messaging_enabled is not None:
+        where.append(_T.c.messaging_enabled == query.messaging_enabled)
+    if query.country:
+        where.append(_T.c.country == query.country.strip().upper())
+    if query.not_contacted:
+        where.append(_T.c.last_contacted_at.is_(None))
+    text = " ".join(query.text.split())
+    if text:
+        where.append(_T.c.search_text.like(like_pattern(text), escape="\\"))
+    return where
+
+
+class SqlProspectRepository:
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    def page(
+        self,
+        team_id: str,
+        query: ProspectQuery,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        at: str | None = None,
+        size: int = 10,
+    ) -> KeysetPage:
+        where = _conditions(team_id, query)
+        key = next((decode_cursor(c) for c in (before, after, at) if c), None)
+        forward = not before or key is None
+        stmt = select(_T).where(*where)
+        has_more_behind = False
+        if key is not None:
+            mark = tuple_(*key)
+            sort_key = tuple_(_T.c.sort_name, _T.c.mpid)
+            if before:
+                stmt = stmt.where(sort_key < mark)
+                has_more_behind = self._exists(where, sort_key >= mark)
+            elif after:
+                stmt = stmt.where(sort_key > mark)
+                has_more_behind = self._exists(where, sort_key <= mark)
+            else:
+                stmt = stmt.where(sort_key >= mark)
+                has_more_behind = self._exists(where, sort_key < mark)
+        order = (_T.c.sort_name, _T.c.mpid) if forward else (_T.c.sort_name.desc(), _T.c.mpid.desc())
+        rows = list(self._session.execute(stmt.order_by(*order).limit(size + 1)))
+        more_ahead = len(rows) > size
+        rows = rows[:size] if forward else rows[:size][::-1]
+        items = tuple(to_prospect(row) for row in rows)
+        first = encode_cursor(rows[0].sort_name, rows[0].mpid) if rows else None
+        last = encode_cursor(rows[-1].sort_name, rows[-1].mpid) if rows else None
+        if forward:
+            return KeysetPage(items, first, last, has_prev=has_more_behind, has_next=more_ahead)
+        return KeysetPage(items, first, last, has_prev=more_ahead, has_next=has_more_behind)
+
+    def _exists(self, where: list[ColumnElement[bool]], extra: ColumnElement[bool]) -> bool:
+        stmt: Select[Any] = select(_T.c.id).where(*where, extra).limit(1)
+        return self._session.execute(stmt).first() is not None
+
+    def count(self, team_id: str, query: ProspectQuery) -> int:
+        stmt = select(func.count()).select_from(_T).where(*_conditions(team_id, query))
+        return int(self._session.execute(stmt).scalar_one())
+
+    def get(self, team_id: str, mpid: str) -> Prospect | None:
+        row = self._session.execute(
+            select(_T).where(_T.c.team_id == team_id, _T.c.mpid == mpid, _T.c.marked_at.is_not(None))
+        ).first()
+        return None if row is None else to_prospect(row)
+
+    def mark(self, team_id: str, mpids: Collection[str], *, by: str, at: datetime) -> int:
+        changed = 0
+        for chunk in chunks(sorted(set(mpids))):
+            result = self._session.execute(
+                update(_T)
+                .where(_T.c.team_id == team_id, _T.c.mpid.in_(chunk), _T.c.marked_at.is_(None))
+                .values(marked_at=at, marked_by=by, prospect_status="new", updated_at=self._clock.now())
+            )
+            changed += _rowcount(result)
+        return changed
+
+    def unmark(self, team_id: str, mpids: Collection[str]) -> int:
+        changed = 0
+        for chunk in chunks(sorted(set(mpids))):
+            result = self._session.execute(
+                update(_T)
+                .where(_T.c.team_id == team_id, _T.c.mpid.in_(chunk), _T.c.marked_at.is_not(None))
+                .values(marked_at=None, marked_by="", prospect_status="", updated_at=self._clock.now())
+            )
+            changed += _rowcount(result)
+        return changed
+
+    def mark_contacted(self, team_id: str, mpids: Collection[str], at: datetime) -> int:
+        changed = 0
+        for chunk in chunks(sorted(set(mpids))):
+            latest = and_(_T.c.team_id == team_id, _T.c.mpid.in_(chunk))
+            result = self._session.execute(
+                update(_T)
+                .where(latest, (_T.c.last_contacted_at.is_(None)) | (_T.c.last_contacted_at < at))
+                .values(last_contacted_at=at)
+            )
+            changed += _rowcount(result)
+        return changed
+
+
+def _rowcount(result: Any) -> int:
+    return int(result.rowcount or 0)

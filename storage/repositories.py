@@ -1,0 +1,362 @@
+"""Repositories: rows in, domain objects of ``outreach.models`` out. They never commit (the unit of work
+does).
+
+Every method takes the workspace (``team_id``) and filters by it: no query crosses workspaces.
+Partners and prospects live in ``storage.partner_repository``; drafts and attachments in
+``storage.draft_repository``; this module holds ads, deliveries, threads and the audit log, and
+re-exports all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.orm import Session
+
+from outreach.errors import NotFound
+from outreach.models import (
+    Ad,
+    AdType,
+    AuditEvent,
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    Direction,
+    Thread,
+    ThreadMessage,
+)
+from outreach.ports import AlreadyExists, Clock, UpsertCounts
+from storage.draft_repository import SqlAttachmentRepository, SqlDraftRepository
+from storage.models import AdRow, AuditEventRow, DeliveryRow, ThreadMessageRow, ThreadRow
+from storage.partner_repository import SqlPartnerRepository, SqlProspectRepository
+from storage.upsert import chunks, insert_for
+
+__all__ = [
+    "SqlAdRepository",
+    "SqlAttachmentRepository",
+    "SqlAuditLog",
+    "SqlDeliveryRepository",
+    "SqlDraftRepository",
+    "SqlPartnerRepository",
+    "SqlProspectRepository",
+    "SqlThreadRepository",
+]
+
+_ADS = cast(Table, AdRow.__table__)
+_AD_FIELDS = ("name", "ad_type", "landing_url", "creative", "width", "height")
+
+
+def _to_ad(row: Any) -> Ad:
+    return Ad(
+        team_id=row.team_id,
+        adid=row.adid,
+        name=row.name,
+        ad_type=AdType(row.ad_type),
+        landing_url=row.landing_url,
+        creative=row.creative,
+        width=row.width,
+        height=row.height,
+    )
+
+
+class SqlAdRepository:
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    def upsert_many(self, team_id: str, ads: Sequence[Ad]) -> UpsertCounts:
+        total = UpsertCounts()
+        for chunk in chunks(ads):
+            existing = self.get_many(team_id, [ad.adid for ad in chunk])
+            now = self._clock.now()
+            writes = []
+            inserted = updated = 0
+            for ad in chunk:
+                old = existing.get(ad.adid)
+                if old is not None and _same_ad(old, ad):
+                    continue
+                inserted, updated = (inserted + 1, updated) if old is None else (inserted, updated + 1)
+                values = {name: getattr(ad, name) for name in _AD_FIELDS}
+                values.update(team_id=team_id, adid=ad.adid, ad_type=ad.ad_type.value, created_at=now)
+                values["updated_at"] = now
+                writes.append(values)
+            if writes:
+                stmt = insert_for(self._session, _ADS)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[_ADS.c.team_id, _ADS.c.adid],
+                    set_={name: stmt.excluded[name] for name in (*_AD_FIELDS, "updated_at")},
+                )
+                self._session.execute(stmt, writes)
+            total += UpsertCounts(inserted, updated, len(chunk) - inserted - updated)
+        return total
+
+    def get(self, team_id: str, adid: str) -> Ad | None:
+        row = self._session.execute(
+            select(_ADS).where(_ADS.c.team_id == team_id, _ADS.c.adid == adid)
+        ).first()
+        return None if row is None else _to_ad(row)
+
+    def get_many(self, team_id: str, adids: Collection[str]) -> dict[str, Ad]:
+        found: dict[str, Ad] = {}
+        for chunk in chunks(sorted(set(adids))):
+            stmt = select(_ADS).where(_ADS.c.team_id == team_id, _ADS.c.adid.in_(chunk))
+            found.update((row.adid, _to_ad(row)) for row in self._session.execute(stmt))
+        return found
+
+    def all(self, team_id: str) -> list[Ad]:
+        stmt = select(_ADS).where(_ADS.c.team_id == team_id).order_by(_ADS.c.name, _ADS.c.adid)
+        return [_to_ad(row) for row in self._session.execute(stmt)]
+
+
+def _same_ad(old: Ad, new: Ad) -> bool:
+    return all(getattr(old, name) == getattr(new, name) for name in _AD_FIELDS)
+
+
+_DELIVERIES = cast(Table, DeliveryRow.__table__)
+
+
+def _to_delivery(row: Any) -> Delivery:
+    return Delivery(
+        draft_id=row.draft_id,
+        mpid=row.mpid,
+        status=DeliveryStatus(row.status),
+        attempts=row.attempts,
+        last_error=row.last_error,
+        provider_message_id=row.provider_message_id,
+        sent_at=row.sent_at,
+        id=row.id,
+    )
+
+
+class SqlDeliveryRepository:
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    def _row_values(self, team_id: str, delivery: Delivery) -> dict[str, Any]:
+        now = self._clock.now()
+        return {
+            "team_id": team_id,
+            "draft_id": delivery.draft_id,
+            "mpid": delivery.mpid,
+            "status": delivery.status.value,
+            "attempts": delivery.attempts,
+            "last_error": delivery.last_error,
+            "provider_message_id": delivery.provider_message_id,
+            "sent_at": delivery.sent_at,
+            "claimed_by": "",
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    def add(self, team_id: str, delivery: Delivery) -> Delivery:
+        stmt = (
+            insert_for(self._session, _DELIVERIES)
+            .values(self._row_values(team_id, delivery))
+            .on_conflict_do_nothing(index_elements=[_DELIVERIES.c.draft_id, _DELIVERIES.c.mpid])
+            .returning(_DELIVERIES.c.id)
+        )
+        new_id = self._session.execute(stmt).scalar_one_or_none()
+        if new_id is None:
+            raise AlreadyExists(f"draft {delivery.draft_id} already has a delivery for {delivery.mpid}")
+        return _replace_id(delivery, int(new_id))
+
+    def add_many(self, team_id: str, draft_id: int, mpids: Collection[str]) -> int:
+        before = self._count(team_id, draft_id)
+        for chunk in chunks(sorted(set(mpids))):
+            rows = [self._row_values(team_id, Delivery(draft_id=draft_id, mpid=mpid)) for mpid in chunk]
+            stmt = insert_for(self._session, _DELIVERIES).on_conflict_do_nothing(
+                index_elements=[_DELIVERIES.c.draft_id, _DELIVERIES.c.mpid]
+            )
+            self._session.execute(stmt, rows)
+        return self._count(team_id, draft_id) - before
+
+    def _count(self, team_id: str, draft_id: int) -> int:
+        stmt = select(func.count()).where(
+            _DELIVERIES.c.team_id == team_id, _DELIVERIES.c.draft_id == draft_id
+        )
+        return int(self._session.execute(stmt).scalar_one())
+
+    def get(self, team_id: str, draft_id: int, mpid: str) -> Delivery | None:
+        row = self._session.execute(
+            select(_DELIVERIES).where(
+                _DELIVERIES.c.team_id == team_id,
+                _DELIVERIES.c.draft_id == draft_id,
+                _DELIVERIES.c.mpid == mpid,
+            )
+        ).first()
+        return None if row is None else _to_delivery(row)
+
+    def for_draft(self, team_id: str, draft_id: int) -> list[Delivery]:
+        stmt = (
+            select(_DELIVERIES)
+            .where(_DELIVERIES.c.team_id == team_id, _DELIVERIES.c.draft_id == draft_id)
+            .order_by(_DELIVERIES.c.id)
+        )
+        return [_to_delivery(row) for row in self._session.execute(stmt)]
+
+    def save(self, team_id: str, delivery: Delivery) -> None:
+        self._session.execute(
+            update(_DELIVERIES)
+            .where(
+                _DELIVERIES.c.team_id == team_id,
+                _DELIVERIES.c.draft_id == delivery.draft_id,
+                _DELIVERIES.c.mpid == delivery.mpid,
+            )
+            .values(
+                status=delivery.status.value,
+                attempts=delivery.attempts,
+                last_error=delivery.last_error,
+                provider_message_id=delivery.provider_message_id,
+                sent_at=delivery.sent_at,
+                updated_at=self._clock.now(),
+            )
+        )
+
+
+def _replace_id(delivery: Delivery, new_id: int) -> Delivery:
+    return Delivery(
+        draft_id=delivery.draft_id,
+        mpid=delivery.mpid,
+        status=delivery.status,
+        attempts=delivery.attempts,
+        last_error=delivery.last_error,
+        provider_message_id=delivery.provider_message_id,
+        sent_at=delivery.sent_at,
+        id=new_id,
+    )
+
+
+def _to_message(row: ThreadMessageRow) -> ThreadMessage:
+    return ThreadMessage(
+        direction=Direction(row.direction),
+        body=row.body,
+        author_id=row.author_id,
+        provider_message_id=row.provider_message_id,
+        delivery_id=row.delivery_id,
+        at=row.created_at,
+        id=row.id,
+    )
+
+
+def _to_thread(row: ThreadRow, messages: Sequence[ThreadMessage] = ()) -> Thread:
+    return Thread(
+        team_id=row.team_id,
+        mpid=row.mpid,
+        channel=Channel(row.channel),
+        subject=row.subject,
+        messages=tuple(messages),
+        id=row.id,
+        created_at=row.created_at,
+    )
+
+
+class SqlThreadRepository:
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    def _find(self, team_id: str, mpid: str, channel: Channel) -> ThreadRow | None:
+        stmt = select(ThreadRow).where(
+            ThreadRow.team_id == team_id, ThreadRow.mpid == mpid, ThreadRow.channel == channel.value
+        )
+        return self._session.scalars(stmt).first()
+
+    def open(self, team_id: str, mpid: str, channel: Channel, subject: str = "") -> Thread:
+        row = self._find(team_id, mpid, channel)
+        if row is None:
+            table = cast(Table, ThreadRow.__table__)
+            values = {"team_id": team_id, "mpid": mpid, "channel": channel.value, "subject": subject}
+            stmt = insert_for(self._session, table).values(created_at=self._clock.now(), **values)
+            self._session.execute(stmt.on_conflict_do_nothing())
+            row = self._find(team_id, mpid, channel)
+            assert row is not None
+        return _to_thread(row)
+
+    def add_message(self, team_id: str, thread_id: int, message: ThreadMessage) -> ThreadMessage:
+        thread = self._session.scalars(
+            select(ThreadRow).where(ThreadRow.team_id == team_id, ThreadRow.id == thread_id)
+        ).first()
+        if thread is None:
+            raise NotFound("thread", str(thread_id))
+        at = message.at or self._clock.now()
+        row = ThreadMessageRow(
+            team_id=team_id,
+            thread_id=thread_id,
+            direction=message.direction.value,
+            author_id=message.author_id,
+            body=message.body,
+            provider_message_id=message.provider_message_id,
+            delivery_id=message.delivery_id,
+            created_at=at,
+        )
+        self._session.add(row)
+        thread.last_message_at = at
+        self._session.flush()
+        return _to_message(row)
+
+    def get(self, team_id: str, thread_id: int) -> Thread | None:
+        row = self._session.scalars(
+            select(ThreadRow).where(ThreadRow.team_id == team_id, ThreadRow.id == thread_id)
+        ).first()
+        if row is None:
+            return None
+        messages = self._session.scalars(
+            select(ThreadMessageRow)
+            .where(ThreadMessageRow.team_id == team_id, ThreadMessageRow.thread_id == thread_id)
+            .order_by(ThreadMessageRow.created_at, ThreadMessageRow.id)
+        )
+        return _to_thread(row, [_to_message(m) for m in messages])
+
+    def for_partner(self, team_id: str, mpid: str) -> list[Thread]:
+        rows = self._session.scalars(
+            select(ThreadRow)
+            .where(ThreadRow.team_id == team_id, ThreadRow.mpid == mpid)
+            .order_by(ThreadRow.id)
+        )
+        return [_to_thread(row) for row in rows]
+
+
+def _to_event(row: AuditEventRow) -> AuditEvent:
+    return AuditEvent(
+        team_id=row.team_id,
+        actor_id=row.actor_id,
+        action=row.action,
+        at=row.at,
+        draft_id=row.draft_id,
+        mpid=row.mpid,
+        detail=row.detail,
+        id=row.id,
+    )
+
+
+class SqlAuditLog:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def record(self, event: AuditEvent) -> AuditEvent:
+        row = AuditEventRow(
+            team_id=event.team_id,
+            actor_id=event.actor_id,
+            action=event.action,
+            at=event.at,
+            draft_id=event.draft_id,
+            mpid=event.mpid,
+            detail=event.detail,
+        )
+        self._session.add(row)
+        self._session.flush()
+        return _to_event(row)
+
+    def recent(
+        self, team_id: str, *, limit: int = 100, draft_id: int | None = None, mpid: str = ""
+    ) -> list[AuditEvent]:
+        stmt = select(AuditEventRow).where(AuditEventRow.team_id == team_id)
+        if draft_id is not None:
+            stmt = stmt.where(AuditEventRow.draft_id == draft_id)
+        if mpid:
+            stmt = stmt.where(AuditEventRow.mpid == mpid)
+        stmt = stmt.order_by(AuditEventRow.at.desc(), AuditEventRow.id.desc()).limit(limit)
+        return [_to_event(row) for row in self._session.scalars(stmt)]

@@ -1,0 +1,96 @@
+"""``SqlUnitOfWork``: one session, one transaction; rolled back on exit unless ``commit()`` was called."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from outreach.clock import SystemClock
+from outreach.ports import Clock
+from storage.repositories import (
+    SqlAdRepository,
+    SqlAttachmentRepository,
+    SqlAuditLog,
+    SqlDeliveryRepository,
+    SqlDraftRepository,
+    SqlPartnerRepository,
+    SqlProspectRepository,
+    SqlThreadRepository,
+)
+
+
+class SqlUnitOfWork:
+    """``with SqlUnitOfWork(factory) as uow: uow.partners.upsert_many(...); uow.commit()``.
+
+    Work after the last ``commit()`` is rolled back when the block ends (also on an exception).
+    One unit of work per use case and thread: sessions are not shared.
+    """
+
+    partners: SqlPartnerRepository
+    prospects: SqlProspectRepository
+    ads: SqlAdRepository
+    drafts: SqlDraftRepository
+    attachments: SqlAttachmentRepository
+    deliveries: SqlDeliveryRepository
+    threads: SqlThreadRepository
+    audit: SqlAuditLog
+
+    def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
+        self._factory = session_factory
+        self._clock: Clock = clock or SystemClock()
+        self._session: Session | None = None
+
+    def __enter__(self) -> Self:
+        if self._session is not None:
+            raise RuntimeError("this unit of work is already in use; make a new one per use case")
+        session = self._session = self._factory()
+        clock = self._clock
+        self.partners = SqlPartnerRepository(session, clock)
+        self.prospects = SqlProspectRepository(session, clock)
+        self.ads = SqlAdRepository(session, clock)
+        self.drafts = SqlDraftRepository(session, clock)
+        self.attachments = SqlAttachmentRepository(session, clock)
+        self.deliveries = SqlDeliveryRepository(session, clock)
+        self.threads = SqlThreadRepository(session, clock)
+        self.audit = SqlAuditLog(session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self._require()
+        try:
+            session.rollback()
+        finally:
+            session.close()
+            self._session = None
+
+    def commit(self) -> None:
+        self._require().commit()
+
+    def rollback(self) -> None:
+        self._require().rollback()
+
+    def _require(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("use the unit of work in a `with` block")
+        return self._session
+
+
+def make_uow_factory(session_factory: sessionmaker[Session], clock: Clock | None = None) -> UowFactory:
+    """A zero-argument callable that makes a fresh unit of work (what the core's use cases take)."""
+    return UowFactory(session_factory, clock)
+
+
+class UowFactory:
+    def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
+        self._session_factory = session_factory
+        self._clock = clock
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._session_factory, self._clock)
