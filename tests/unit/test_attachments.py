@@ -5,6 +5,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from outreach.attachments import (
     AttachmentPolicy,
@@ -316,3 +318,25 @@ def test_the_counting_scanner_counts_scans_from_many_threads():
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(counting.scan, [b"x"] * 400))
     assert counting.scans == 400
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sample=st.sampled_from([("x.png", png()), ("x.gif", gif()), ("x.jpg", jpeg()), ("x.pdf", pdf())]),
+    cut=st.integers(min_value=1, max_value=400),
+    noise=st.binary(max_size=64),
+    at=st.integers(min_value=0, max_value=400),
+)
+def test_damaged_files_give_a_problem_never_an_exception(sample, cut, noise, at):
+    name, data = sample
+    damaged = data[: max(4, len(data) - cut)]
+    damaged = damaged[: at % len(damaged)] + noise + damaged[at % len(damaged) + len(noise) :]
+    result = check([(name, damaged)])
+    assert len(result.files) == 1
+    assert result.ok or result.problems[0].code in {
+        "malformed",
+        "trailing_data",
+        "type_not_allowed",
+        "extension_mismatch",
+        "bad_csv",
+    }
