@@ -1,0 +1,196 @@
+"""Partners and prospects on both databases: upserts, workspace isolation, keyset paging, filters, search."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from outreach.models import Partner, PartnerKind
+from outreach.ports import ProspectQuery
+
+T1, T2 = "T1", "T2"
+AT = datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC)
+
+
+def partner(mpid: str, name: str, team: str = T1, **kw: object) -> Partner:
+    return Partner(team_id=team, mpid=mpid, name=name, **kw)  # type: ignore[arg-type]
+
+
+def store(uow_factory, partners, *, prospects=True, team=T1):
+    with uow_factory() as uow:
+        counts = uow.partners.upsert_many(
+            team, partners, mark_prospects={p.mpid for p in partners} if prospects else (), marked_by="U1"
+        )
+        uow.commit()
+    return counts
+
+
+def mpids(page) -> list[str]:
+    return [p.partner.mpid for p in page.items]
+
+
+def test_upserting_the_same_partners_twice_changes_nothing(uow_factory):
+    rows = [
+        partner(f"m{i}", f"Company {i}", email=f"c{i}@example.com", categories=("a", "b")) for i in range(5)
+    ]
+    first = store(uow_factory, rows)
+    second = store(uow_factory, rows)
+    assert (first.inserted, first.updated, first.unchanged) == (5, 0, 0)
+    assert (second.inserted, second.updated, second.unchanged) == (0, 0, 5)
+    with uow_factory() as uow:
+        assert uow.partners.get(T1, "m3") == rows[3]
+
+
+def test_a_changed_partner_is_updated_and_keeps_its_prospect_mark(uow_factory):
+    store(uow_factory, [partner("m1", "Acme")])
+    with uow_factory() as uow:
+        marked_at = uow.prospects.get(T1, "m1").marked_at
+    counts = store(uow_factory, [partner("m1", "Acme Corp", country="DE")])
+    assert (counts.inserted, counts.updated, counts.unchanged) == (0, 1, 0)
+    with uow_factory() as uow:
+        prospect = uow.prospects.get(T1, "m1")
+    assert prospect.partner.name == "Acme Corp"
+    assert prospect.partner.country == "DE"
+    assert prospect.marked_at == marked_at
+    assert prospect.marked_at.tzinfo is not None
+
+
+def test_leaving_a_unit_of_work_without_commit_rolls_back(uow_factory):
+    with uow_factory() as uow:
+        uow.partners.upsert_many(T1, [partner("m1", "Acme")])
+    with uow_factory() as uow:
+        assert uow.partners.get(T1, "m1") is None
+
+
+def test_a_second_workspace_never_sees_the_first_ones_rows(uow_factory):
+    store(uow_factory, [partner("m1", "Acme", email="a@example.com")], team=T1)
+    store(uow_factory, [partner("m1", "Other", team=T2)], team=T2)
+    with uow_factory() as uow:
+        assert uow.partners.get(T2, "m1").name == "Other"
+        assert uow.partners.get(T1, "m1").name == "Acme"
+        page = uow.prospects.page(T2, ProspectQuery(text="acme"))
+        assert page.items == ()
+        assert uow.prospects.count(T2, ProspectQuery()) == 1
+        assert [p.partner.name for p in uow.prospects.page(T2, ProspectQuery()).items] == ["Other"]
+        assert uow.partners.get_many(T2, ["m1"])["m1"].name == "Other"
+
+
+def test_pages_go_forward_and_back_through_ties_in_name_order(uow_factory):
+    # Three companies share one name: mpid breaks the tie.
+    names = ["beta", "Alpha", "alpha", "ALPHA", "delta", "Gamma", "epsilon"]
+    rows = [partner(f"m{i:02}", name) for i, name in enumerate(names)]
+    store(uow_factory, rows)
+    with uow_factory() as uow:
+        repo, query = uow.prospects, ProspectQuery()
+        first = repo.page(T1, query, size=3)
+        assert mpids(first) == ["m01", "m02", "m03"]
+        assert (first.has_prev, first.has_next) == (False, True)
+        second = repo.page(T1, query, after=first.last_cursor, size=3)
+        assert mpids(second) == ["m00", "m04", "m06"]
+        assert (second.has_prev, second.has_next) == (True, True)
+        third = repo.page(T1, query, after=second.last_cursor, size=3)
+        assert mpids(third) == ["m05"]
+        assert (third.has_prev, third.has_next) == (True, False)
+        back = repo.page(T1, query, before=third.first_cursor, size=3)
+        assert mpids(back) == mpids(second)
+        assert (back.has_prev, back.has_next) == (True, True)
+        start = repo.page(T1, query, before=back.first_cursor, size=3)
+        assert mpids(start) == mpids(first)
+        assert (start.has_prev, start.has_next) == (False, True)
+        again = repo.page(T1, query, at=second.first_cursor, size=3)
+        assert mpids(again) == mpids(second)
+
+
+def test_a_partner_without_company_name_sorts_by_contact_name(uow_factory):
+    store(uow_factory, [partner("m1", "Zeta"), partner("m2", "", first_name="Bob", last_name="Able")])
+    with uow_factory() as uow:
+        assert mpids(uow.prospects.page(T1, ProspectQuery())) == ["m2", "m1"]
+
+
+def test_an_unknown_cursor_starts_at_the_first_page(uow_factory):
+    store(uow_factory, [partner("m1", "Acme")])
+    with uow_factory() as uow:
+        assert mpids(uow.prospects.page(T1, ProspectQuery(), after="not-a-cursor")) == ["m1"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("acme", ["mp-001"]),  # company
+        ("ANN", ["mp-001"]),  # first name, any case
+        ("ann lee", ["mp-001"]),  # contact name
+        ("@beta.example", ["mp-002"]),  # e-mail
+        ("MP-00", ["mp-001", "mp-002"]),  # mpid
+        ("Zürich", ["zz-3"]),  # non-ASCII, case-insensitive
+        ("50%", []),  # LIKE wildcards are literal
+        ("a_e", []),
+        ("  acme  ", ["mp-001"]),  # surrounding spaces do not count
+    ],
+)
+def test_search_matches_name_company_email_and_mpid(uow_factory, text, expected):
+    store(
+        uow_factory,
+        [
+            partner("mp-001", "Acme", first_name="Ann", last_name="Lee", email="x@acme.example"),
+            partner("mp-002", "Beta", email="bob@beta.example"),
+            partner("zz-3", "ZÜRICH Media", email="z@zm.example"),
+        ],
+    )
+    with uow_factory() as uow:
+        found = sorted(mpids(uow.prospects.page(T1, ProspectQuery(text=text), size=10)))
+        count = uow.prospects.count(T1, ProspectQuery(text=text))
+    assert found == expected
+    assert count == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (ProspectQuery(kind=PartnerKind.CREATOR), ["m2", "m4"]),
+        (ProspectQuery(kind=PartnerKind.PARTNER), ["m1", "m3"]),
+        (ProspectQuery(messaging_enabled=True), ["m1", "m2"]),
+        (ProspectQuery(messaging_enabled=False), ["m3", "m4"]),
+        (ProspectQuery(country="de"), ["m1", "m4"]),
+        (ProspectQuery(not_contacted=True), ["m2", "m3", "m4"]),
+        (ProspectQuery(kind=PartnerKind.CREATOR, country="DE"), ["m4"]),
+        (ProspectQuery(prospects_only=False), ["m1", "m2", "m3", "m4", "m5"]),
+        (ProspectQuery(prospects_only=False, country="FR"), ["m5"]),
+    ],
+)
+def test_each_filter_narrows_the_list(uow_factory, query, expected):
+    store(
+        uow_factory,
+        [
+            partner("m1", "A", kind=PartnerKind.PARTNER, messaging_enabled=True, country="DE"),
+            partner("m2", "B", kind=PartnerKind.CREATOR, messaging_enabled=True, country="US"),
+            partner("m3", "C", kind=PartnerKind.PARTNER, messaging_enabled=False, country="US"),
+            partner("m4", "D", kind=PartnerKind.CREATOR, messaging_enabled=False, country="DE"),
+        ],
+    )
+    store(uow_factory, [partner("m5", "E", country="FR")], prospects=False)
+    with uow_factory() as uow:
+        uow.prospects.mark_contacted(T1, ["m1"], AT)
+        uow.commit()
+    with uow_factory() as uow:
+        assert mpids(uow.prospects.page(T1, query, size=10)) == expected
+        assert uow.prospects.count(T1, query) == len(expected)
+
+
+def test_marking_and_unmarking_prospects(uow_factory):
+    store(uow_factory, [partner("m1", "A"), partner("m2", "B")], prospects=False)
+    with uow_factory() as uow:
+        assert uow.prospects.count(T1, ProspectQuery()) == 0
+        assert uow.prospects.mark(T1, ["m1", "m2", "nope"], by="U7", at=AT) == 2
+        assert uow.prospects.mark(T1, ["m1"], by="U8", at=AT) == 0
+        assert uow.prospects.mark(T2, ["m1"], by="U8", at=AT) == 0
+        uow.commit()
+    with uow_factory() as uow:
+        prospect = uow.prospects.get(T1, "m1")
+        assert (prospect.marked_by, prospect.marked_at, prospect.status) == ("U7", AT, "new")
+        assert uow.prospects.unmark(T1, ["m2"]) == 1
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.prospects.get(T1, "m2") is None
+        assert uow.partners.get(T1, "m2") is not None
+        assert mpids(uow.prospects.page(T1, ProspectQuery())) == ["m1"]

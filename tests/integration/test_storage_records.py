@@ -1,0 +1,200 @@
+"""Ads, drafts, attachments, deliveries, threads and the audit log on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+import pytest
+
+from outreach.errors import NotFound
+from outreach.models import (
+    Ad,
+    AdType,
+    Attachment,
+    AuditEvent,
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    Direction,
+    Draft,
+    DraftStatus,
+    ScanStatus,
+    ScanVerdict,
+    ThreadMessage,
+)
+from outreach.ports import AlreadyExists
+
+T1, T2 = "T1", "T2"
+AT = datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC)
+LATER = datetime(2038, 1, 19, 4, 0, tzinfo=UTC)
+
+
+def attachment(data: bytes = b"%PDF-1.4 hello", verdict: ScanVerdict | None = None) -> Attachment:
+    return Attachment("offer.pdf", "application/pdf", hashlib.sha256(data).hexdigest(), data, verdict)
+
+
+def new_draft(uow, team=T1, recipients=("m1", "m2"), attachments=()) -> Draft:
+    return uow.drafts.add(
+        Draft(
+            team_id=team,
+            author_id="U1",
+            channel=Channel.EMAIL,
+            recipients=recipients,
+            sender_name="Ann",
+            reply_to="ann@brand.example",
+            subject="Hello {firstName} 你好",
+            content="Hi",
+            attachments=attachments,
+        )
+    )
+
+
+def test_ads_upsert_by_adid_and_stay_in_their_workspace(uow_factory):
+    ads = [
+        Ad(T1, "a1", "Spring sale", AdType.TEXT_LINK, "https://brand.example/s", "Shop now"),
+        Ad(
+            T1,
+            "a2",
+            "Banner",
+            AdType.BANNER,
+            "https://brand.example/b",
+            "https://cdn.example/b.png",
+            300,
+            250,
+        ),
+    ]
+    with uow_factory() as uow:
+        first = uow.ads.upsert_many(T1, ads)
+        uow.commit()
+    with uow_factory() as uow:
+        second = uow.ads.upsert_many(T1, ads)
+        changed = uow.ads.upsert_many(
+            T1, [Ad(T1, "a1", "Summer sale", AdType.TEXT_LINK, "https://brand.example/s")]
+        )
+        uow.commit()
+    assert (first.inserted, second.unchanged, changed.updated) == (2, 2, 1)
+    with uow_factory() as uow:
+        assert uow.ads.get(T1, "a2") == ads[1]
+        assert uow.ads.get(T1, "a1").name == "Summer sale"
+        assert uow.ads.get(T2, "a1") is None
+        assert uow.ads.all(T2) == []
+        assert sorted(uow.ads.get_many(T1, ["a1", "a2", "zz"])) == ["a1", "a2"]
+
+
+def test_a_draft_round_trips_with_recipients_and_attachments_in_order(uow_factory):
+    with uow_factory() as uow:
+        stored = uow.attachments.add(T1, attachment(verdict=ScanVerdict(ScanStatus.CLEAN)))
+        draft = new_draft(uow, recipients=("m2", "m1", "m3"), attachments=(stored,))
+        uow.commit()
+    with uow_factory() as uow:
+        loaded = uow.drafts.get(T1, draft.id)
+        assert uow.drafts.get(T2, draft.id) is None
+    assert loaded == draft
+    assert loaded.recipients == ("m2", "m1", "m3")
+    assert loaded.attachments[0].data == b"%PDF-1.4 hello"
+    assert loaded.attachments[0].verdict == ScanVerdict(ScanStatus.CLEAN)
+    assert loaded.subject == "Hello {firstName} 你好"
+    assert loaded.created_at.tzinfo is not None
+
+
+def test_saving_a_draft_replaces_its_recipients_and_status_changes_are_kept(uow_factory):
+    with uow_factory() as uow:
+        draft = new_draft(uow)
+        uow.commit()
+    with uow_factory() as uow:
+        from dataclasses import replace
+
+        uow.drafts.save(replace(draft, recipients=("m9",), subject="New"))
+        uow.drafts.set_status(T1, draft.id, DraftStatus.SENT)
+        uow.commit()
+    with uow_factory() as uow:
+        loaded = uow.drafts.get(T1, draft.id)
+        assert (loaded.recipients, loaded.subject, loaded.status) == (("m9",), "New", DraftStatus.SENT)
+        assert [d.id for d in uow.drafts.for_author(T1, "U1", [DraftStatus.SENT])] == [draft.id]
+        assert uow.drafts.for_author(T1, "U1", [DraftStatus.DRAFT]) == []
+        with pytest.raises(NotFound):
+            uow.drafts.set_status(T2, draft.id, DraftStatus.SENT)
+
+
+def test_a_scan_verdict_is_found_by_content_hash_within_the_workspace(uow_factory):
+    with uow_factory() as uow:
+        stored = uow.attachments.add(T1, attachment())
+        assert uow.attachments.verdict_for(T1, stored.sha256) is None
+        infected = ScanVerdict(ScanStatus.INFECTED, signature="Eicar-Signature")
+        assert uow.attachments.set_verdict(T1, stored.sha256, infected) == 1
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.attachments.verdict_for(T1, stored.sha256) == infected
+        assert uow.attachments.verdict_for(T2, stored.sha256) is None
+        assert uow.attachments.get(T2, stored.id) is None
+
+
+def test_one_recipient_can_never_get_the_same_draft_twice(uow_factory):
+    with uow_factory() as uow:
+        draft = new_draft(uow)
+        first = uow.deliveries.add(T1, Delivery(draft.id, "m1"))
+        with pytest.raises(AlreadyExists):
+            uow.deliveries.add(T1, Delivery(draft.id, "m1"))
+        # the transaction is still usable after the refused insert
+        assert uow.deliveries.add_many(T1, draft.id, ["m1", "m2", "m2"]) == 1
+        assert uow.deliveries.add_many(T1, draft.id, ["m1", "m2"]) == 0
+        uow.commit()
+    with uow_factory() as uow:
+        assert [d.mpid for d in uow.deliveries.for_draft(T1, draft.id)] == ["m1", "m2"]
+        assert uow.deliveries.for_draft(T2, draft.id) == []
+        assert first.id is not None
+
+
+def test_a_delivery_records_attempts_errors_and_the_send(uow_factory):
+    with uow_factory() as uow:
+        draft = new_draft(uow)
+        uow.deliveries.add_many(T1, draft.id, ["m1"])
+        uow.deliveries.save(
+            T1,
+            Delivery(
+                draft.id, "m1", DeliveryStatus.SENT, attempts=2, provider_message_id="<x@y>", sent_at=AT
+            ),
+        )
+        uow.commit()
+    with uow_factory() as uow:
+        saved = uow.deliveries.get(T1, draft.id, "m1")
+        assert (saved.status, saved.attempts, saved.provider_message_id, saved.sent_at) == (
+            DeliveryStatus.SENT,
+            2,
+            "<x@y>",
+            AT,
+        )
+        assert uow.deliveries.get(T2, draft.id, "m1") is None
+
+
+def test_threads_keep_messages_in_both_directions(uow_factory):
+    with uow_factory() as uow:
+        thread = uow.threads.open(T1, "m1", Channel.EMAIL, "Hello")
+        assert uow.threads.open(T1, "m1", Channel.EMAIL).id == thread.id
+        uow.threads.add_message(T1, thread.id, ThreadMessage(Direction.OUT, "Hi", author_id="U1", at=AT))
+        uow.threads.add_message(T1, thread.id, ThreadMessage(Direction.IN, "Hello back", at=LATER))
+        with pytest.raises(NotFound):
+            uow.threads.add_message(T2, thread.id, ThreadMessage(Direction.IN, "sneaky"))
+        uow.commit()
+    with uow_factory() as uow:
+        loaded = uow.threads.get(T1, thread.id)
+        assert [(m.direction, m.body) for m in loaded.messages] == [
+            (Direction.OUT, "Hi"),
+            (Direction.IN, "Hello back"),
+        ]
+        assert uow.threads.get(T2, thread.id) is None
+        assert [t.id for t in uow.threads.for_partner(T1, "m1")] == [thread.id]
+
+
+def test_the_audit_log_lists_newest_first_per_workspace(uow_factory):
+    with uow_factory() as uow:
+        uow.audit.record(AuditEvent(T1, "U1", "draft.sent", AT, draft_id=7, mpid="m1"))
+        uow.audit.record(AuditEvent(T1, "U1", "draft.sent", AT.replace(year=2039), draft_id=7, mpid="m2"))
+        uow.audit.record(AuditEvent(T2, "U2", "draft.sent", AT))
+        uow.commit()
+    with uow_factory() as uow:
+        assert [e.mpid for e in uow.audit.recent(T1)] == ["m2", "m1"]
+        assert [e.mpid for e in uow.audit.recent(T1, mpid="m1")] == ["m1"]
+        assert len(uow.audit.recent(T1, draft_id=7)) == 2
+        assert [e.actor_id for e in uow.audit.recent(T2)] == ["U2"]
