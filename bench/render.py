@@ -67,6 +67,17 @@ def main() -> None:
         Template.parse(text)
         n += 1
     print(f"parse_per_s {n / (time.perf_counter() - start):.0f} parses/s")
+    start = time.perf_counter()
+    n = 0
+    while time.perf_counter() - start < SECONDS:
+        check(text, {"42"})
+        n += 1
+    print(f"check_per_s {n / (time.perf_counter() - start):.0f} checks/s")
+    hostile = "{" * 50_000 + "{ " * 25_000 + "${" * 25_000
+    start = time.perf_counter()
+    check(hostile, {"42"})
+    Template.parse(hostile)
+    print(f"check_parse_200k_braces_ms {(time.perf_counter() - start) * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

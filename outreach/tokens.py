@@ -58,14 +58,18 @@ ADCODE_PREFIX = "adcode_"
 DEFAULT_TRACKING_LINK_TEMPLATE = "https://track.example.com/c/{mpid}/{adid}/{program_id}"
 
 _KNOWN = frozenset(TOKEN_NAMES)
-_NAME = r"[A-Za-z][A-Za-z0-9_-]*"
+_NAME = r"[A-Za-z][A-Za-z0-9_-]*+"
 # Either a word with at least an opening brace (and maybe a ``$``, spaces, closing braces), or a bare word
-# followed by closing braces. Anything the pattern does not match is literal text.
+# followed by closing braces. Anything the pattern does not match is literal text. A run of braces is only
+# tried from its first brace and quantifiers are possessive, so scanning stays linear on any input.
 _CANDIDATE = re.compile(
-    rf"(?P<dollar>\$?)(?P<open>\{{+)(?P<lsp>[ \t]*)(?P<name>{_NAME})(?P<rsp>[ \t]*)(?P<close>\}}*)"
-    rf"|(?<![A-Za-z0-9_{{-])(?P<bare>{_NAME})(?P<brsp>[ \t]*)(?P<bclose>\}}+)"
+    rf"(?P<dollar>\$?)(?<!\{{)(?P<open>\{{++)(?P<lsp>[ \t]*+)"
+    rf"(?P<name>{_NAME})(?P<rsp>[ \t]*+)(?P<close>\}}*+)"
+    rf"|(?<![A-Za-z0-9_{{-])(?P<bare>{_NAME})(?P<brsp>[ \t]*+)(?P<bclose>\}}++)"
 )
 _EXACT_ADCODE = re.compile(rf"{ADCODE_PREFIX}(?P<adid>[A-Za-z0-9_-]+)")
+_HTML_SPECIAL = re.compile(r"[&<>\"'\r\n]")
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
 _MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
@@ -367,7 +371,12 @@ def _ad_parts(ad: Ad, link_template: str, program_id: str) -> _AdParts:
 
 
 def _html_value(value: str) -> str:
-    return _html_literal(value) if "\n" in value else str(escape(value))
+    """Like :func:`_html_literal`, with a fast path for the usual value that needs no escaping."""
+    return _html_literal(value) if _HTML_SPECIAL.search(value) else value
+
+
+def _url_value(value: str) -> str:
+    return value if _URL_SAFE.fullmatch(value) else quote(value, safe="")
 
 
 def _values(template: Template, recipient: Recipient, ctx: RenderContext, html: bool) -> dict[str, str]:
@@ -386,10 +395,9 @@ def _values(template: Template, recipient: Recipient, ctx: RenderContext, html: 
         if parts is None:
             value = ""  # an unknown ad: check() reports it before anything is sent
         else:
-            link = parts.link.replace("{mpid}", quote(recipient.mpid, safe=""))
-            # str(): a Markup on the right of + would escape the str on its left.
+            link = parts.link.replace("{mpid}", _url_value(recipient.mpid))
             value = (
-                parts.html_prefix + str(escape(link)) + parts.html_suffix
+                parts.html_prefix + _html_value(link) + parts.html_suffix
                 if html
                 else parts.text_prefix + link
             )

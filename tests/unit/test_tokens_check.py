@@ -194,3 +194,14 @@ def test_many_missing_recipients_are_summarised_in_the_message_but_all_listed_in
     assert problem.message.startswith("{firstName} is empty for 8 of 8 recipients: P0 (0), P1 (1), P2 (2)")
     assert "P4 (4) and 3 more —" in problem.message
     assert problem.param("mpids") == "0,1,2,3,4,5,6,7"
+
+
+@pytest.mark.parametrize("source", ["{" * 20_000, "}" * 20_000, "{ " * 10_000, "${" * 10_000])
+def test_long_runs_of_braces_are_plain_text(source: str) -> None:
+    assert check(source, ADIDS) == []
+    assert Template.parse(source).literals == (source,)
+
+
+def test_a_token_after_a_long_run_of_braces_is_reported_as_broken() -> None:
+    problem = only(check("{" * 10_000 + "firstName}", ADIDS))
+    assert (problem.code, problem.param("position")) == ("broken_token", "0")
