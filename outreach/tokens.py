@@ -20,7 +20,15 @@ How braces are read (the same rules for :meth:`Template.parse` and :func:`check`
 * Everything else is text, left exactly as written and never an error: ``{ }``, ``{}``, ``{{``, ``}}``,
   JSON such as ``{"a": 1}``, ``${x}``, ``{{ 7*7 }}``, ``{% if %}``, ``{10% off}``, ``{{ user }}``.
 
-Problems are grouped: one per (kind, text as written), naming every line it occurs on.
+Problems are grouped: one per (kind, text as written), naming every line it occurs on. ``params`` carry
+``token`` (as written), ``suggestion``, ``adid``, ``position`` (offset of the first occurrence), ``line``,
+``lines`` and ``count``; empty ones are left out.
+
+Rendering (:func:`render_text`, :func:`render_html`) is a join of the parsed pieces. An empty value, or an
+adcode whose ad is not in the :class:`RenderContext`, renders as empty text (check first). In HTML, literal
+text and values are escaped with line breaks as ``<br>``; an adcode is our own markup: a link for a text
+link (its link text, else its name), a linked ``<img>`` for a banner. In plain text an adcode is
+``<ad name>: <tracking link>``.
 """
 
 from __future__ import annotations
