@@ -290,3 +290,14 @@ class AuditEventRow(Base):
 def all_tables() -> list[Any]:
     """Tables in dependency order (parents first)."""
     return list(Base.metadata.sorted_tables)
+
+
+class PickRow(Base):
+    """A prospect a user has ticked in /prospects (kept server-side so ticks survive paging and searching)."""
+
+    __tablename__ = "picks"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mpid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    picked_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

@@ -153,6 +153,10 @@ class SqlPartnerRepository:
             found.update((row.mpid, to_partner(row)) for row in self._session.execute(stmt))
         return found
 
+    def countries(self, team_id: str) -> list[str]:
+        stmt = select(_T.c.country).where(_T.c.team_id == team_id, _T.c.country != "").distinct()
+        return sorted(self._session.scalars(stmt))
+
 
 def _in_team(partner: Partner, team_id: str) -> Partner:
     if partner.team_id == team_id:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.clock import SystemClock
 from outreach.ports import Clock
+from storage.pick_repository import SqlPickRepository
 from storage.repositories import (
     SqlAdRepository,
     SqlAttachmentRepository,
@@ -36,6 +37,7 @@ class SqlUnitOfWork:
     deliveries: SqlDeliveryRepository
     threads: SqlThreadRepository
     audit: SqlAuditLog
+    picks: SqlPickRepository
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
         self._factory = session_factory
@@ -55,6 +57,7 @@ class SqlUnitOfWork:
         self.deliveries = SqlDeliveryRepository(session, clock)
         self.threads = SqlThreadRepository(session, clock)
         self.audit = SqlAuditLog(session)
+        self.picks = SqlPickRepository(session, clock)
         return self
 
     def __exit__(

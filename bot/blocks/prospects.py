@@ -23,18 +23,19 @@ from bot.blocks.common import (
 )
 from bot.i18n import Translator
 from outreach.models import PartnerKind, Prospect
-from outreach.prospecting import ListFilter, PageRequest, ProspectPage
+from outreach.ports import ProspectQuery
+from outreach.prospecting import PageRequest, ProspectPage, normalise
 
 
-def encode_state(flt: ListFilter, req: PageRequest) -> str:
+def encode_state(flt: ProspectQuery, req: PageRequest) -> str:
     """The list's state, carried in button values so any click can show the same list again."""
     state: dict[str, Any] = {"n": req.number}
     if flt.text:
         state["q"] = flt.text
     if flt.kind:
         state["k"] = flt.kind.value
-    if flt.messaging is not None:
-        state["m"] = int(flt.messaging)
+    if flt.messaging_enabled is not None:
+        state["m"] = int(flt.messaging_enabled)
     if flt.country:
         state["c"] = flt.country
     if flt.not_contacted:
@@ -45,20 +46,20 @@ def encode_state(flt: ListFilter, req: PageRequest) -> str:
     return json.dumps(state, separators=(",", ":"), ensure_ascii=False)
 
 
-def decode_state(value: str) -> tuple[ListFilter, PageRequest]:
+def decode_state(value: str) -> tuple[ProspectQuery, PageRequest]:
     """Inverse of :func:`encode_state`; a tampered or broken value gives the first page, unfiltered."""
     try:
         state = json.loads(value)
         kind = PartnerKind(state["k"]) if state.get("k") else None
         messaging = bool(state["m"]) if "m" in state else None
-        flt = ListFilter(
+        flt = ProspectQuery(
             str(state.get("q", "")), kind, messaging, str(state.get("c", "")), bool(state.get("nc"))
         )
         cursors = {key: str(state[key]) if state.get(key) else None for key in ("at", "af", "bf")}
         req = PageRequest(cursors["at"], cursors["af"], cursors["bf"], max(1, int(state.get("n", 1))))
-        return flt.normalised(), req
+        return normalise(flt)[0], req
     except (ValueError, TypeError, KeyError, AttributeError):
-        return ListFilter(), PageRequest()
+        return ProspectQuery(), PageRequest()
 
 
 def _row(p: Prospect, picked: bool, t: Translator, nonce: str) -> Block:
@@ -81,7 +82,7 @@ def _row(p: Prospect, picked: bool, t: Translator, nonce: str) -> Block:
     return actions(checkbox, overflow, block_id=ids.block_id(ids.BLOCK_PICKS, f"{partner.mpid}~{nonce}"))
 
 
-def _filters(flt: ListFilter, countries: list[str], t: Translator, nonce: str) -> Block:
+def _filters(flt: ProspectQuery, countries: list[str], t: Translator, nonce: str) -> Block:
     def select(action_id: str, placeholder: str, choices: list[tuple[str, str]], current: str) -> Block:
         opts = [option(label, value) for label, value in choices]
         element: Block = {
@@ -105,7 +106,7 @@ def _filters(flt: ListFilter, countries: list[str], t: Translator, nonce: str) -
         ],
         flt.kind.value if flt.kind else "any",
     )
-    messaging_value = "any" if flt.messaging is None else ("on" if flt.messaging else "off")
+    messaging_value = "any" if flt.messaging_enabled is None else ("on" if flt.messaging_enabled else "off")
     messaging = select(
         ids.ACTION_FILTER_MESSAGING,
         t("list.filter.messaging"),
@@ -136,7 +137,7 @@ def _filters(flt: ListFilter, countries: list[str], t: Translator, nonce: str) -
 
 def build_prospect_list(page: ProspectPage, countries: list[str], t: Translator, nonce: str) -> list[Block]:
     """``nonce`` differs on every render so Slack never keeps stale element state (SLACK.md §1.1)."""
-    flt = page.filter
+    flt = page.query
     state = encode_state(flt, PageRequest(at=page.first_cursor, number=page.number))
     blocks: list[Block] = [header(t("list.title"))]
     if page.total:

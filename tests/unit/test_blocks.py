@@ -13,7 +13,8 @@ from bot.blocks.help import build_help
 from bot.blocks.prospects import build_prospect_list, decode_state, encode_state
 from bot.i18n import Translator
 from outreach.models import Channel, Partner, PartnerKind, Prospect
-from outreach.prospecting import ListFilter, PageRequest, ProspectPage
+from outreach.ports import ProspectQuery
+from outreach.prospecting import PageRequest, ProspectPage
 
 
 def _sdk_valid(blocks):
@@ -39,7 +40,16 @@ def _prospect(i, messaging=True, contacted=None):
 def _page(n=10, picked=frozenset(), picked_count=0, number=1, has_prev=False, has_next=True, flt=None):
     items = tuple(_prospect(i, messaging=i % 2 == 0) for i in range(n))
     return ProspectPage(
-        items, 123, number, picked, picked_count, "c-first", "c-last", has_prev, has_next, flt or ListFilter()
+        items,
+        123,
+        number,
+        picked,
+        picked_count,
+        "c-first",
+        "c-last",
+        has_prev,
+        has_next,
+        flt or ProspectQuery(),
     )
 
 
@@ -84,7 +94,7 @@ def _shown_texts(node):
 
 
 def test_user_text_is_escaped_for_mrkdwn():
-    blocks = build_prospect_list(_page(1, flt=ListFilter(text="<!channel> & co")), [], Translator(), "n")
+    blocks = build_prospect_list(_page(1, flt=ProspectQuery(text="<!channel> & co")), [], Translator(), "n")
     text = "\n".join(_shown_texts(blocks))
     assert "<!channel>" not in text and "&lt;!channel&gt; &amp; co" in text
     assert "Company &lt;0&gt; &amp; Co" in text
@@ -97,7 +107,9 @@ def test_block_ids_change_between_renders():
 
 
 def test_paging_buttons_carry_the_filter_and_the_cursor():
-    flt = ListFilter(text="acme", kind=PartnerKind.CREATOR, messaging=True, country="CN", not_contacted=True)
+    flt = ProspectQuery(
+        text="acme", kind=PartnerKind.CREATOR, messaging_enabled=True, country="CN", not_contacted=True
+    )
     blocks = build_prospect_list(_page(number=2, has_prev=True, flt=flt), ["CN"], Translator(), "n")
     nav = next(b for b in blocks if b.get("block_id", "").startswith("nav~"))
     prev, nxt = nav["elements"]
@@ -107,11 +119,11 @@ def test_paging_buttons_carry_the_filter_and_the_cursor():
 
 @pytest.mark.parametrize("garbage", ["", "{", "[]", '{"n": "x"}', '{"k": "alien"}', "null"])
 def test_a_tampered_state_falls_back_to_the_first_unfiltered_page(garbage):
-    assert decode_state(garbage) == (ListFilter(), PageRequest())
+    assert decode_state(garbage) == (ProspectQuery(), PageRequest())
 
 
 def test_state_round_trips_chinese_search_text():
-    flt = ListFilter(text="张伟")
+    flt = ProspectQuery(text="张伟")
     assert decode_state(encode_state(flt, PageRequest(at="x", number=4))) == (
         flt,
         PageRequest(at="x", number=4),

@@ -1,0 +1,57 @@
+"""The prospects each user has ticked, per workspace."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from outreach.ports import Clock
+from storage.models import PickRow
+
+
+class SqlPickRepository:
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    def add(self, team_id: str, user_id: str, mpids: Collection[str]) -> None:
+        if not mpids:
+            return
+        now = self._clock.now()
+        rows = [{"team_id": team_id, "user_id": user_id, "mpid": m, "picked_at": now} for m in set(mpids)]
+        insert = pg_insert if self._session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        self._session.execute(insert(PickRow).on_conflict_do_nothing(), rows)
+
+    def remove(self, team_id: str, user_id: str, mpids: Collection[str]) -> None:
+        self._session.execute(
+            delete(PickRow).where(
+                PickRow.team_id == team_id, PickRow.user_id == user_id, PickRow.mpid.in_(mpids)
+            )
+        )
+
+    def clear(self, team_id: str, user_id: str) -> None:
+        self._session.execute(delete(PickRow).where(PickRow.team_id == team_id, PickRow.user_id == user_id))
+
+    def count(self, team_id: str, user_id: str) -> int:
+        stmt = select(func.count()).where(PickRow.team_id == team_id, PickRow.user_id == user_id)
+        return int(self._session.scalar(stmt) or 0)
+
+    def among(self, team_id: str, user_id: str, mpids: Collection[str]) -> frozenset[str]:
+        if not mpids:
+            return frozenset()
+        stmt = select(PickRow.mpid).where(
+            PickRow.team_id == team_id, PickRow.user_id == user_id, PickRow.mpid.in_(list(mpids))
+        )
+        return frozenset(self._session.scalars(stmt))
+
+    def all(self, team_id: str, user_id: str) -> list[str]:
+        stmt = (
+            select(PickRow.mpid)
+            .where(PickRow.team_id == team_id, PickRow.user_id == user_id)
+            .order_by(PickRow.picked_at, PickRow.mpid)
+        )
+        return list(self._session.scalars(stmt))

@@ -1,0 +1,124 @@
+"""Browsing prospects and picking recipients, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from outreach.clock import FixedClock
+from outreach.errors import NotFound
+from outreach.models import Partner, PartnerKind
+from outreach.ports import ProspectQuery
+from outreach.prospecting import MAX_SEARCH, PageRequest, ProspectService, marketplace_query
+
+T1, T2 = "T1", "T2"
+AT = datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC)
+
+
+@pytest.fixture
+def service(uow_factory):
+    with uow_factory() as uow:
+        for team in (T1, T2):
+            partners = [
+                Partner(
+                    team,
+                    f"{i:04d}",
+                    f"{team} Company {i:02d}",
+                    f"First{i}",
+                    "Last",
+                    f"p{i}@x.example",
+                    PartnerKind.CREATOR if i % 3 == 0 else PartnerKind.PARTNER,
+                    i % 2 == 0,
+                    "CN" if i % 4 == 0 else "US",
+                )
+                for i in range(25)
+            ]
+            # 0000–0022 are prospects; 0023 and 0024 are only in the marketplace
+            uow.partners.upsert_many(
+                team, partners, mark_prospects={p.mpid for p in partners[:23]}, marked_by="U9"
+            )
+        uow.commit()
+    return ProspectService(uow_factory, FixedClock(AT))
+
+
+def mpids(page):
+    return [p.partner.mpid for p in page.items]
+
+
+def test_pages_go_forward_and_back_by_ten(service):
+    first = service.page(T1, "U1", ProspectQuery(), PageRequest())
+    assert first.total == 23 and mpids(first) == [f"{i:04d}" for i in range(10)]
+    assert (first.number, first.has_prev, first.has_next) == (1, False, True)
+    second = service.page(T1, "U1", ProspectQuery(), PageRequest(after=first.last_cursor, number=2))
+    assert mpids(second) == [f"{i:04d}" for i in range(10, 20)] and second.number == 2
+    third = service.page(T1, "U1", ProspectQuery(), PageRequest(after=second.last_cursor, number=3))
+    assert mpids(third) == ["0020", "0021", "0022"] and not third.has_next
+    back = service.page(T1, "U1", ProspectQuery(), PageRequest(before=third.first_cursor, number=2))
+    assert mpids(back) == mpids(second)
+    again = service.page(T1, "U1", ProspectQuery(), PageRequest(at=second.first_cursor, number=2))
+    assert mpids(again) == mpids(second)
+
+
+def test_ticks_survive_paging_searching_and_filtering(service):
+    service.set_picked(T1, "U1", ["0001", "0002"], True)
+    service.set_picked(T1, "U1", ["0012"], True)
+    page1 = service.page(T1, "U1", ProspectQuery(), PageRequest())
+    assert page1.picked_on_page == {"0001", "0002"} and page1.picked_count == 3
+    searched = service.page(T1, "U1", ProspectQuery(text="company 12"), PageRequest())
+    assert mpids(searched) == ["0012"] and searched.picked_on_page == {"0012"} and searched.picked_count == 3
+    filtered = service.page(T1, "U1", ProspectQuery(messaging_enabled=True), PageRequest())
+    assert filtered.picked_on_page == {"0002", "0012"} and "0001" not in mpids(filtered)
+    assert [p.partner.mpid for p in service.picked(T1, "U1")] == ["0001", "0002", "0012"]
+
+
+def test_unticking_and_clearing(service):
+    service.set_picked(T1, "U1", ["0001", "0002", "0003"], True)
+    assert service.set_picked(T1, "U1", ["0002"], False) == 2
+    service.clear(T1, "U1")
+    assert service.picked(T1, "U1") == []
+
+
+def test_picks_are_per_user(service):
+    service.set_picked(T1, "U1", ["0001"], True)
+    assert service.page(T1, "U2", ProspectQuery(), PageRequest()).picked_count == 0
+
+
+def test_another_workspaces_mpids_cannot_be_picked_or_seen(service):
+    # 0030 exists nowhere; a T2 partner's mpid is the same string in T1 but refers to T1's own row.
+    assert (
+        service.set_picked(T1, "U1", ["0030", "../0001", "0023"], True) == 0
+    )  # unknown, junk, not a prospect
+    with pytest.raises(NotFound):
+        service.get(T1, "9999")
+    assert all(p.partner.team_id == T1 for p in service.page(T1, "U1", ProspectQuery(), PageRequest()).items)
+    assert all(p.partner.name.startswith("T1 ") for p in service.picked(T1, "U1"))
+
+
+def test_a_cursor_from_a_page_that_no_longer_exists_shows_the_first_page(service):
+    first = service.page(T1, "U1", ProspectQuery(), PageRequest())
+    late = service.page(
+        T1, "U1", ProspectQuery(text="company 0"), PageRequest(after=first.last_cursor, number=2)
+    )
+    assert late.number == 1 and mpids(late)[0] == "0000"
+
+
+def test_long_search_text_is_cut_and_flagged(service):
+    page = service.page(T1, "U1", ProspectQuery(text="x" * 10_000), PageRequest())
+    assert page.search_cut and len(page.query.text) == MAX_SEARCH and page.total == 0
+
+
+def test_marketplace_lists_partners_and_creators_and_marking_twice_changes_nothing(service):
+    creators = service.page(T1, "U1", marketplace_query(PartnerKind.CREATOR), PageRequest())
+    assert all(p.partner.kind is PartnerKind.CREATOR for p in creators.items)
+    found = service.page(T1, "U1", marketplace_query(PartnerKind.PARTNER, "company 23"), PageRequest())
+    assert mpids(found) == ["0023"] and found.items[0].marked_at is None  # in the marketplace, not a prospect
+    assert service.mark(T1, "U1", "0023") is True
+    assert service.mark(T1, "U1", "0023") is False
+    assert service.page(T1, "U1", ProspectQuery(), PageRequest()).total == 24
+    with pytest.raises(NotFound):
+        service.mark(T1, "U1", "nope")
+
+
+def test_countries_for_the_filter(service):
+    assert service.countries(T1) == ["CN", "US"]
