@@ -8,6 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from outreach.errors import DeliveryFailed
 from outreach.models import (
     Ad,
     Attachment,
@@ -46,18 +47,35 @@ class Scanner(Protocol):
 
 
 class MailSession(Protocol):
+    """One SMTP connection for a batch; ``with mailer.open() as session: session.send(...)``."""
+
     def send(self, email: OutgoingEmail) -> str:
-        """Send one message on the open connection; returns the Message-ID. Raises DeliveryFailed."""
+        """Send one message (reconnecting once if the server dropped the connection); returns the
+        Message-ID. Raises DeliveryFailed, ``permanent`` telling whether a retry may help."""
         ...
+
+    def close(self) -> None:
+        """Say QUIT and close the connection; safe to call twice."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
 
 class Mailer(Protocol):
     def open(self) -> MailSession:
-        """Open one connection for a batch. Use as a context manager: ``with mailer.open() as s``."""
+        """A session for a batch; the connection is made on the first send and reused after it."""
         ...
 
-    def send_many(self, emails: Sequence[OutgoingEmail]) -> list[str | Exception]:
-        """Send several on one connection; one result (Message-ID or the error) per e-mail, in order."""
+    def send_many(self, emails: Sequence[OutgoingEmail]) -> list[str | DeliveryFailed]:
+        """Send several on one connection; one result (Message-ID or the DeliveryFailed) per e-mail, in
+        order. One recipient's failure never stops the others."""
         ...
 
 
@@ -187,6 +205,10 @@ class DraftRepository(Protocol):
         ...
 
     def set_status(self, team_id: str, draft_id: int, status: DraftStatus) -> None: ...
+
+    def delete(self, team_id: str, draft_id: int) -> None:
+        """Remove a draft with its recipient and attachment links (the attachments' rows stay). Raises NotFound."""
+        ...
 
     def for_author(
         self, team_id: str, author_id: str, statuses: Collection[DraftStatus] = ()

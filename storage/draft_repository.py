@@ -121,6 +121,15 @@ class SqlDraftRepository:
         row.updated_at = self._clock.now()
         self._session.flush()
 
+    def delete(self, team_id: str, draft_id: int) -> None:
+        row = self._row(team_id, draft_id)
+        if row is None:
+            raise NotFound("draft", str(draft_id))
+        self._session.execute(delete(DraftRecipientRow).where(DraftRecipientRow.draft_id == row.id))
+        self._session.execute(delete(DraftAttachmentRow).where(DraftAttachmentRow.draft_id == row.id))
+        self._session.delete(row)
+        self._session.flush()
+
     def for_author(self, team_id: str, author_id: str, statuses: Collection[DraftStatus] = ()) -> list[Draft]:
         stmt = select(DraftRow).where(DraftRow.team_id == team_id, DraftRow.author_id == author_id)
         if statuses:
