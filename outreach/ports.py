@@ -15,6 +15,7 @@ from outreach.models import (
     AuditEvent,
     Channel,
     Delivery,
+    DeliveryStatus,
     Draft,
     DraftStatus,
     OutgoingEmail,
@@ -245,6 +246,40 @@ class DeliveryRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery a worker has claimed (status IN_FLIGHT), with its workspace."""
+
+    team_id: str
+    delivery: Delivery
+
+
+class DeliveryQueue(Protocol):
+    """Claiming work across workspaces: the only storage calls that are not per workspace (workers serve all)."""
+
+    def claim(self, worker_id: str, now: datetime, limit: int, draft_id: int | None = None) -> list[Claimed]:
+        """Move up to ``limit`` due PENDING deliveries to IN_FLIGHT for this worker, oldest first.
+
+        Safe with several workers: on PostgreSQL ``FOR UPDATE SKIP LOCKED``; everywhere a conditional update
+        (``WHERE status = 'pending'``) so a row is claimed by one worker only. Counts an attempt."""
+        ...
+
+    def retry_later(self, team_id: str, delivery_id: int, error: str, at: datetime) -> None:
+        """An IN_FLIGHT delivery that failed for a passing reason goes back to PENDING, due at ``at``."""
+        ...
+
+    def abandon_stale(self, claimed_before: datetime, reason: str) -> list[tuple[str, int]]:
+        """IN_FLIGHT deliveries claimed before ``claimed_before`` (their worker died) become FAILED with
+        ``reason``; returns the (team, draft) pairs touched."""
+        ...
+
+    def counts(self, team_id: str, draft_id: int) -> dict[DeliveryStatus, int]: ...
+
+    def sending_drafts(self) -> list[tuple[str, int]]:
+        """(team, draft) of every draft with PENDING or IN_FLIGHT deliveries."""
+        ...
+
+
 class ThreadRepository(Protocol):
     def open(self, team_id: str, mpid: str, channel: Channel, subject: str = "") -> Thread:
         """The thread with this partner on this channel, created if missing (messages not loaded)."""
@@ -310,6 +345,9 @@ class UnitOfWork(Protocol):
 
     @property
     def picks(self) -> PickRepository: ...
+
+    @property
+    def queue(self) -> DeliveryQueue: ...
 
     def __enter__(self) -> Self: ...
 

@@ -117,7 +117,7 @@ def _same_ad(old: Ad, new: Ad) -> bool:
 _DELIVERIES = cast(Table, DeliveryRow.__table__)
 
 
-def _to_delivery(row: Any) -> Delivery:
+def to_delivery(row: Any) -> Delivery:
     return Delivery(
         draft_id=row.draft_id,
         mpid=row.mpid,
@@ -187,7 +187,7 @@ class SqlDeliveryRepository:
                 _DELIVERIES.c.mpid == mpid,
             )
         ).first()
-        return None if row is None else _to_delivery(row)
+        return None if row is None else to_delivery(row)
 
     def for_draft(self, team_id: str, draft_id: int) -> list[Delivery]:
         stmt = (
@@ -195,7 +195,7 @@ class SqlDeliveryRepository:
             .where(_DELIVERIES.c.team_id == team_id, _DELIVERIES.c.draft_id == draft_id)
             .order_by(_DELIVERIES.c.id)
         )
-        return [_to_delivery(row) for row in self._session.execute(stmt)]
+        return [to_delivery(row) for row in self._session.execute(stmt)]
 
     def save(self, team_id: str, delivery: Delivery) -> None:
         self._session.execute(

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.clock import SystemClock
 from outreach.ports import Clock
+from storage.delivery_queue import SqlDeliveryQueue
 from storage.pick_repository import SqlPickRepository
 from storage.repositories import (
     SqlAdRepository,
@@ -38,6 +39,7 @@ class SqlUnitOfWork:
     threads: SqlThreadRepository
     audit: SqlAuditLog
     picks: SqlPickRepository
+    queue: SqlDeliveryQueue
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
         self._factory = session_factory
@@ -58,6 +60,7 @@ class SqlUnitOfWork:
         self.threads = SqlThreadRepository(session, clock)
         self.audit = SqlAuditLog(session)
         self.picks = SqlPickRepository(session, clock)
+        self.queue = SqlDeliveryQueue(session, clock)
         return self
 
     def __exit__(

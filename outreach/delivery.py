@@ -1,0 +1,325 @@
+"""The send pipeline: claim a batch of deliveries, render, send, record each result.
+
+A send is a stored plan (see :mod:`outreach.compose`); workers only move its rows along:
+``PENDING → IN_FLIGHT`` (claimed, an attempt counted, committed before anything is sent) ``→ SENT`` or
+``FAILED``, or back to ``PENDING`` with a later due time after a passing failure. One recipient's failure
+never stops the others. Each result is committed as soon as it is known.
+
+The window between "sent" and "recorded": a worker killed there leaves a row IN_FLIGHT, and nobody can know
+whether that message left. We resolve it **at most once**: a row IN_FLIGHT for longer than the claim lease is
+marked FAILED ("interrupted while sending") and never retried by itself, because a partner receiving the same
+e-mail twice is worse for the author than one missing e-mail that the summary names and that "Retry failed"
+sends again on the author's say-so. The window is one SMTP transaction long.
+
+Attachments are checked again (type, structure, scan — through the scan cache, so each content is scanned once
+per send, not once per recipient) before a draft's first message leaves: scanning is in and out. Anything that
+cannot be scanned now is a passing failure, retried later, never sent unscanned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from outreach.attachments import AttachmentPolicy, ScanCache, recheck_for_send
+from outreach.errors import DeliveryFailed
+from outreach.layouts import Layouts
+from outreach.models import AuditEvent, Channel, Delivery, DeliveryStatus, Draft, DraftStatus, Partner
+from outreach.ports import Claimed, Clock, Mailer, MessageTransport, Scanner, Sniffer, UnitOfWork
+from outreach.rendering import PreparedDraft, TrackingConfig, email_for, message_for, prepare
+
+log = logging.getLogger(__name__)
+
+INTERRUPTED = "interrupted while sending: it may or may not have left, so it is not sent again by itself"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    base_delay: timedelta = timedelta(seconds=30)
+    max_delay: timedelta = timedelta(hours=1)
+
+    def delay(self, attempts: int) -> timedelta:
+        return min(self.base_delay * (1 << max(0, attempts - 1)), self.max_delay)
+
+
+class Throttle:
+    """At most ``per_second`` sends per sending account (a mailer or transport); shared by a worker's threads."""
+
+    def __init__(
+        self,
+        per_second: float,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._interval = 1.0 / per_second if per_second > 0 else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+        self._sleep = sleep
+        self._monotonic = monotonic
+
+    def wait(self) -> None:
+        if not self._interval:
+            return
+        with self._lock:
+            now = self._monotonic()
+            start = max(now, self._next)
+            self._next = start + self._interval
+        if start > now:
+            self._sleep(start - now)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    team_id: str
+    draft_id: int
+    author_id: str
+    counts: dict[DeliveryStatus, int]
+    finished: bool
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def done(self) -> int:
+        return self.total - self.counts[DeliveryStatus.PENDING] - self.counts[DeliveryStatus.IN_FLIGHT]
+
+
+ProgressListener = Callable[[Progress], None]
+
+
+@dataclass
+class _Batch:
+    prepared: dict[tuple[str, int], PreparedDraft | str] = field(
+        default_factory=dict
+    )  # str: why it cannot go
+    partners: dict[tuple[str, str], Partner] = field(default_factory=dict)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        *,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        mailer: Mailer,
+        transport: MessageTransport | None,
+        sniffer: Sniffer,
+        scanner: Scanner,
+        scan_cache: ScanCache,
+        policy: AttachmentPolicy,
+        tracking: TrackingConfig,
+        layouts: Layouts,
+        worker_id: str,
+        retry: RetryPolicy | None = None,
+        throttle: Throttle | None = None,
+        lease: timedelta = timedelta(minutes=10),
+        batch_size: int = 100,
+        on_progress: ProgressListener | None = None,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._mailer = mailer
+        self._transport = transport
+        self._sniffer = sniffer
+        self._scanner = scanner
+        self._cache = scan_cache
+        self._policy = policy
+        self._tracking = tracking
+        self._layouts = layouts
+        self.worker_id = worker_id
+        self._retry = retry or RetryPolicy()
+        self._throttle = throttle or Throttle(0)
+        self._lease = lease
+        self._batch_size = batch_size
+        self._on_progress = on_progress
+
+    # -- the loop ------------------------------------------------------------------------------------------
+    def run_once(self, draft_id: int | None = None) -> int:
+        """Claim one batch and work it; returns how many deliveries it handled (0: nothing due)."""
+        self._recover()
+        now = self._clock.now()
+        with self._uow() as uow:
+            claimed = uow.queue.claim(self.worker_id, now, self._batch_size, draft_id)
+            uow.commit()
+        if not claimed:
+            return 0
+        batch = _Batch()
+        emails = [c for c in claimed if self._channel(batch, c) is Channel.EMAIL]
+        messages = [c for c in claimed if c not in emails]
+        if emails:
+            with self._mailer.open() as session:
+                for item in emails:
+                    self._deliver(batch, item, session.send)
+        for item in messages:
+            self._deliver(batch, item, None)
+        for team_id, draft_id_ in sorted({(c.team_id, c.delivery.draft_id) for c in claimed}):
+            self._finish_if_done(team_id, draft_id_)
+        return len(claimed)
+
+    def run_until_idle(self, draft_id: int | None = None, max_batches: int = 1_000_000) -> int:
+        total = 0
+        for _ in range(max_batches):
+            handled = self.run_once(draft_id)
+            if not handled:
+                break
+            total += handled
+        return total
+
+    # -- one delivery ---------------------------------------------------------------------------------
+    def _channel(self, batch: _Batch, item: Claimed) -> Channel:
+        prepared = self._prepared(batch, item)
+        return prepared.draft.channel if isinstance(prepared, PreparedDraft) else Channel.EMAIL
+
+    def _deliver(self, batch: _Batch, item: Claimed, send_email: Callable[..., str] | None) -> None:
+        delivery = item.delivery
+        assert delivery.id is not None
+        prepared = self._prepared(batch, item)
+        partner = self._partner(batch, item)
+        try:
+            if isinstance(prepared, str):
+                raise DeliveryFailed(prepared, permanent=prepared.startswith("the draft"))
+            if partner is None:
+                raise DeliveryFailed("the recipient is no longer in this workspace", permanent=True)
+            self._throttle.wait()
+            if prepared.draft.channel is Channel.EMAIL:
+                if not partner.email:
+                    raise DeliveryFailed("the recipient has no e-mail address", permanent=True)
+                assert send_email is not None
+                provider_id = send_email(email_for(prepared, partner, self._layouts))
+            else:
+                if not partner.messaging_enabled:
+                    raise DeliveryFailed("the recipient does not accept messages", permanent=True)
+                if self._transport is None:
+                    raise DeliveryFailed("in-platform messages are not configured", permanent=False)
+                provider_id = self._transport.send(message_for(prepared, partner))
+        except DeliveryFailed as failure:
+            self._record_failure(item, failure)
+            return
+        self._record_sent(item, prepared.draft, provider_id)
+
+    def _record_sent(self, item: Claimed, draft: Draft, provider_id: str) -> None:
+        now = self._clock.now()
+        with self._uow() as uow:
+            delivery = item.delivery
+            uow.deliveries.save(item.team_id, _with(delivery, DeliveryStatus.SENT, "", provider_id, now))
+            uow.prospects.mark_contacted(item.team_id, [delivery.mpid], now)
+            uow.audit.record(
+                AuditEvent(
+                    item.team_id,
+                    draft.author_id,
+                    f"{draft.channel.value}.sent",
+                    now,
+                    draft_id=delivery.draft_id,
+                    mpid=delivery.mpid,
+                    detail=provider_id,
+                )
+            )
+            uow.commit()
+        self._report(item.team_id, item.delivery.draft_id, finished=False)
+
+    def _record_failure(self, item: Claimed, failure: DeliveryFailed) -> None:
+        delivery = item.delivery
+        assert delivery.id is not None
+        now = self._clock.now()
+        with self._uow() as uow:
+            if not failure.permanent and delivery.attempts < self._retry.max_attempts:
+                uow.queue.retry_later(
+                    item.team_id, delivery.id, failure.reason, now + self._retry.delay(delivery.attempts)
+                )
+            else:
+                uow.deliveries.save(
+                    item.team_id, _with(delivery, DeliveryStatus.FAILED, failure.reason, "", None)
+                )
+                uow.audit.record(
+                    AuditEvent(
+                        item.team_id,
+                        "",
+                        "delivery.failed",
+                        now,
+                        draft_id=delivery.draft_id,
+                        mpid=delivery.mpid,
+                        detail=failure.reason,
+                    )
+                )
+            uow.commit()
+        self._report(item.team_id, delivery.draft_id, finished=False)
+
+    # -- per batch caches ------------------------------------------------------------------------------
+    def _prepared(self, batch: _Batch, item: Claimed) -> PreparedDraft | str:
+        key = (item.team_id, item.delivery.draft_id)
+        if key not in batch.prepared:
+            batch.prepared[key] = self._prepare(*key)
+        return batch.prepared[key]
+
+    def _prepare(self, team_id: str, draft_id: int) -> PreparedDraft | str:
+        with self._uow() as uow:
+            draft = uow.drafts.get(team_id, draft_id)
+            if draft is None:
+                return "the draft no longer exists"
+            ads = {a.adid: a for a in uow.ads.all(team_id)}
+        check = recheck_for_send(draft.attachments, self._sniffer, self._scanner, self._policy, self._cache)
+        if not check.ok:
+            # An infected file is permanent; one that cannot be scanned right now is retried later.
+            reasons = "; ".join(p.message for p in check.problems)
+            permanent = any(p.code != "unscannable" for p in check.problems)
+            return ("the draft's attachments were refused: " if permanent else "") + reasons
+        return prepare(draft, ads, self._tracking, self._clock.now())
+
+    def _partner(self, batch: _Batch, item: Claimed) -> Partner | None:
+        key = (item.team_id, item.delivery.mpid)
+        if key not in batch.partners:
+            with self._uow() as uow:
+                found = uow.partners.get(item.team_id, item.delivery.mpid)
+            if found is not None:
+                batch.partners[key] = found
+        return batch.partners.get(key)
+
+    # -- bookkeeping ---------------------------------------------------------------------------------------
+    def _recover(self) -> None:
+        with self._uow() as uow:
+            touched = uow.queue.abandon_stale(self._clock.now() - self._lease, INTERRUPTED)
+            uow.commit()
+        for team_id, draft_id in touched:
+            log.warning(
+                "deliveries of draft %s (%s) were interrupted mid-send; marked failed", draft_id, team_id
+            )
+            self._finish_if_done(team_id, draft_id)
+
+    def _finish_if_done(self, team_id: str, draft_id: int) -> None:
+        with self._uow() as uow:
+            counts = uow.queue.counts(team_id, draft_id)
+            draft = uow.drafts.get(team_id, draft_id)
+            if draft is None or counts[DeliveryStatus.PENDING] or counts[DeliveryStatus.IN_FLIGHT]:
+                return
+            if draft.status is DraftStatus.SENDING:
+                sent, failed = counts[DeliveryStatus.SENT], counts[DeliveryStatus.FAILED]
+                status = (
+                    DraftStatus.SENT if not failed else (DraftStatus.PARTIAL if sent else DraftStatus.FAILED)
+                )
+                uow.drafts.set_status(team_id, draft_id, status)
+                uow.commit()
+        self._report(team_id, draft_id, finished=True)
+
+    def _report(self, team_id: str, draft_id: int, *, finished: bool) -> None:
+        if self._on_progress is None:
+            return
+        with self._uow() as uow:
+            counts = uow.queue.counts(team_id, draft_id)
+            draft = uow.drafts.get(team_id, draft_id)
+        if draft is not None:
+            self._on_progress(Progress(team_id, draft_id, draft.author_id, counts, finished))
+
+
+def _with(
+    delivery: Delivery, status: DeliveryStatus, error: str, provider_id: str, sent_at: datetime | None
+) -> Delivery:
+    return dataclasses.replace(
+        delivery, status=status, last_error=error, provider_message_id=provider_id, sent_at=sent_at
+    )

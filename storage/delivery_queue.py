@@ -1,0 +1,113 @@
+"""Claiming deliveries for workers, across workspaces.
+
+A claim is a conditional update (``status = 'pending'`` → ``'in_flight'``) per row, so two workers can never
+both own a delivery, on SQLite (one writer at a time) as on PostgreSQL, where ``FOR UPDATE SKIP LOCKED`` also
+keeps workers from queueing behind each other's candidate rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from outreach.models import DeliveryStatus
+from outreach.ports import Claimed, Clock
+from storage.models import DeliveryRow
+from storage.repositories import to_delivery
+
+PENDING = DeliveryStatus.PENDING.value
+IN_FLIGHT = DeliveryStatus.IN_FLIGHT.value
+
+
+class SqlDeliveryQueue:
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    def claim(self, worker_id: str, now: datetime, limit: int, draft_id: int | None = None) -> list[Claimed]:
+        due = or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now)
+        stmt = select(DeliveryRow.id).where(DeliveryRow.status == PENDING, due)
+        if draft_id is not None:
+            stmt = stmt.where(DeliveryRow.draft_id == draft_id)
+        stmt = stmt.order_by(DeliveryRow.id).limit(limit)
+        if self._session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        candidates = list(self._session.scalars(stmt))
+        if not candidates:
+            return []
+        self._session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.id.in_(candidates), DeliveryRow.status == PENDING)
+            .values(
+                status=IN_FLIGHT,
+                claimed_by=worker_id,
+                claimed_at=now,
+                attempts=DeliveryRow.attempts + 1,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        rows = self._session.execute(
+            select(DeliveryRow.__table__)
+            .where(
+                DeliveryRow.id.in_(candidates),
+                DeliveryRow.status == IN_FLIGHT,
+                DeliveryRow.claimed_by == worker_id,
+                DeliveryRow.claimed_at == now,
+            )
+            .order_by(DeliveryRow.id)
+        )
+        return [Claimed(row.team_id, to_delivery(row)) for row in rows]
+
+    def retry_later(self, team_id: str, delivery_id: int, error: str, at: datetime) -> None:
+        self._session.execute(
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.team_id == team_id, DeliveryRow.id == delivery_id, DeliveryRow.status == IN_FLIGHT
+            )
+            .values(
+                status=PENDING,
+                last_error=error,
+                next_attempt_at=at,
+                claimed_by="",
+                claimed_at=None,
+                updated_at=self._clock.now(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    def abandon_stale(self, claimed_before: datetime, reason: str) -> list[tuple[str, int]]:
+        stale = and_(DeliveryRow.status == IN_FLIGHT, DeliveryRow.claimed_at < claimed_before)
+        touched = {
+            (r.team_id, r.draft_id)
+            for r in self._session.execute(
+                select(DeliveryRow.team_id, DeliveryRow.draft_id).where(stale).distinct()
+            )
+        }
+        if touched:
+            self._session.execute(
+                update(DeliveryRow)
+                .where(stale)
+                .values(status=DeliveryStatus.FAILED.value, last_error=reason, updated_at=self._clock.now())
+                .execution_options(synchronize_session=False)
+            )
+        return sorted(touched)
+
+    def counts(self, team_id: str, draft_id: int) -> dict[DeliveryStatus, int]:
+        stmt = (
+            select(DeliveryRow.status, func.count())
+            .where(DeliveryRow.team_id == team_id, DeliveryRow.draft_id == draft_id)
+            .group_by(DeliveryRow.status)
+        )
+        found = {DeliveryStatus(status): int(n) for status, n in self._session.execute(stmt)}
+        return {s: found.get(s, 0) for s in DeliveryStatus}
+
+    def sending_drafts(self) -> list[tuple[str, int]]:
+        stmt = (
+            select(DeliveryRow.team_id, DeliveryRow.draft_id)
+            .where(DeliveryRow.status.in_([PENDING, IN_FLIGHT]))
+            .distinct()
+        )
+        return sorted((r.team_id, r.draft_id) for r in self._session.execute(stmt))
