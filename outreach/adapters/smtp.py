@@ -1,0 +1,252 @@
+"""E-mail over SMTP: one connection per batch, failures classified for retries.
+
+:class:`SmtpMailer` implements :class:`outreach.ports.Mailer`. ``open()`` gives a :class:`SmtpSession`
+that connects on its first send (plain, STARTTLS or implicit TLS; login only when a username is set)
+and reuses that connection for every later send. A connection the server dropped is reopened once
+and the message tried again on it.
+
+Every failure becomes :class:`~outreach.errors.DeliveryFailed`:
+
+* permanent — a 5xx reply (refused sender or recipient, rejected data, failed login), a message that
+  cannot be built or needs SMTPUTF8 the server lacks: retrying the same message will not help;
+* transient — a 4xx reply (greylisting, mailbox busy, 421 closing), connection refused or dropped,
+  timeouts and TLS trouble: a later attempt may succeed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import ssl
+from collections.abc import Sequence
+from email.message import EmailMessage
+from types import TracebackType
+from typing import Literal, Self
+
+from outreach.errors import DeliveryFailed
+from outreach.mailmsg import MAIL_POLICY, MAIL_POLICY_UTF8, build_message, mail_from_address, needs_smtputf8
+from outreach.models import OutgoingEmail
+
+Security = Literal["none", "starttls", "tls"]
+SECURITY_MODES: tuple[Security, ...] = ("none", "starttls", "tls")
+
+
+class SmtpMailer:
+    def __init__(  # noqa: PLR0917 (the positional order mirrors the SMTP_* settings)
+        self,
+        host: str,
+        port: int,
+        username: str,
+        password: str,
+        security: Security,
+        mail_from: str,
+        timeout: float,
+        ssl_context: ssl.SSLContext | None = None,
+        *,
+        message_id_domain: str = "",
+        local_hostname: str | None = None,
+    ) -> None:
+        if security not in SECURITY_MODES:
+            raise ValueError(f"SMTP security must be one of {', '.join(SECURITY_MODES)}, not {security!r}")
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.security: Security = security
+        self.mail_from = mail_from
+        self.envelope_from = mail_from_address(mail_from)
+        self.timeout = timeout
+        self.ssl_context = ssl_context
+        self.message_id_domain = message_id_domain or self.envelope_from.rpartition("@")[2]
+        self.local_hostname = local_hostname
+
+    def open(self) -> SmtpSession:
+        return SmtpSession(self)
+
+    def send_many(self, emails: Sequence[OutgoingEmail]) -> list[str | DeliveryFailed]:
+        results: list[str | DeliveryFailed] = []
+        with self.open() as session:
+            for email in emails:
+                try:
+                    results.append(session.send(email))
+                except DeliveryFailed as exc:
+                    results.append(exc)
+        return results
+
+    def connect(self) -> smtplib.SMTP:
+        """A fresh, greeted, secured and (when configured) logged-in connection. Raises DeliveryFailed."""
+        context = self.ssl_context or ssl.create_default_context()
+        smtp: smtplib.SMTP | None = None
+        try:
+            if self.security == "tls":
+                smtp = smtplib.SMTP_SSL(
+                    self.host,
+                    self.port,
+                    local_hostname=self.local_hostname,
+                    timeout=self.timeout,
+                    context=context,
+                )
+            else:
+                smtp = smtplib.SMTP(
+                    self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout
+                )
+            smtp.ehlo()
+            if self.security == "starttls":
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if self.username:
+                smtp.login(self.username, self.password)
+            return smtp
+        except (smtplib.SMTPException, OSError) as exc:
+            if smtp is not None:
+                _close_quietly(smtp)
+            raise classify(exc, f"cannot connect to {self.host}:{self.port}") from exc
+
+
+class SmtpSession:
+    """One connection for a batch. Not thread-safe: one session per worker thread."""
+
+    def __init__(self, mailer: SmtpMailer) -> None:
+        self._mailer = mailer
+        self._smtp: smtplib.SMTP | None = None
+        self._broken: DeliveryFailed | None = None  # the connection could not be made: fail fast
+        self.connections = 0  # how many connections this session opened
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def send(self, email: OutgoingEmail) -> str:
+        try:
+            msg = build_message(email, self._mailer.mail_from, self._mailer.message_id_domain)
+        except ValueError as exc:
+            raise DeliveryFailed(f"the message cannot be built: {exc}", permanent=True) from exc
+        message_id = str(msg["Message-ID"])
+        try:
+            self._deliver(msg, email.to)
+        except _Dropped:
+            self._discard()
+            try:
+                self._deliver(msg, email.to)  # once more, on a new connection
+            except _Dropped as again:
+                self._discard()
+                raise classify(again.cause, "the server dropped the connection again") from again.cause
+        return message_id
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            smtp, self._smtp = self._smtp, None
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            finally:
+                smtp.close()
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._broken is not None:
+            raise DeliveryFailed(self._broken.reason, permanent=self._broken.permanent)
+        if self._smtp is None or self._smtp.sock is None:
+            try:
+                self._smtp = self._mailer.connect()
+            except DeliveryFailed as exc:
+                self._broken = exc
+                raise
+            self.connections += 1
+        return self._smtp
+
+    def _deliver(self, msg: EmailMessage, to: str) -> None:
+        """Send on the current connection; raises _Dropped when the connection is gone."""
+        smtp = self._connection()
+        options: list[str] = []
+        envelope_to = to.strip()
+        international = needs_smtputf8(msg) or not (envelope_to + self._mailer.envelope_from).isascii()
+        if international:
+            if not smtp.has_extn("smtputf8"):
+                raise DeliveryFailed(
+                    "an internationalised address needs SMTPUTF8, which the server does not offer",
+                    permanent=True,
+                )
+            options = ["SMTPUTF8", "BODY=8BITMIME"]
+        data = msg.as_bytes(policy=MAIL_POLICY_UTF8 if international else MAIL_POLICY)
+        try:
+            smtp.sendmail(self._mailer.envelope_from, [envelope_to], data, mail_options=options)
+        except smtplib.SMTPServerDisconnected as exc:
+            raise _Dropped(exc) from exc
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code == 421:  # "closing transmission channel": smtplib has already closed it
+                raise _Dropped(exc) from exc
+            raise classify(exc) from exc
+        except smtplib.SMTPRecipientsRefused as exc:
+            if any(code == 421 for code, _ in exc.recipients.values()):
+                raise _Dropped(exc) from exc
+            raise classify(exc) from exc
+        except (ConnectionError, ssl.SSLEOFError) as exc:
+            raise _Dropped(exc) from exc
+        except (smtplib.SMTPException, OSError) as exc:  # timeouts and the like: state unknown
+            self._discard()
+            raise classify(exc) from exc
+
+    def _discard(self) -> None:
+        if self._smtp is not None:
+            _close_quietly(self._smtp)
+            self._smtp = None
+
+
+class _Dropped(Exception):
+    """The server closed the connection under us (the message was not accepted)."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def classify(exc: BaseException, context: str = "") -> DeliveryFailed:
+    """Turn an smtplib or socket error into DeliveryFailed: 5xx permanent, everything else transient."""
+    prefix = f"{context}: " if context else ""
+    if isinstance(exc, DeliveryFailed):
+        return exc
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        replies = list(exc.recipients.items())
+        code, reply = replies[0][1] if replies else (550, b"recipient refused")
+        who = ", ".join(addr for addr, _ in replies)
+        return DeliveryFailed(
+            f"{prefix}recipient {who} refused: {code} {_text(reply)}", permanent=code >= 500
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        what = {
+            smtplib.SMTPSenderRefused: "sender refused",
+            smtplib.SMTPDataError: "message refused",
+            smtplib.SMTPAuthenticationError: "login refused",
+            smtplib.SMTPConnectError: "connection refused by the server",
+        }.get(type(exc), "server replied")
+        return DeliveryFailed(
+            f"{prefix}{what}: {exc.smtp_code} {_text(exc.smtp_error)}", permanent=exc.smtp_code >= 500
+        )
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return DeliveryFailed(f"{prefix}{exc}", permanent=True)
+    if isinstance(exc, TimeoutError):
+        return DeliveryFailed(f"{prefix}timed out", permanent=False)
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return DeliveryFailed(f"{prefix}connection dropped: {exc}", permanent=False)
+    if isinstance(exc, ssl.SSLError):
+        return DeliveryFailed(f"{prefix}TLS failed: {exc}", permanent=False)
+    if isinstance(exc, OSError):
+        return DeliveryFailed(f"{prefix}{exc.strerror or exc}", permanent=False)
+    return DeliveryFailed(f"{prefix}{exc}", permanent=False)
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def _close_quietly(smtp: smtplib.SMTP) -> None:
+    with contextlib.suppress(OSError):
+        smtp.close()
