@@ -76,6 +76,15 @@ class SendPlan:
     already_submitted: bool = False
 
 
+@dataclass(frozen=True)
+class SendReport:
+    draft: Draft
+    rows: tuple[tuple[Delivery, Partner | None], ...]
+
+    def count(self, status: DeliveryStatus) -> int:
+        return sum(d.status is status for d, _ in self.rows)
+
+
 def eligible(
     channel: Channel, partners: Sequence[Partner]
 ) -> tuple[list[Partner], list[tuple[Partner, str]]]:
@@ -292,6 +301,34 @@ class ComposeService:
             )
             uow.commit()
         return SendPlan(draft_id, len(state.recipients), len(state.skipped))
+
+    def report(self, team_id: str, author_id: str, draft_id: int) -> SendReport:
+        """Where a send stands: every recipient with its delivery."""
+        with self._uow() as uow:
+            draft = self._own(uow, team_id, author_id, draft_id)
+            deliveries = uow.deliveries.for_draft(team_id, draft_id)
+            partners = uow.partners.get_many(team_id, [d.mpid for d in deliveries])
+        return SendReport(draft, tuple((d, partners.get(d.mpid)) for d in deliveries))
+
+    def retry_failed(self, team_id: str, author_id: str, draft_id: int) -> int:
+        """Send again to the recipients whose delivery failed (the author's call: see outreach.delivery)."""
+        with self._uow() as uow:
+            draft = self._own(uow, team_id, author_id, draft_id)
+            count = uow.queue.requeue_failed(team_id, draft_id)
+            if count:
+                uow.drafts.set_status(team_id, draft_id, DraftStatus.SENDING)
+                uow.audit.record(
+                    AuditEvent(
+                        team_id,
+                        author_id,
+                        "draft.retry_failed",
+                        self._clock.now(),
+                        draft_id=draft.id,
+                        detail=f"{count} recipients",
+                    )
+                )
+            uow.commit()
+        return count
 
     def preview(
         self, team_id: str, author_id: str, draft_id: int, mpid: str | None = None

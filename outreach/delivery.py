@@ -87,6 +87,14 @@ class Progress:
         return sum(self.counts.values())
 
     @property
+    def counts_sent(self) -> int:
+        return self.counts[DeliveryStatus.SENT]
+
+    @property
+    def counts_failed(self) -> int:
+        return self.counts[DeliveryStatus.FAILED]
+
+    @property
     def done(self) -> int:
         return self.total - self.counts[DeliveryStatus.PENDING] - self.counts[DeliveryStatus.IN_FLIGHT]
 

@@ -275,6 +275,10 @@ class DeliveryQueue(Protocol):
 
     def counts(self, team_id: str, draft_id: int) -> dict[DeliveryStatus, int]: ...
 
+    def requeue_failed(self, team_id: str, draft_id: int) -> int:
+        """FAILED deliveries of a draft back to PENDING (attempts start again); returns how many."""
+        ...
+
     def sending_drafts(self) -> list[tuple[str, int]]:
         """(team, draft) of every draft with PENDING or IN_FLIGHT deliveries."""
         ...

@@ -104,6 +104,26 @@ class SqlDeliveryQueue:
         found = {DeliveryStatus(status): int(n) for status, n in self._session.execute(stmt)}
         return {s: found.get(s, 0) for s in DeliveryStatus}
 
+    def requeue_failed(self, team_id: str, draft_id: int) -> int:
+        result = self._session.execute(
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.team_id == team_id,
+                DeliveryRow.draft_id == draft_id,
+                DeliveryRow.status == DeliveryStatus.FAILED.value,
+            )
+            .values(
+                status=PENDING,
+                attempts=0,
+                next_attempt_at=None,
+                claimed_by="",
+                claimed_at=None,
+                updated_at=self._clock.now(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     def sending_drafts(self) -> list[tuple[str, int]]:
         stmt = (
             select(DeliveryRow.team_id, DeliveryRow.draft_id)

@@ -1,0 +1,52 @@
+"""Showing core Problems to a user, in their language, next to the field they belong to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot import ids
+from bot.i18n import Translator, catalog
+from outreach.errors import Problem
+
+FIELD_BLOCKS = {
+    "sender_name": ids.BLOCK_SENDER_NAME,
+    "reply_to": ids.BLOCK_REPLY_TO,
+    "subject": ids.BLOCK_SUBJECT,
+    "content": ids.BLOCK_CONTENT,
+    "attachments": ids.BLOCK_ATTACHMENTS,
+}
+MAX_ERROR_TEXT = 1900  # Slack shows a block error under its input; keep it readable
+
+
+def describe(problem: Problem, t: Translator) -> str:
+    """The problem in the user's language: a catalog text for its code when there is one, else the English."""
+    if t.locale == "en":
+        return problem.message
+    params = dict(problem.params)
+    params.setdefault(
+        "field", t(f"field.{problem.field}") if f"field.{problem.field}" in catalog("en") else ""
+    )
+    code = problem.code
+    if code == "unknown_token" and not params.get("suggestion"):
+        code = "unknown_token_none"
+    for key in (f"problem.{problem.field}.{code}", f"problem.{code}"):
+        if key in catalog(t.locale):
+            return t(key, **params)
+    return problem.message
+
+
+def block_errors(problems: Iterable[Problem], t: Translator, present: set[str]) -> dict[str, str]:
+    """``response_action: errors`` wants {input block_id: text}; problems of fields not in the form go to
+    the content block so none is lost."""
+    errors: dict[str, list[str]] = {}
+    for p in problems:
+        block = FIELD_BLOCKS.get(p.field, ids.BLOCK_CONTENT)
+        if block not in present:
+            block = ids.BLOCK_CONTENT
+        errors.setdefault(block, []).append(describe(p, t))
+    return {block: _join(texts) for block, texts in errors.items()}
+
+
+def _join(texts: list[str]) -> str:
+    text = " • ".join(dict.fromkeys(texts)) if len(texts) > 1 else texts[0]
+    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 1] + "…"

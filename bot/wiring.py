@@ -1,0 +1,121 @@
+"""The composition root: every engine, client, adapter and service is built here, from Settings, once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.files import SlackFiles
+from bot.settings import Settings
+from bot.users import UserProfiles
+from outreach.adapters.clamd import ClamdScanner
+from outreach.adapters.magic_sniffer import MagicSniffer
+from outreach.adapters.smtp import SmtpMailer
+from outreach.adapters.webhook import WebhookTransport
+from outreach.attachments import AttachmentPolicy, InMemoryScanCache
+from outreach.clock import SystemClock
+from outreach.compose import ComposeService
+from outreach.delivery import DeliveryWorker, ProgressListener, RetryPolicy, Throttle
+from outreach.layouts import Layouts
+from outreach.ports import Clock
+from outreach.prospecting import ProspectService
+from outreach.rendering import TrackingConfig
+from storage.db import make_engine, make_session_factory
+from storage.migrate import upgrade
+from storage.unit_of_work import SqlUnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    uow: Callable[[], SqlUnitOfWork]
+    prospects: ProspectService
+    compose: ComposeService
+    profiles: UserProfiles
+    files: SlackFiles
+    make_worker: Callable[[ProgressListener | None], DeliveryWorker]
+    wake: threading.Event = field(default_factory=threading.Event)  # set when there is new work to send
+
+
+def build_services(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Services:
+    if migrate:
+        upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    clock = clock or SystemClock()
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(sessions, clock)
+
+    sniffer = MagicSniffer()
+    scanner = ClamdScanner(
+        socket_path=settings.clamd_socket,
+        host=settings.clamd_host or "127.0.0.1",
+        port=settings.clamd_port,
+        read_timeout=settings.clamd_timeout,
+    )
+    cache = InMemoryScanCache()
+    policy = AttachmentPolicy(settings.max_file_bytes, settings.max_message_bytes, settings.max_files)
+    tracking = TrackingConfig(settings.tracking_link_template, settings.program_id)
+    layouts = Layouts()
+    mailer = SmtpMailer(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_username,
+        settings.smtp_password,
+        settings.smtp_security,  # type: ignore[arg-type]  # checked by Settings.from_env
+        settings.mail_from,
+        settings.smtp_timeout,
+    )
+    transport = (
+        WebhookTransport(settings.messages_webhook_url, settings.messages_webhook_secret, 30.0)
+        if settings.messages_webhook_url
+        else None
+    )
+    throttle = Throttle(settings.send_rate_per_second)
+    worker_name = f"{socket.gethostname()}:{os.getpid()}"
+
+    def make_worker(on_progress: ProgressListener | None) -> DeliveryWorker:
+        return DeliveryWorker(
+            uow=uow,
+            clock=clock,
+            mailer=mailer,
+            transport=transport,
+            sniffer=sniffer,
+            scanner=scanner,
+            scan_cache=cache,
+            policy=policy,
+            tracking=tracking,
+            layouts=layouts,
+            worker_id=f"{worker_name}:{threading.get_ident()}",
+            retry=RetryPolicy(max_attempts=settings.max_attempts),
+            throttle=throttle,
+            on_progress=on_progress,
+        )
+
+    return Services(
+        settings=settings,
+        clock=clock,
+        uow=uow,
+        prospects=ProspectService(uow, clock),
+        compose=ComposeService(
+            uow=uow,
+            clock=clock,
+            sniffer=sniffer,
+            scanner=scanner,
+            scan_cache=cache,
+            policy=policy,
+            tracking=tracking,
+            layouts=layouts,
+        ),
+        profiles=UserProfiles(),
+        files=SlackFiles(settings.slack_api_url, settings.max_file_bytes),
+        make_worker=make_worker,
+    )
