@@ -163,36 +163,59 @@ class SmtpSession:
         return self._smtp
 
     def _deliver(self, msg: EmailMessage, to: str) -> None:
-        """Send on the current connection; raises _Dropped when the connection is gone."""
+        """One mail transaction on the current connection.
+
+        Raises _Dropped when the connection was lost before the message content went out (or the server
+        said 421): nothing was delivered, so sending again is safe. A connection lost or timing out after
+        the content went out is a transient DeliveryFailed and is *not* retried here: the server may have
+        accepted the message, and sending it again could deliver it twice.
+        """
         smtp = self._connection()
-        options: list[str] = []
         envelope_to = to.strip()
         international = needs_smtputf8(msg) or not (envelope_to + self._mailer.envelope_from).isascii()
-        if international:
-            if not smtp.has_extn("smtputf8"):
-                raise DeliveryFailed(
-                    "an internationalised address needs SMTPUTF8, which the server does not offer",
-                    permanent=True,
-                )
-            options = ["SMTPUTF8", "BODY=8BITMIME"]
+        if international and not smtp.has_extn("smtputf8"):
+            raise DeliveryFailed(
+                "an internationalised address needs SMTPUTF8, which the server does not offer", permanent=True
+            )
+        options = ["SMTPUTF8", "BODY=8BITMIME"] if international else []
         data = msg.as_bytes(policy=MAIL_POLICY_UTF8 if international else MAIL_POLICY)
         try:
-            smtp.sendmail(self._mailer.envelope_from, [envelope_to], data, mail_options=options)
-        except smtplib.SMTPServerDisconnected as exc:
+            self._envelope(smtp, envelope_to, options)
+        except (smtplib.SMTPServerDisconnected, ConnectionError, ssl.SSLEOFError) as exc:
             raise _Dropped(exc) from exc
-        except smtplib.SMTPResponseException as exc:
-            if exc.smtp_code == 421:  # "closing transmission channel": smtplib has already closed it
-                raise _Dropped(exc) from exc
-            raise classify(exc) from exc
-        except smtplib.SMTPRecipientsRefused as exc:
-            if any(code == 421 for code, _ in exc.recipients.values()):
-                raise _Dropped(exc) from exc
-            raise classify(exc) from exc
-        except (ConnectionError, ssl.SSLEOFError) as exc:
-            raise _Dropped(exc) from exc
-        except (smtplib.SMTPException, OSError) as exc:  # timeouts and the like: state unknown
+        except (smtplib.SMTPException, OSError) as exc:  # a timeout: the connection's state is unknown
             self._discard()
             raise classify(exc) from exc
+        try:
+            code, reply = smtp.data(data)
+        except smtplib.SMTPDataError as exc:  # refused at the DATA command, before the content
+            self._answered(smtp, exc.smtp_code)
+            raise classify(exc) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            self._discard()
+            raise classify(exc, "no answer after the message was sent (it may have been delivered)") from exc
+        if code != 250:
+            self._answered(smtp, code)
+            raise classify(smtplib.SMTPDataError(code, reply))
+
+    def _envelope(self, smtp: smtplib.SMTP, to: str, options: list[str]) -> None:
+        """MAIL FROM and RCPT TO; a refusal is raised as DeliveryFailed (421: _Dropped)."""
+        code, reply = smtp.mail(self._mailer.envelope_from, options)
+        if code != 250:
+            self._answered(smtp, code)
+            raise classify(smtplib.SMTPSenderRefused(code, reply, self._mailer.envelope_from))
+        code, reply = smtp.rcpt(to)
+        if code not in (250, 251):
+            self._answered(smtp, code)
+            raise classify(smtplib.SMTPRecipientsRefused({to: (code, reply)}))
+
+    def _answered(self, smtp: smtplib.SMTP, code: int) -> None:
+        """After a refusal: 421 means the server is closing (retry on a new connection), else reset."""
+        if code == 421:
+            self._discard()
+            raise _Dropped(smtplib.SMTPResponseException(code, b"service closing transmission channel"))
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            smtp.rset()
 
     def _discard(self) -> None:
         if self._smtp is not None:

@@ -167,6 +167,33 @@ def test_a_421_closing_reply_mid_batch_is_also_followed_by_a_reconnect(smtp_serv
     assert smtp_server.connections == 2
 
 
+def test_a_connection_lost_after_the_content_is_not_resent_and_the_batch_goes_on(smtp_server):
+    emails = batch(4)
+    smtp_server.vanish_after_data(emails[1].to)
+    results = mailer_for(smtp_server).send_many(emails)
+
+    failure = results[1]
+    assert isinstance(failure, DeliveryFailed)
+    assert not failure.permanent
+    assert "may have been delivered" in failure.reason
+    assert all(isinstance(r, str) for i, r in enumerate(results) if i != 1)
+    assert [r.rcpt_tos[0] for r in smtp_server.received] == [e.to for e in emails]  # each exactly once
+    assert smtp_server.connections == 2
+
+
+@pytest.mark.parametrize(("reply", "permanent"), [("554 5.7.1 Spam", True), ("451 4.3.0 Try later", False)])
+def test_a_refused_message_content_is_classified_by_its_code(smtp_server, reply, permanent):
+    emails = batch(3)
+    smtp_server.refuse_data(emails[0].to, reply)
+    results = mailer_for(smtp_server).send_many(emails)
+
+    assert isinstance(results[0], DeliveryFailed)
+    assert results[0].permanent is permanent
+    assert reply in results[0].reason
+    assert [r.rcpt_tos[0] for r in smtp_server.received] == [emails[1].to, emails[2].to]
+    assert smtp_server.connections == 1
+
+
 def test_a_refused_connection_is_transient_for_every_message(closed_port):
     mailer = SmtpMailer(HOST, closed_port, "", "", "none", MAIL_FROM, 5.0)
     results = mailer.send_many(batch(3))
