@@ -2,8 +2,9 @@
 
 :class:`SmtpMailer` implements :class:`outreach.ports.Mailer`. ``open()`` gives a :class:`SmtpSession`
 that connects on its first send (plain, STARTTLS or implicit TLS; login only when a username is set)
-and reuses that connection for every later send. A connection the server dropped is reopened once
-and the message tried again on it.
+and reuses that connection for every later send. A connection the server dropped (or closed with 421)
+before the message content went out is reopened once and the message tried again on it; a connection
+lost *after* the content went out is reported, not retried, since the message may have been delivered.
 
 Every failure becomes :class:`~outreach.errors.DeliveryFailed`:
 
