@@ -30,6 +30,9 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
+    # No server-side prepared statements: psycopg would otherwise keep generic plans made while a table
+    # was small (a sequential scan for `mpid IN (…)` during a large import stays a sequential scan).
+    kwargs["connect_args"] = {"prepare_threshold": None, **kwargs.get("connect_args", {})}
     return create_engine(parsed, **kwargs)
 
 

@@ -1,0 +1,114 @@
+"""``prospects-bot``: the command line.
+
+    prospects-bot db upgrade                                   bring the database to the newest schema
+    prospects-bot import partners FILE --team TEAM_ID [--no-progress]
+    prospects-bot import ads FILE --team TEAM_ID [--no-progress]
+
+DATABASE_URL (see bot/settings.py) selects the database. Import exit codes: 0 every row went in, 1 some rows
+were rejected (each is listed with its line number), 2 the file could not be read (or bad configuration).
+Other commands (run, serve, worker, demo, digest) register themselves in ``COMMANDS`` below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot.settings import Settings, SettingsError
+from outreach.errors import ImportFailed
+from outreach.importing import ImportReport, import_ads, import_partners
+
+EXIT_OK, EXIT_REJECTED, EXIT_UNREADABLE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="prospects-bot", description="Prospect Outreach for Slack")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply every pending migration")
+
+    imp = commands.add_parser("import", help="import partners or ads from CSV or JSON Lines")
+    imp.add_argument("what", choices=("partners", "ads"))
+    imp.add_argument("file", type=Path, metavar="FILE")
+    imp.add_argument("--team", required=True, metavar="TEAM_ID", help="Slack workspace (team) id, like T0123")
+    imp.add_argument("--no-progress", action="store_true", help="no progress bar (also off when not a TTY)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_UNREADABLE
+    handler = COMMANDS[args.command]
+    return handler(args, settings)
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.migrate import upgrade
+
+    upgrade(settings.database_url)
+    print("database is up to date")
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from storage.db import make_engine, make_session_factory
+    from storage.migrate import upgrade
+    from storage.unit_of_work import make_uow_factory
+
+    path: Path = args.file
+    if not path.is_file():
+        print(f"error: cannot read {path}: no such file", file=sys.stderr)
+        return EXIT_UNREADABLE
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    run = import_partners if args.what == "partners" else import_ads
+    show = not args.no_progress and sys.stderr.isatty()
+    try:
+        bar = tqdm(total=_count_lines(path), unit=" lines", file=sys.stderr, disable=not show, delay=0.5)
+
+        def advance(lines: int) -> None:
+            bar.update(lines)
+
+        with bar:
+            report = run(path, args.team, make_uow_factory(make_session_factory(engine)), progress=advance)
+    except ImportFailed as exc:
+        print(f"error: {path}: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    finally:
+        engine.dispose()
+    _print_report(args.what, report)
+    return EXIT_OK if report.complete else EXIT_REJECTED
+
+
+def _count_lines(path: Path) -> int:
+    lines = 0
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            lines += block.count(b"\n")
+    return lines + 1
+
+
+def _print_report(what: str, report: ImportReport) -> None:
+    print(
+        f"{what}: inserted {report.inserted}, updated {report.updated}, "
+        f"unchanged {report.unchanged}, rejected {len(report.rejected)}"
+    )
+    for error in report.rejected:
+        print(error)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {"db": _db, "import": _import}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,109 @@
+"""Properties of the CSV import: valid rows round-trip; garbage only ever becomes reported row errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from email_validator import EmailNotValidError, validate_email
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from outreach.errors import ImportFailed
+from outreach.importing import RowInvalid, import_partners, normalise_email
+from outreach.models import PartnerKind
+from tests.unit.test_importing import FakeStore
+
+COLUMNS = ["mpid", "mpname", "first_name", "last_name", "email", "kind", "messaging_enabled", "country"]
+
+# Text a spreadsheet could hold: any printable character (commas, quotes, semicolons, non-ASCII, newlines
+# inside values), trimmed because the importer strips surrounding spaces.
+cell = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufeff")
+    | st.sampled_from(",;\"'\n"),
+    max_size=20,
+).map(str.strip)
+name = cell.filter(bool)
+row = st.fixed_dictionaries(
+    {
+        "mpname": name,
+        "first_name": cell,
+        "last_name": cell,
+        "email": st.sampled_from(["", "ann@example.com", "bob.smith+tag@mail.example.org"]),
+        "kind": st.sampled_from(list(PartnerKind)),
+        "messaging_enabled": st.booleans(),
+        "country": st.sampled_from(["", "US", "DE", "CN"]),
+    }
+)
+
+
+def to_csv(rows: list[dict[str, object]], delimiter: str) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for i, values in enumerate(rows):
+        writer.writerow(
+            [
+                f"id-{i}",
+                *(str(values[c]).lower() if c == "messaging_enabled" else values[c] for c in COLUMNS[1:]),
+            ]
+        )
+    return out.getvalue().encode("utf-8-sig")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(row, max_size=15), delimiter=st.sampled_from([",", ";"]))
+def test_any_set_of_valid_rows_round_trips(rows, delimiter):
+    store = FakeStore()
+    report = import_partners(to_csv(rows, delimiter), "T1", store, filename="p.csv")
+    assert report.rejected == ()
+    assert report.inserted == len(rows)
+    for i, values in enumerate(rows):
+        partner = store.partners.rows[("T1", f"id-{i}")]
+        assert (partner.name, partner.first_name, partner.last_name) == (
+            values["mpname"],
+            values["first_name"],
+            values["last_name"],
+        )
+        assert (partner.kind, partner.messaging_enabled, partner.country) == (
+            values["kind"],
+            values["messaging_enabled"],
+            values["country"],
+        )
+    again = import_partners(to_csv(rows, delimiter), "T1", store, filename="p.csv")
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, len(rows))
+
+
+@settings(max_examples=150, deadline=None)
+@given(body=st.binary(max_size=400) | st.text(max_size=400).map(str.encode))
+def test_garbage_after_a_good_header_only_ever_becomes_row_errors(body):
+    store = FakeStore()
+    data = ",".join(COLUMNS).encode() + b"\n" + body
+    try:
+        report = import_partners(data, "T1", store, filename="p.csv")
+    except ImportFailed as exc:  # only "the file is not text" may escape, anything else fails the test
+        assert "UTF-8" in str(exc)
+        return
+    lines = len(re.split(rb"\r\n|\r|\n", data))  # line numbers count CR, LF and CRLF breaks
+    assert all(1 < error.line <= lines for error in report.rejected)
+    assert report.inserted + len(report.rejected) <= lines
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    address=st.from_regex(
+        r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,70}@[A-Za-z0-9.-]{1,40}\.[A-Za-z]{2,8}", fullmatch=True
+    )
+    | st.emails()
+)
+def test_the_fast_email_check_agrees_with_email_validator(address):
+    try:
+        expected = validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError:
+        expected = None
+    try:
+        got = normalise_email(address)
+    except RowInvalid:
+        got = None
+    assert got == expected
