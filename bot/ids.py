@@ -64,6 +64,7 @@ ACTION_INPUT = "value"  # the action_id of every input element in the compose fo
 ACTION_COMPOSE_PREVIEW = "compose.preview"
 ACTION_COMPOSE_SEND_TEST = "compose.send_test"
 ACTION_COMPOSE_SAVE_DRAFT = "compose.save_draft"
+ACTION_PREVIEW_FOR = "compose.preview_for"
 
 # Drafts and delivery -------------------------------------------------------------------------------------
 ACTION_DRAFT_OPEN = "draft.open"

@@ -114,6 +114,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             policy=policy,
             tracking=tracking,
             layouts=layouts,
+            mailer=mailer,
         ),
         profiles=UserProfiles(),
         files=SlackFiles(settings.slack_api_url, settings.max_file_bytes),

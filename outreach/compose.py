@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from outreach.attachments import AttachmentCheck, AttachmentPolicy, ScanCache, check_attachments
-from outreach.errors import NotFound, OutreachError, Problem, ValidationFailed
+from outreach.errors import DeliveryFailed, NotFound, OutreachError, Problem, ValidationFailed
 from outreach.layouts import Layouts
 from outreach.models import (
     AuditEvent,
@@ -27,10 +27,10 @@ from outreach.models import (
     Partner,
     Recipient,
 )
-from outreach.ports import Clock, Scanner, Sniffer, UnitOfWork
+from outreach.ports import Clock, Mailer, Scanner, Sniffer, UnitOfWork
 from outreach.rendering import TrackingConfig, email_for, message_for, prepare
 from outreach.tokens import Template, check, missing_values
-from outreach.validation import check_headers
+from outreach.validation import check_email_address, check_headers
 
 SKIP_NO_EMAIL = "compose.skip.no_email"
 SKIP_NO_MESSAGING = "compose.skip.no_messaging"
@@ -113,7 +113,9 @@ class ComposeService:
         policy: AttachmentPolicy,
         tracking: TrackingConfig,
         layouts: Layouts,
+        mailer: Mailer | None = None,
     ) -> None:
+        self._mailer = mailer
         self._uow = uow
         self._clock = clock
         self._sniffer = sniffer
@@ -329,6 +331,31 @@ class ComposeService:
                 )
             uow.commit()
         return count
+
+    def send_test(self, team_id: str, author_id: str, draft_id: int, address: str) -> str:
+        """E-mail the draft, rendered for its first recipient, to the author's own address only."""
+        if self._mailer is None:
+            raise DeliveryFailed("e-mail is not configured", permanent=True)
+        to = check_email_address(address)
+        if to is None:
+            raise ValidationFailed(
+                [Problem("reply_to", "no_own_address", "We do not know your e-mail address.")]
+            )
+        rendered = self.preview(team_id, author_id, draft_id)
+        if not isinstance(rendered, OutgoingEmail):
+            raise ValidationFailed([Problem("content", "not_email", "Only e-mails can be sent as a test.")])
+        with self._mailer.open() as session:
+            provider_id = session.send(
+                dataclasses.replace(rendered, to=to, subject="[TEST] " + rendered.subject)
+            )
+        with self._uow() as uow:
+            uow.audit.record(
+                AuditEvent(
+                    team_id, author_id, "email.test_sent", self._clock.now(), draft_id=draft_id, detail=to
+                )
+            )
+            uow.commit()
+        return provider_id
 
     def preview(
         self, team_id: str, author_id: str, draft_id: int, mpid: str | None = None

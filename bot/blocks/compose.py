@@ -21,7 +21,7 @@ from bot.blocks.common import (
 )
 from bot.blocks.help import token_lines
 from bot.i18n import Translator
-from outreach.models import Attachment, Channel
+from outreach.models import Attachment, Channel, OutgoingEmail, OutgoingMessage
 
 ALLOWED_FILETYPES = ["csv", "pdf", "jpg", "jpeg", "png", "gif"]
 CONTENT_MAX = 3000  # plain_text_input's own limit
@@ -52,8 +52,19 @@ class ComposeScreen:
     warnings: tuple[str, ...] = ()  # already translated notes shown above the form
 
 
-def metadata(draft_id: int, channel: Channel) -> str:
-    return json.dumps({"d": draft_id, "c": channel.value}, separators=(",", ":"))
+def metadata(draft_id: int, channel: Channel, confirm: str = "") -> str:
+    """``confirm``: the digest of the warnings the user was shown; submitting again with it sends anyway."""
+    data: dict[str, Any] = {"d": draft_id, "c": channel.value}
+    if confirm:
+        data["w"] = confirm
+    return json.dumps(data, separators=(",", ":"))
+
+
+def read_confirmation(raw: str) -> str:
+    try:
+        return str(json.loads(raw).get("w", ""))
+    except (ValueError, AttributeError):
+        return ""
 
 
 def read_metadata(raw: str) -> tuple[int, Channel] | None:
@@ -104,7 +115,7 @@ def _size(n: int) -> str:
     return f"{n / 1024:.0f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MB"
 
 
-def build_compose_view(screen: ComposeScreen, t: Translator) -> dict[str, Any]:
+def build_compose_view(screen: ComposeScreen, t: Translator, *, confirm: str = "") -> dict[str, Any]:
     email = screen.channel is Channel.EMAIL
     blocks: list[Block] = []
     for note in screen.warnings:
@@ -183,7 +194,7 @@ def build_compose_view(screen: ComposeScreen, t: Translator) -> dict[str, Any]:
         "title": plain(t("compose.title_email" if email else "compose.title_message"), 24),
         "submit": plain(t("compose.send"), 24),
         "close": plain(t("common.cancel"), 24),
-        "private_metadata": metadata(screen.draft_id, screen.channel),
+        "private_metadata": metadata(screen.draft_id, screen.channel, confirm),
         "notify_on_close": True,
         "blocks": check_limits(blocks, surface="modal"),
     }
@@ -239,4 +250,60 @@ def build_checking_view(screen: CheckingScreen, t: Translator) -> dict[str, Any]
         "close": plain(t("common.close"), 24),
         "private_metadata": metadata(screen.draft_id, screen.channel),
         "blocks": check_limits(blocks, surface="modal"),
+    }
+
+
+def build_preview_view(
+    draft_id: int,
+    rendered: OutgoingEmail | OutgoingMessage,
+    recipients: tuple[RecipientLine, ...],
+    chosen: str,
+    t: Translator,
+) -> dict[str, Any]:
+    """The message as one recipient gets it; a menu picks another recipient."""
+    blocks: list[Block] = []
+    opts = [option(clip(r.label, 75), r.mpid) for r in recipients[:100]]
+    if opts:
+        menu: Block = {"type": "static_select", "action_id": ids.ACTION_PREVIEW_FOR, "options": opts}
+        current = [o for o in opts if o["value"] == chosen]
+        if current:
+            menu["initial_option"] = current[0]
+        blocks.append(section(t("preview.for"), block_id=ids.BLOCK_PREVIEW_FOR, accessory=menu))
+    if isinstance(rendered, OutgoingEmail):
+        head = [
+            t("preview.from", name=escape(rendered.sender_name)),
+            t("preview.reply_to", address=escape(rendered.reply_to)),
+            t("preview.to", address=escape(rendered.to)),
+            t("preview.subject", subject=escape(rendered.subject)),
+        ]
+        blocks.append(section("\n".join(head)))
+    body = rendered.text
+    for chunk_start in range(0, min(len(body), 2900 * 5), 2900):
+        blocks.append(section("```" + escape(body[chunk_start : chunk_start + 2900]) + "```"))
+    if rendered.attachments:
+        names = ", ".join(escape(a.filename) for a in rendered.attachments)
+        blocks.append(context(t("preview.attachments", names=names)))
+    return {
+        "type": "modal",
+        "callback_id": ids.CALLBACK_PREVIEW,
+        "title": plain(t("compose.preview"), 24),
+        "close": plain(t("common.back"), 24),
+        "private_metadata": metadata(
+            draft_id, Channel.EMAIL if isinstance(rendered, OutgoingEmail) else Channel.MESSAGE
+        ),
+        "blocks": check_limits(blocks, surface="modal"),
+    }
+
+
+def build_notice_view(
+    title: str, text: str, draft_id: int, channel: Channel, t: Translator
+) -> dict[str, Any]:
+    """A modal that only tells something (draft saved, nothing to send …)."""
+    return {
+        "type": "modal",
+        "callback_id": ids.CALLBACK_CHECKING,
+        "title": plain(title, 24),
+        "close": plain(t("common.close"), 24),
+        "private_metadata": metadata(draft_id, channel),
+        "blocks": check_limits([section(text)], surface="modal"),
     }

@@ -77,6 +77,9 @@ class SlackStandIn:
         self.files: dict[str, StoredFile] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> latest message
         self.views: dict[str, dict[str, Any]] = {}  # view id -> latest view
+        self.view_log: list[
+            tuple[str, dict[str, Any]]
+        ] = []  # (views.open|push|update|publish, view as stored)
         self._faults: dict[str, _Fault] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -177,6 +180,14 @@ class SlackStandIn:
             raise AssertionError(f"no call to {method}; calls: {[c.method for c in self.calls]}")
         return found[-1]
 
+    def last_view(self, method: str = "") -> dict[str, Any]:
+        """The latest view written (by ``method`` when given: ``views.open`` …), as stored, with its id."""
+        with self._lock:
+            found = [v for m, v in self.view_log if not method or m == method]
+        if not found:
+            raise AssertionError(f"no view written by {method or 'views.*'}")
+        return found[-1]
+
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
@@ -214,6 +225,9 @@ class SlackStandIn:
             return
         handler = self._handlers.get(method)
         answer = handler(args, token) if handler else {"ok": True}
+        if method.startswith("views.") and answer.get("ok"):
+            with self._lock:
+                self.view_log.append((method, answer["view"]))
         self._send_json(req, 200, answer)
 
     def _handle_get(self, req: BaseHTTPRequestHandler) -> None:

@@ -1,0 +1,340 @@
+"""The compose modals: open, submit (check, scan, send), close (keep), preview, send a test, save."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot import ids
+from bot.blocks.compose import (
+    CheckingScreen,
+    ComposeScreen,
+    FileLine,
+    RecipientLine,
+    build_checking_view,
+    build_compose_view,
+    build_notice_view,
+    build_preview_view,
+    read_confirmation,
+    read_metadata,
+)
+from bot.files import DownloadFailed
+from bot.handlers.parsing import ComposeValues, parse_compose
+from bot.i18n import Translator
+from bot.problems import block_errors, describe
+from bot.wiring import Services
+from outreach.compose import ComposeState, DraftFields, DraftNotEditable
+from outreach.errors import DeliveryFailed, NotFound, Problem, ValidationFailed
+from outreach.models import Channel, DraftStatus, Partner
+
+log = logging.getLogger(__name__)
+
+
+def label(p: Partner) -> str:
+    who = p.contact_name
+    return f"{who} ({p.name})" if who else p.name
+
+
+def screen_of(state: ComposeState, warnings: tuple[str, ...] = ()) -> ComposeScreen:
+    d = state.draft
+    return ComposeScreen(
+        draft_id=state.draft_id,
+        channel=d.channel,
+        recipients=tuple(RecipientLine(p.mpid, label(p)) for p in state.recipients),
+        skipped=tuple((RecipientLine(p.mpid, label(p)), why) for p, why in state.skipped),
+        sender_name=d.sender_name,
+        reply_to=d.reply_to,
+        subject=d.subject,
+        content=d.content,
+        kept_files=d.attachments,
+        warnings=warnings,
+    )
+
+
+def warnings_digest(problems: list[Problem]) -> str:
+    text = "|".join(f"{p.field}:{p.code}:{dict(p.params).get('mpids', '')}" for p in problems)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def fields_of(values: ComposeValues) -> DraftFields:
+    return DraftFields(values.sender_name, values.reply_to, values.subject, values.content, values.kept_ids)
+
+
+class ComposeHandlers:
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    def _t(self, client: WebClient, team_id: str, user_id: str) -> Translator:
+        return self._s.profiles.get(client, team_id, user_id).t
+
+    # -- opening ---------------------------------------------------------------------------------------
+    def open_new(
+        self,
+        client: WebClient,
+        trigger_id: str,
+        team_id: str,
+        user_id: str,
+        channel: Channel,
+        mpids: list[str],
+        *,
+        push: bool = False,
+    ) -> None:
+        profile = self._s.profiles.get(client, team_id, user_id)
+        state = self._s.compose.start(
+            team_id, user_id, channel, mpids, sender_name=profile.real_name, reply_to=profile.email
+        )
+        view = build_compose_view(screen_of(state), profile.t)
+        if push:
+            client.views_push(trigger_id=trigger_id, view=view)
+        else:
+            client.views_open(trigger_id=trigger_id, view=view)
+
+    def open_draft(
+        self,
+        client: WebClient,
+        trigger_id: str,
+        team_id: str,
+        user_id: str,
+        draft_id: int,
+        *,
+        push: bool = False,
+    ) -> None:
+        t = self._t(client, team_id, user_id)
+        try:
+            state = self._s.compose.load(team_id, user_id, draft_id)
+        except NotFound:
+            state = None
+        if state is None:
+            view = build_notice_view(t("compose.title_email"), t("compose.gone"), draft_id, Channel.EMAIL, t)
+        elif state.draft.status is not DraftStatus.DRAFT:
+            view = build_notice_view(
+                t("compose.title_email"), t("compose.already_sending"), draft_id, state.draft.channel, t
+            )
+        else:
+            view = build_compose_view(screen_of(state), t)
+        if push:
+            client.views_push(trigger_id=trigger_id, view=view)
+        else:
+            client.views_open(trigger_id=trigger_id, view=view)
+
+    # -- submitting ------------------------------------------------------------------------------------
+    def submit(self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        team_id, user_id = body["team"]["id"], body["user"]["id"]
+        t = self._t(client, team_id, user_id)
+        meta = read_metadata(view.get("private_metadata", ""))
+        if meta is None:
+            ack(response_action="errors", errors={ids.BLOCK_CONTENT: t("compose.gone")})
+            return
+        draft_id, channel = meta
+        values = parse_compose(view.get("state", {}).get("values", {}))
+        try:
+            state = self._s.compose.save(
+                team_id, user_id, draft_id, fields_of(values)
+            )  # nothing typed is lost
+        except NotFound:
+            ack(response_action="errors", errors={ids.BLOCK_CONTENT: t("compose.gone")})
+            return
+        except (
+            DraftNotEditable
+        ):  # the same submission again (Slack retry, double click): nothing is sent twice
+            ack(
+                response_action="update",
+                view=build_notice_view(
+                    t("compose.title_email"), t("compose.already_sending"), draft_id, channel, t
+                ),
+            )
+            return
+        problems = self._s.compose.check(state)
+        if problems:
+            present = {b.get("block_id", "") for b in view.get("blocks", [])}
+            ack(response_action="errors", errors=block_errors(problems, t, present))
+            return
+        files = tuple(FileLine(str(f.get("name") or f.get("id")), "checking") for f in values.uploads)
+        ack(response_action="update", view=build_checking_view(CheckingScreen(draft_id, channel, files), t))
+        view_id = view["id"]
+        # After the ack: slow work, reported with views.update.
+        if values.uploads and not self._attach(
+            client, view_id, team_id, user_id, draft_id, channel, values, t
+        ):
+            return
+        state = self._s.compose.load(team_id, user_id, draft_id)
+        warnings = self._s.compose.warnings(state)
+        digest = warnings_digest(warnings) if warnings else ""
+        confirmed = self._confirmed(view, digest)
+        if warnings and not confirmed:
+            notes = (t("compose.warnings_confirm"), *(describe(w, t) for w in warnings))
+            form = build_compose_view(screen_of(state, notes), t, confirm=digest)
+            client.views_update(view_id=view_id, view=form)
+            return
+        self._send(client, view_id, team_id, user_id, draft_id, channel, t)
+
+    @staticmethod
+    def _confirmed(view: dict[str, Any], digest: str) -> bool:
+        return bool(digest) and read_confirmation(view.get("private_metadata", "")) == digest
+
+    def _attach(
+        self,
+        client: WebClient,
+        view_id: str,
+        team_id: str,
+        user_id: str,
+        draft_id: int,
+        channel: Channel,
+        values: ComposeValues,
+        t: Translator,
+    ) -> bool:
+        lines: list[FileLine] = []
+        downloaded: list[tuple[str, bytes]] = []
+        token = client.token or ""
+        for upload in values.uploads:
+            try:
+                got = self._s.files.download(upload, token)
+                downloaded.append((got.name, got.data))
+            except DownloadFailed as err:
+                log.info("download of %s failed: %s", err.name, err.detail)
+                lines.append(FileLine(err.name, "rejected", t(err.reason)))
+        result = self._s.compose.attach(team_id, user_id, draft_id, downloaded)
+        for verdict in result.files:
+            if verdict.problem is None:
+                lines.append(FileLine(verdict.filename, "ok"))
+            else:
+                lines.append(FileLine(verdict.filename, "rejected", describe(verdict.problem, t)))
+        rejected = any(line.state == "rejected" for line in lines)
+        if rejected:
+            screen = CheckingScreen(draft_id, channel, tuple(lines), done=True)
+            client.views_update(view_id=view_id, view=build_checking_view(screen, t))
+        return not rejected
+
+    def _send(
+        self,
+        client: WebClient,
+        view_id: str,
+        team_id: str,
+        user_id: str,
+        draft_id: int,
+        channel: Channel,
+        t: Translator,
+    ) -> None:
+        try:
+            plan = self._s.compose.submit(team_id, user_id, draft_id)
+        except ValidationFailed as err:
+            lines = tuple(FileLine(p.field, "rejected", describe(p, t)) for p in err.problems)
+            screen = CheckingScreen(draft_id, channel, lines, done=True)
+            client.views_update(view_id=view_id, view=build_checking_view(screen, t))
+            return
+        self._s.wake.set()
+        report = self._s.compose.report(team_id, user_id, draft_id)
+        files = tuple(FileLine(a.filename, "ok") for a in report.draft.attachments)
+        screen = CheckingScreen(draft_id, channel, files, done=True, sent_count=plan.recipients)
+        client.views_update(view_id=view_id, view=build_checking_view(screen, t))
+
+    # -- closing and buttons ----------------------------------------------------------------------------
+    def closed(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Closing the form keeps what was typed; an untouched new draft is not kept."""
+        ack()
+        meta = read_metadata(view.get("private_metadata", ""))
+        if meta is None:
+            return
+        team_id, user_id = body["team"]["id"], body["user"]["id"]
+        values = parse_compose(view.get("state", {}).get("values", {}))
+        try:
+            state = self._s.compose.save(team_id, user_id, meta[0], fields_of(values))
+            if not (state.draft.subject.strip() or state.draft.content.strip() or state.draft.attachments):
+                self._s.compose.delete(team_id, user_id, meta[0])
+        except (NotFound, DraftNotEditable):
+            return
+
+    def _save_from(self, body: dict[str, Any]) -> tuple[int, Channel, ComposeState] | None:
+        view = body.get("view") or {}
+        meta = read_metadata(view.get("private_metadata", ""))
+        if meta is None:
+            return None
+        values = parse_compose(view.get("state", {}).get("values", {}))
+        try:
+            state = self._s.compose.save(body["team"]["id"], body["user"]["id"], meta[0], fields_of(values))
+        except (NotFound, DraftNotEditable):
+            return None
+        return meta[0], meta[1], state
+
+    def save_draft(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        t = self._t(client, body["team"]["id"], body["user"]["id"])
+        saved = self._save_from(body)
+        if saved is None:
+            return
+        client.views_update(
+            view_id=body["view"]["id"],
+            view=build_notice_view(t("compose.saved_title"), t("compose.saved"), saved[0], saved[1], t),
+        )
+
+    def preview(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        saved = self._save_from(body)
+        if saved is None:
+            return
+        _, _, state = saved
+        t = self._t(client, body["team"]["id"], body["user"]["id"])
+        view = self._preview_view(body["team"]["id"], body["user"]["id"], state, None, t)
+        if view is not None:
+            client.views_push(trigger_id=body["trigger_id"], view=view)
+
+    def preview_for(self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        view = body.get("view") or {}
+        meta = read_metadata(view.get("private_metadata", ""))
+        if meta is None:
+            return
+        team_id, user_id = body["team"]["id"], body["user"]["id"]
+        t = self._t(client, team_id, user_id)
+        try:
+            state = self._s.compose.load(team_id, user_id, meta[0])
+        except NotFound:
+            return
+        mpid = str((action.get("selected_option") or {}).get("value", ""))
+        new = self._preview_view(team_id, user_id, state, mpid, t)
+        if new is not None:
+            client.views_update(view_id=view["id"], hash=view.get("hash"), view=new)
+
+    def _preview_view(
+        self, team_id: str, user_id: str, state: ComposeState, mpid: str | None, t: Translator
+    ) -> dict[str, Any] | None:
+        try:
+            rendered = self._s.compose.preview(team_id, user_id, state.draft_id, mpid)
+        except NotFound:
+            return None
+        pool = (*state.recipients, *(p for p, _ in state.skipped))
+        lines = tuple(RecipientLine(p.mpid, label(p)) for p in pool)
+        chosen = mpid or (state.recipients[0].mpid if state.recipients else "")
+        return build_preview_view(state.draft_id, rendered, lines, chosen, t)
+
+    def send_test(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        team_id, user_id = body["team"]["id"], body["user"]["id"]
+        profile = self._s.profiles.get(client, team_id, user_id)
+        saved = self._save_from(body)
+        if saved is None:
+            return
+        dm = client.conversations_open(users=user_id)["channel"]["id"]
+        if not profile.email:
+            client.chat_postMessage(channel=dm, text=profile.t("compose.no_own_address"))
+            return
+        try:
+            self._s.compose.send_test(team_id, user_id, saved[0], profile.email)
+        except (DeliveryFailed, ValidationFailed, NotFound) as err:
+            client.chat_postMessage(channel=dm, text=profile.t("compose.test_failed", reason=str(err)))
+            return
+        client.chat_postMessage(channel=dm, text=profile.t("compose.test_sent", address=profile.email))
+
+
+def register(app: App, handlers: ComposeHandlers) -> None:
+    for callback in (ids.CALLBACK_COMPOSE_EMAIL, ids.CALLBACK_COMPOSE_MESSAGE):
+        app.view(callback)(handlers.submit)
+        app.view_closed(callback)(handlers.closed)
+    app.action(ids.ACTION_COMPOSE_SAVE_DRAFT)(handlers.save_draft)
+    app.action(ids.ACTION_COMPOSE_PREVIEW)(handlers.preview)
+    app.action(ids.ACTION_PREVIEW_FOR)(handlers.preview_for)
+    app.action(ids.ACTION_COMPOSE_SEND_TEST)(handlers.send_test)

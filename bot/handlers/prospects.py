@@ -1,0 +1,192 @@
+"""/prospects: the list of prospects, ticks, filters, paging, and the row and bulk actions."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot import ids
+from bot.blocks.prospects import build_prospect_list, decode_state, encode_state
+from bot.handlers.parsing import Command
+from bot.wiring import Services
+from outreach.models import Channel, PartnerKind
+from outreach.ports import ProspectQuery
+from outreach.prospecting import PageRequest
+
+OpenCompose = Callable[[WebClient, str, str, str, Channel, list[str]], None]
+OpenCard = Callable[[WebClient, str, str, str, str], None]
+
+_renders = itertools.count(1)
+
+
+def nonce() -> str:
+    return f"{int(time.time()) % 100000}{next(_renders)}"
+
+
+def current_state(body: dict[str, Any]) -> tuple[ProspectQuery, PageRequest]:
+    """The list's state as the clicked message shows it (carried on its "Select all" button)."""
+    for block in (body.get("message") or {}).get("blocks") or []:
+        for element in block.get("elements") or []:
+            if element.get("action_id") == ids.ACTION_SELECT_ALL:
+                return decode_state(str(element.get("value", "")))
+    return ProspectQuery(), PageRequest()
+
+
+class ProspectHandlers:
+    def __init__(self, services: Services, open_compose: OpenCompose, open_card: OpenCard) -> None:
+        self._s = services
+        self._open_compose = open_compose
+        self._open_card = open_card
+
+    # -- showing the list ---------------------------------------------------------------------------
+    def command(self, parsed: Command, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        query = ProspectQuery(text=parsed.text)
+        self._show(
+            client,
+            respond,
+            command["team_id"],
+            command["user_id"],
+            query,
+            PageRequest(),
+            replace_original=False,
+        )
+
+    def _show(
+        self,
+        client: WebClient,
+        respond: Respond,
+        team_id: str,
+        user_id: str,
+        query: ProspectQuery,
+        req: PageRequest,
+        *,
+        replace_original: bool = True,
+    ) -> None:
+        t = self._s.profiles.get(client, team_id, user_id).t
+        page = self._s.prospects.page(team_id, user_id, query, req)
+        blocks = build_prospect_list(page, self._s.prospects.countries(team_id), t, nonce())
+        text = t("list.showing", first=page.first_index, last=page.last_index, total=page.total)
+        if replace_original:
+            respond(replace_original=True, text=text, blocks=blocks)
+        else:
+            respond(response_type="ephemeral", text=text, blocks=blocks)
+
+    def _again(
+        self,
+        body: dict[str, Any],
+        client: WebClient,
+        respond: Respond,
+        query: ProspectQuery | None = None,
+        req: PageRequest | None = None,
+    ) -> None:
+        state_query, state_req = current_state(body)
+        self._show(
+            client,
+            respond,
+            body["team"]["id"],
+            body["user"]["id"],
+            query or state_query,
+            req if req is not None else state_req,
+        )
+
+    # -- ticks ------------------------------------------------------------------------------------------
+    def pick(
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        parts = str(action.get("block_id", "")).split("~")
+        if len(parts) < 2:
+            return
+        mpid, picked = parts[1], bool(action.get("selected_options"))
+        self._s.prospects.set_picked(body["team"]["id"], body["user"]["id"], [mpid], picked)
+        self._again(body, client, respond)
+
+    def select_all(
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        query, req = decode_state(str(action.get("value", "")))
+        team_id, user_id = body["team"]["id"], body["user"]["id"]
+        page = self._s.prospects.page(team_id, user_id, query, req)
+        self._s.prospects.set_picked(team_id, user_id, [p.partner.mpid for p in page.items], True)
+        self._show(client, respond, team_id, user_id, query, req)
+
+    def clear(self, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        self._s.prospects.clear(body["team"]["id"], body["user"]["id"])
+        self._again(body, client, respond)
+
+    def page(
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        query, req = decode_state(str(action.get("value", "")))
+        self._again(body, client, respond, query, req)
+
+    # -- filters ----------------------------------------------------------------------------------------
+    def filter(
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        query, _ = current_state(body)
+        chosen = str((action.get("selected_option") or {}).get("value", "any"))
+        action_id = action.get("action_id")
+        if action_id == ids.ACTION_FILTER_KIND:
+            query = replace(query, kind=PartnerKind(chosen) if chosen in ("partner", "creator") else None)
+        elif action_id == ids.ACTION_FILTER_MESSAGING:
+            query = replace(query, messaging_enabled={"on": True, "off": False}.get(chosen))
+        elif action_id == ids.ACTION_FILTER_COUNTRY:
+            query = replace(query, country="" if chosen == "any" else chosen)
+        elif action_id == ids.ACTION_FILTER_NOT_CONTACTED:
+            query = replace(query, not_contacted=bool(action.get("selected_options")))
+        self._again(body, client, respond, query, PageRequest())
+
+    # -- actions on recipients ------------------------------------------------------------------------
+    def more(self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        verb, _, mpid = str((action.get("selected_option") or {}).get("value", "")).partition(":")
+        team_id, user_id, trigger = body["team"]["id"], body["user"]["id"], body["trigger_id"]
+        if verb == "details":
+            self._open_card(client, trigger, team_id, user_id, mpid)
+        elif verb in ("email", "message"):
+            self._open_compose(client, trigger, team_id, user_id, Channel(verb), [mpid])
+
+    def email_picked(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        self._compose_picked(body, client, Channel.EMAIL)
+
+    def message_picked(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        self._compose_picked(body, client, Channel.MESSAGE)
+
+    def _compose_picked(self, body: dict[str, Any], client: WebClient, channel: Channel) -> None:
+        team_id, user_id = body["team"]["id"], body["user"]["id"]
+        mpids = [p.partner.mpid for p in self._s.prospects.picked(team_id, user_id)]
+        self._open_compose(client, body["trigger_id"], team_id, user_id, channel, mpids)
+
+
+def register(app: App, handlers: ProspectHandlers) -> None:
+    app.action(ids.ACTION_PICK)(handlers.pick)
+    app.action(ids.ACTION_SELECT_ALL)(handlers.select_all)
+    app.action(ids.ACTION_CLEAR)(handlers.clear)
+    app.action(ids.ACTION_PAGE_PREV)(handlers.page)
+    app.action(ids.ACTION_PAGE_NEXT)(handlers.page)
+    for filter_id in (
+        ids.ACTION_FILTER_KIND,
+        ids.ACTION_FILTER_MESSAGING,
+        ids.ACTION_FILTER_COUNTRY,
+        ids.ACTION_FILTER_NOT_CONTACTED,
+    ):
+        app.action(filter_id)(handlers.filter)
+    app.action(ids.ACTION_ROW_MORE)(handlers.more)
+    app.action(ids.ACTION_EMAIL_PICKED)(handlers.email_picked)
+    app.action(ids.ACTION_MESSAGE_PICKED)(handlers.message_picked)
+
+
+__all__ = ["ProspectHandlers", "current_state", "encode_state", "register"]

@@ -1,0 +1,195 @@
+"""The whole app as Slack sees it: real services (database, SMTP server, clamd, libmagic), the Bolt app over
+HTTP, a stand-in Slack Web API, a webhook receiver for in-platform messages, and a background sender."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from bot import ids
+from bot.app import build_app, make_client
+from bot.devtools.slack_requests import HttpAnswer, SlackClientSim
+from bot.devtools.slack_standin import SlackStandIn, SlackUser
+from bot.handlers.registry import register_all
+from bot.http import HttpServer, WsgiApp
+from bot.sending import BackgroundSender, ProgressDM
+from bot.settings import Settings
+from bot.wiring import Services, build_services
+from outreach.adapters.webhook import verify_signature
+
+SIGNING_SECRET = "scenario-signing-secret"  # test values, not secrets
+BOT_TOKEN = "xoxb-scenario"
+WEBHOOK_SECRET = "scenario-webhook-secret"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@dataclass
+class WebhookInbox:
+    """Receives the signed in-platform messages the app sends."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    bad_signatures: int = 0
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}/messages"
+
+    def start(self) -> WebhookInbox:
+        inbox = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                ok = verify_signature(
+                    WEBHOOK_SECRET,
+                    self.headers.get("X-Outreach-Timestamp", ""),
+                    body,
+                    self.headers.get("X-Outreach-Signature", ""),
+                    time.time(),
+                )
+                if not ok:
+                    inbox.bad_signatures += 1
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                message = json.loads(body)
+                inbox.messages.append(message)
+                answer = json.dumps({"id": f"msg-{len(inbox.messages)}"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+@dataclass
+class FullApp:
+    standin: SlackStandIn
+    sim: SlackClientSim
+    services: Services
+    inbox: WebhookInbox
+    settings: Settings
+
+    def team(self, team_id: str) -> SlackClientSim:
+        return SlackClientSim(self.sim.url, SIGNING_SECRET, team_id=team_id)
+
+    # -- reading what the app showed ---------------------------------------------------------------------
+    def responses_since(self, count: int) -> list[dict[str, Any]]:
+        return [body for _, body in self.standin.responses[count:]]
+
+    def command(self, user: str, text: str = "", team: str = "T0001") -> dict[str, Any]:
+        """Run /prospects and return the message it answered with (via its response_url)."""
+        before = len(self.standin.responses)
+        answer = self.team(team).command(user, ids.COMMAND, text, response_url=self.standin.response_url())
+        assert answer.status == 200, answer
+        return wait_for(lambda: self.responses_since(before), what="a response to /prospects")[-1]
+
+    def click(
+        self,
+        user: str,
+        message: dict[str, Any],
+        action: dict[str, Any],
+        team: str = "T0001",
+        expect_response: bool = True,
+    ) -> dict[str, Any] | None:
+        before = len(self.standin.responses)
+        answer = self.team(team).block_actions(
+            user,
+            [action],
+            container={"type": "message", "is_ephemeral": True},
+            message=message,
+            response_url=self.standin.response_url(),
+            team_id=team,
+        )
+        assert answer.status == 200, answer
+        if not expect_response:
+            return None
+        return wait_for(lambda: self.responses_since(before), what=f"a response to {action['action_id']}")[-1]
+
+    def click_in_view(
+        self, user: str, view: dict[str, Any], action: dict[str, Any], team: str = "T0001"
+    ) -> HttpAnswer:
+        return self.team(team).block_actions(
+            user, [action], container={"type": "view", "view_id": view["id"]}, view=view, team_id=team
+        )
+
+    def submit(
+        self, user: str, view: dict[str, Any], values: dict[str, Any], team: str = "T0001"
+    ) -> HttpAnswer:
+        return self.team(team).view_submission(user, view, values, team_id=team)
+
+
+@contextmanager
+def full_app(
+    database_url: str, smtp_host: str, smtp_port: int, clamd_socket: str, **overrides: Any
+) -> Iterator[FullApp]:
+    inbox = WebhookInbox().start()
+    with SlackStandIn(bot_token=BOT_TOKEN) as standin:
+        standin.add_user(SlackUser("U0001", "ann", "Ann Lee", "ann@brand.example", tz="Europe/London"))
+        standin.add_user(
+            SlackUser("U0002", "wei", "张伟", "wei@brand.example", tz="Asia/Shanghai", locale="zh-CN")
+        )
+        standin.add_user(SlackUser("U0009", "eve", "Eve Other", "eve@other.example", team_id="T0002"))
+        settings = Settings(
+            database_url=database_url,
+            slack_bot_token=BOT_TOKEN,
+            slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=standin.api_url,
+            smtp_host=smtp_host,
+            smtp_port=smtp_port,
+            mail_from="Outreach <outreach@brand.example>",
+            clamd_socket=clamd_socket,
+            messages_webhook_url=inbox.url,
+            messages_webhook_secret=WEBHOOK_SECRET,
+            tracking_link_template="https://track.example/c/{mpid}/{adid}/{program_id}",
+            program_id="7",
+            **overrides,
+        )
+        services = build_services(settings)
+        client = make_client(settings)
+        app = build_app(settings, lambda a: register_all(a, services), client=client)
+        server = HttpServer(WsgiApp(app)).start()
+        sender = BackgroundSender(
+            services, ProgressDM(services, client, interval=0.2), poll_seconds=0.5
+        ).start()
+        try:
+            yield FullApp(
+                standin,
+                SlackClientSim(server.url + "/slack/events", SIGNING_SECRET),
+                services,
+                inbox,
+                settings,
+            )
+        finally:
+            sender.stop()
+            server.stop()
+            inbox.stop()

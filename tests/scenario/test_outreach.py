@@ -1,0 +1,337 @@
+"""Scenarios driven exactly as Slack drives the app: signed requests over HTTP, a stand-in Web API, a real
+SMTP server, a real clamd, a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot import ids
+from outreach.adapters.clamd_local import eicar_test_bytes
+from outreach.models import Ad, AdType, Channel, DraftStatus, Partner, PartnerKind
+from tests.attachment_samples import pdf
+from tests.scenario.full_app import full_app, wait_for
+
+pytestmark = [pytest.mark.smtp, pytest.mark.clamd]
+
+
+@pytest.fixture
+def app(database_url, db_engine, smtp_server, clamd):
+    with full_app(database_url, smtp_server.host, smtp_server.port, clamd.socket_path) as running:
+        with running.services.uow() as uow:
+            partners = [
+                Partner(
+                    "T0001",
+                    f"a{i:03d}",
+                    f"Agency {i:02d}",
+                    f"First{i}",
+                    f"Last{i}",
+                    f"p{i}@agency.example",
+                    PartnerKind.CREATOR if i % 5 == 0 else PartnerKind.PARTNER,
+                    i % 2 == 0,
+                    "US",
+                )
+                for i in range(25)
+            ]
+            uow.partners.upsert_many(
+                "T0001", partners, mark_prospects={p.mpid for p in partners}, marked_by="U0001"
+            )
+            uow.partners.upsert_many(
+                "T0002",
+                [Partner("T0002", "b001", "Other Co", "Bo", "Ba", "bo@other.example")],
+                mark_prospects={"b001"},
+                marked_by="U0009",
+            )
+            uow.ads.upsert_many(
+                "T0001",
+                [Ad("T0001", "42", "Winter sale", AdType.TEXT_LINK, "https://shop.example", "Shop now")],
+            )
+            uow.commit()
+        yield running
+
+
+def first_draft_id(app):
+    with app.services.uow() as uow:
+        sent = uow.drafts.for_author("T0001", "U0001")
+    return sent[-1].id
+
+
+def rows(message):
+    return [b for b in message["blocks"] if b.get("block_id", "").startswith(ids.BLOCK_PICKS + "~")]
+
+
+def tick(row):
+    checkbox = row["elements"][0]
+    return {
+        "type": "checkboxes",
+        "action_id": ids.ACTION_PICK,
+        "block_id": row["block_id"],
+        "selected_options": checkbox["options"],
+    }
+
+
+def button(message, action_id):
+    for block in message["blocks"]:
+        for element in block.get("elements", []):
+            if element.get("action_id") == action_id:
+                return {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": block["block_id"],
+                    "value": element.get("value", ""),
+                }
+    raise AssertionError(f"no {action_id} button")
+
+
+def input_values(**fields):
+    values = {}
+    for block, value in fields.items():
+        if block == ids.BLOCK_ATTACHMENTS:
+            values[block] = {ids.ACTION_INPUT: {"type": "file_input", "files": value}}
+        else:
+            values[block] = {ids.ACTION_INPUT: {"type": "plain_text_input", "value": value}}
+    return values
+
+
+CONTENT = (
+    "Hi {firstName} {lastName},\nas {mpname} (#{mpid}) you may like {adcode_42}\n"
+    "Sent {currentDay} at {currentTime}, {currentMonthYear}."
+)
+
+
+def test_ticks_on_two_pages_then_a_bulk_email_with_every_token_and_a_pdf(app, smtp_server):
+    page1 = app.command("U0001")
+    assert [r["elements"][0]["options"][0]["value"] for r in rows(page1)] == [f"a{i:03d}" for i in range(10)]
+    page1 = app.click("U0001", page1, tick(rows(page1)[1]))
+    page1 = app.click("U0001", page1, tick(rows(page1)[2]))
+    page2 = app.click("U0001", page1, button(page1, ids.ACTION_PAGE_NEXT))
+    assert rows(page2)[0]["elements"][0]["options"][0]["value"] == "a010"
+    page2 = app.click("U0001", page2, tick(rows(page2)[3]))
+    back = app.click("U0001", page2, button(page2, ids.ACTION_PAGE_PREV))
+    ticked = [
+        r["elements"][0]["options"][0]["value"] for r in rows(back) if r["elements"][0].get("initial_options")
+    ]
+    assert ticked == ["a001", "a002"]  # ticks survived paging
+    assert "3 picked" in json.dumps(back)
+
+    app.click("U0001", back, button(back, ids.ACTION_EMAIL_PICKED), expect_response=False)
+    form = wait_for(
+        lambda: app.standin.view_log and app.standin.last_view("views.open"), what="the email form"
+    )
+    assert form["callback_id"] == ids.CALLBACK_COMPOSE_EMAIL
+    sender = next(b for b in form["blocks"] if b.get("block_id") == ids.BLOCK_SENDER_NAME)
+    assert sender["element"]["initial_value"] == "Ann Lee"  # from the Slack profile
+
+    upload = app.standin.add_file("offer.pdf", pdf(b"Our offer"), "application/pdf")
+    answer = app.submit(
+        "U0001",
+        form,
+        input_values(
+            sender_name="Ann Lee",
+            reply_to="ann@brand.example",
+            subject="关于合作 {firstName}",
+            content=CONTENT,
+            attachments=[upload],
+        ),
+    )
+    assert answer.status == 200 and answer.json()["response_action"] == "update"
+
+    wait_for(lambda: len(smtp_server.messages()) == 3, what="three emails")
+    got = {m["To"]: m for m in smtp_server.messages()}
+    assert sorted(got) == ["p13@agency.example", "p1@agency.example", "p2@agency.example"]
+    email = got["p13@agency.example"]
+    assert email["Subject"] == "关于合作 First13"
+    assert str(email["From"]) == "Ann Lee <outreach@brand.example>"
+    assert str(email["Reply-To"]) == "ann@brand.example"
+    text = email.get_body(("plain",)).get_content()
+    assert "Hi First13 Last13," in text and "as Agency 13 (#a013)" in text
+    assert "Winter sale: https://track.example/c/a013/42/7" in text
+    assert "{" not in text
+    html = email.get_body(("html",)).get_content()
+    assert 'href="https://track.example/c/a013/42/7"' in html
+    (attachment,) = list(email.iter_attachments())
+    assert attachment.get_filename() == "offer.pdf" and attachment.get_content() == pdf(b"Our offer")
+
+    final = wait_for(
+        lambda: [c for c in app.standin.calls_to("chat.update") if "Sent:" in json.dumps(c.args)],
+        what="the summary DM",
+    )[-1]
+    assert "*Sent:* 3" in json.dumps(final.args, ensure_ascii=False)
+
+
+def test_an_eicar_attachment_is_refused_naming_its_signature_and_nothing_is_sent(app, smtp_server):
+    page = app.command("U0001")
+    app.click(
+        "U0001",
+        page,
+        {
+            "type": "overflow",
+            "action_id": ids.ACTION_ROW_MORE,
+            "block_id": rows(page)[0]["block_id"],
+            "selected_option": {"value": "email:a000"},
+        },
+        expect_response=False,
+    )
+    form = wait_for(
+        lambda: app.standin.view_log and app.standin.last_view("views.open"), what="the email form"
+    )
+    infected = app.standin.add_file("contacts.csv", eicar_test_bytes(), "text/csv")
+    answer = app.submit(
+        "U0001",
+        form,
+        input_values(
+            sender_name="Ann",
+            reply_to="ann@brand.example",
+            subject="Hi",
+            content="Hello {firstName}",
+            attachments=[infected],
+        ),
+    )
+    assert answer.status == 200
+    verdict = wait_for(
+        lambda: [v for m, v in app.standin.view_log if m == "views.update"], what="the verdict"
+    )[-1]
+    text = json.dumps(verdict)
+    assert "contacts.csv" in text and "EICAR" in text and ids.ACTION_DRAFT_OPEN in text
+    assert smtp_server.messages() == []
+    drafts = app.services.compose.drafts("T0001", "U0001")
+    assert len(drafts) == 1 and drafts[0].content == "Hello {firstName}"  # the draft is kept
+
+
+def test_a_misspelt_token_is_shown_next_to_the_content_before_anything_is_sent(app, smtp_server):
+    page = app.command("U0001")
+    app.click(
+        "U0001",
+        page,
+        {
+            "type": "overflow",
+            "action_id": ids.ACTION_ROW_MORE,
+            "block_id": rows(page)[0]["block_id"],
+            "selected_option": {"value": "email:a000"},
+        },
+        expect_response=False,
+    )
+    form = wait_for(
+        lambda: app.standin.view_log and app.standin.last_view("views.open"), what="the email form"
+    )
+    answer = app.submit(
+        "U0001",
+        form,
+        input_values(
+            sender_name="Ann",
+            reply_to="ann@brand.example\r\nBcc: x@y",
+            subject="Hi",
+            content="Hello {fristName}",
+        ),
+    )
+    body = answer.json()
+    assert body["response_action"] == "errors"
+    assert "{firstName}" in body["errors"][ids.BLOCK_CONTENT]
+    assert ids.BLOCK_REPLY_TO in body["errors"]
+    assert smtp_server.messages() == []
+
+
+def test_a_message_reaches_a_prospect_with_messaging_enabled(app):
+    page = app.command("U0001")
+    row = rows(page)[0]  # a000: messaging enabled
+    assert row["elements"][1]["options"][0]["value"] == "message:a000"
+    assert "message:a001" not in json.dumps(rows(page)[1])  # messaging disabled: no Message entry
+    app.click(
+        "U0001",
+        page,
+        {
+            "type": "overflow",
+            "action_id": ids.ACTION_ROW_MORE,
+            "block_id": row["block_id"],
+            "selected_option": {"value": "message:a000"},
+        },
+        expect_response=False,
+    )
+    form = wait_for(
+        lambda: app.standin.view_log and app.standin.last_view("views.open"), what="the message form"
+    )
+    assert form["callback_id"] == ids.CALLBACK_COMPOSE_MESSAGE
+    app.submit("U0001", form, input_values(content="Hello {firstName} from {mpname}!"))
+    message = wait_for(lambda: app.inbox.messages, what="the webhook")[0]
+    assert message["mpid"] == "a000" and message["team_id"] == "T0001"
+    assert message["text"] == "Hello First0 from Agency 00!"
+    assert app.inbox.bad_signatures == 0
+
+
+def test_the_same_submission_delivered_twice_sends_once(app, smtp_server):
+    page = app.command("U0001")
+    app.click(
+        "U0001",
+        page,
+        {
+            "type": "overflow",
+            "action_id": ids.ACTION_ROW_MORE,
+            "block_id": rows(page)[0]["block_id"],
+            "selected_option": {"value": "email:a000"},
+        },
+        expect_response=False,
+    )
+    form = wait_for(
+        lambda: app.standin.view_log and app.standin.last_view("views.open"), what="the email form"
+    )
+    values = input_values(
+        sender_name="Ann", reply_to="ann@brand.example", subject="Once", content="Only once"
+    )
+    first, second = app.submit("U0001", form, values), app.submit("U0001", form, values)
+    assert first.status == second.status == 200
+    (draft,) = [d for d in app.services.compose.drafts("T0001", "U0001")] or [None]
+    assert draft is None  # no longer a draft: it was submitted once
+    sent = wait_for(
+        lambda: app.services.compose.report("T0001", "U0001", first_draft_id(app)), what="a report"
+    )
+    wait_for(
+        lambda: app.services.compose.report("T0001", "U0001", sent.draft.id).draft.status is DraftStatus.SENT,
+        what="the send to finish",
+    )
+    assert [m["Subject"] for m in smtp_server.messages()] == ["Once"]
+
+
+def test_another_workspace_never_sees_or_reaches_our_prospects(app, smtp_server):
+    theirs = app.command("U0009", team="T0002")
+    assert [r["elements"][0]["options"][0]["value"] for r in rows(theirs)] == ["b001"]
+    # Tampered payloads that name our mpids:
+    forged_row = {**rows(theirs)[0], "block_id": "picks~a001~x"}
+    app.click("U0009", theirs, tick(forged_row), team="T0002")
+    assert app.services.prospects.picked("T0002", "U0009") == []
+    views_before = len(app.standin.view_log)
+    app.click(
+        "U0009",
+        theirs,
+        {"type": "button", "action_id": ids.ACTION_MARKET_OPEN, "block_id": "x", "value": "a001"},
+        team="T0002",
+        expect_response=False,
+    )
+    app.click(
+        "U0009",
+        theirs,
+        {
+            "type": "overflow",
+            "action_id": ids.ACTION_ROW_MORE,
+            "block_id": "x",
+            "selected_option": {"value": "email:a001"},
+        },
+        team="T0002",
+        expect_response=False,
+    )
+    form = wait_for(
+        lambda: len(app.standin.view_log) > views_before and app.standin.last_view(), what="a form"
+    )
+    assert "Agency" not in json.dumps(form) and "a001" not in json.dumps(form["blocks"])
+    # Our draft, submitted from their workspace with its id in private_metadata:
+    ours = app.services.compose.start("T0001", "U0001", Channel.EMAIL, ["a000"])
+    stolen = {**form, "private_metadata": json.dumps({"d": ours.draft_id, "c": "email"})}
+    answer = app.submit(
+        "U0009",
+        stolen,
+        input_values(sender_name="Eve", reply_to="eve@other.example", subject="x", content="y"),
+        team="T0002",
+    )
+    assert answer.json()["response_action"] == "errors"
+    assert app.services.compose.load("T0001", "U0001", ours.draft_id).draft.content == ""
+    assert smtp_server.messages() == []
