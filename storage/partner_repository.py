@@ -3,7 +3,8 @@
 Lists are sorted by ``sort_name`` (the casefolded company name, or the contact name when there is none)
 then ``mpid``, and paged by keyset: a cursor is that pair, opaque to callers (base64 of JSON). Search is a
 ``LIKE '%text%'`` on ``search_text`` (casefolded mpid, company, contact name and e-mail, one per line), served
-by a GIN trigram index on PostgreSQL and by the sort-ordered index walk on SQLite (see bench/list_db.py).
+by a GIN trigram index on PostgreSQL. On SQLite an FTS5 trigram index (migration 0003) lists the rows of a
+rare term, which are then sorted; a common term is found by walking the sorted index (bench/list_db.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, Table, and_, case, func, select, tuple_, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from outreach.models import Partner, PartnerKind, Prospect
@@ -198,7 +200,7 @@ def decode_cursor(cursor: str) -> tuple[str, str] | None:
 
 
 def like_pattern(text: str) -> str:
-    escaped = text.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
@@ -214,10 +216,35 @@ def _conditions(team_id: str, query: ProspectQuery) -> list[ColumnElement[bool]]
         where.append(_T.c.country == query.country.strip().upper())
     if query.not_contacted:
         where.append(_T.c.last_contacted_at.is_(None))
-    text = " ".join(query.text.split())
+    text = search_words(query.text)
     if text:
         where.append(_T.c.search_text.like(like_pattern(text), escape="\\"))
     return where
+
+
+def search_words(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+# SQLite: a search term matching at most this many partners (in any workspace) is looked up in the FTS5
+# trigram index first and the matches sorted; a more common term is found quickly by walking the sorted index.
+FTS_CANDIDATES = 2000
+
+
+def _sqlite_candidates(session: Session, text: str) -> list[int] | None:
+    """Row ids of partners whose search text contains ``text``, or None when there are too many to list."""
+    if len(text) < 3:  # trigrams need three characters
+        return None
+    phrase = '"' + text.replace('"', '""') + '"'
+    ids = (
+        session.execute(
+            sql_text("SELECT rowid FROM partners_search WHERE partners_search MATCH :phrase LIMIT :cap"),
+            {"phrase": phrase, "cap": FTS_CANDIDATES + 1},
+        )
+        .scalars()
+        .all()
+    )
+    return None if len(ids) > FTS_CANDIDATES else [int(i) for i in ids]
 
 
 class SqlProspectRepository:
@@ -235,7 +262,7 @@ class SqlProspectRepository:
         at: str | None = None,
         size: int = 10,
     ) -> KeysetPage:
-        where = _conditions(team_id, query)
+        where = self._where(team_id, query)
         key = next((decode_cursor(c) for c in (before, after, at) if c), None)
         forward = not before or key is None
         stmt = select(_T).where(*where)
@@ -267,8 +294,17 @@ class SqlProspectRepository:
         stmt: Select[Any] = select(_T.c.id).where(*where, extra).limit(1)
         return self._session.execute(stmt).first() is not None
 
+    def _where(self, team_id: str, query: ProspectQuery) -> list[ColumnElement[bool]]:
+        where = _conditions(team_id, query)
+        text = search_words(query.text)
+        if text and self._session.get_bind().dialect.name == "sqlite":
+            candidates = _sqlite_candidates(self._session, text)
+            if candidates is not None:
+                where.append(_T.c.id.in_(candidates))
+        return where
+
     def count(self, team_id: str, query: ProspectQuery) -> int:
-        stmt = select(func.count()).select_from(_T).where(*_conditions(team_id, query))
+        stmt = select(func.count()).select_from(_T).where(*self._where(team_id, query))
         return int(self._session.execute(stmt).scalar_one())
 
     def get(self, team_id: str, mpid: str) -> Prospect | None:
