@@ -194,3 +194,29 @@ def test_marking_and_unmarking_prospects(uow_factory):
         assert uow.prospects.get(T1, "m2") is None
         assert uow.partners.get(T1, "m2") is not None
         assert mpids(uow.prospects.page(T1, ProspectQuery())) == ["m1"]
+
+
+def test_search_follows_renames(uow_factory):
+    store(uow_factory, [partner("m1", "Old Name Media")])
+    store(uow_factory, [partner("m1", "Brand New Media")])
+    with uow_factory() as uow:
+        assert mpids(uow.prospects.page(T1, ProspectQuery(text="old name"))) == []
+        assert mpids(uow.prospects.page(T1, ProspectQuery(text="brand new"))) == ["m1"]
+
+
+def test_a_common_search_term_gives_the_same_page_either_way(uow_factory, monkeypatch):
+    # On SQLite a term with many matches skips the trigram index and walks the sorted list instead.
+    from storage import partner_repository
+
+    store(uow_factory, [partner(f"m{i}", f"Media {i:02}") for i in range(12)] + [partner("x", "Other")])
+    query = ProspectQuery(text="media")
+    with uow_factory() as uow:
+        indexed = uow.prospects.page(T1, query, size=5)
+        counted = uow.prospects.count(T1, query)
+    monkeypatch.setattr(partner_repository, "FTS_CANDIDATES", 3)
+    with uow_factory() as uow:
+        walked = uow.prospects.page(T1, query, size=5)
+        assert uow.prospects.count(T1, query) == counted == 12
+        following = uow.prospects.page(T1, query, after=walked.last_cursor, size=5)
+    assert mpids(walked) == mpids(indexed) == ["m0", "m1", "m2", "m3", "m4"]
+    assert mpids(following) == ["m5", "m6", "m7", "m8", "m9"]
