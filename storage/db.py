@@ -54,7 +54,10 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
 def _sqlite_begin(connection: Any) -> None:
     # The sqlite3 module opens transactions lazily on its own; we turned that off in _sqlite_pragmas and
     # begin them here, so that transactions (and SAVEPOINTs) start where SQLAlchemy says they do.
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE: one writer at a time, queued by the busy timeout. A deferred transaction that reads and then
+    # writes fails at once with "database is locked" when another writer committed in between (the busy
+    # timeout cannot help there), which Bolt's listener threads and the worker would hit.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
