@@ -1,5 +1,9 @@
 """``prospects-bot``: the command line.
 
+    prospects-bot run                       Socket Mode with Slack tokens set; the offline demo without them
+    prospects-bot serve [--host H] [--port N] [--no-worker]     HTTP mode (POST /slack/events, GET /healthz)
+    prospects-bot worker [--count N]        delivery workers as a process of their own
+    prospects-bot demo                      the offline demo, whatever is configured
     prospects-bot db upgrade                                   bring the database to the newest schema
     prospects-bot import partners FILE --team TEAM_ID [--no-progress]
     prospects-bot import ads FILE --team TEAM_ID [--no-progress]
@@ -12,6 +16,7 @@ Other commands (run, serve, worker, demo, digest) register themselves in ``COMMA
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,6 +32,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prospects-bot", description="Prospect Outreach for Slack")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    run = commands.add_parser(
+        "run", help="run the bot (Socket Mode), or the offline demo without Slack tokens"
+    )
+    run.add_argument("--no-worker", action="store_true", help="do not send from this process")
+    serve = commands.add_parser("serve", help="serve Slack over HTTP on a production server")
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")  # noqa: S104
+    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--no-worker", action="store_true", help="do not send from this process")
+    worker = commands.add_parser("worker", help="run delivery workers")
+    worker.add_argument("--count", type=int, default=1)
+    commands.add_parser("demo", help="the offline demo")
+
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply every pending migration")
@@ -41,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
@@ -107,7 +125,46 @@ def _print_report(what: str, report: ImportReport) -> None:
         print(error)
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {"db": _db, "import": _import}
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import runtime
+
+    if not settings.slack_configured:
+        return _demo(args, settings)
+    if not settings.slack_app_token:
+        print(
+            "error: SLACK_APP_TOKEN (xapp-…) is needed for Socket Mode; or use `prospects-bot serve`",
+            file=sys.stderr,
+        )
+        return EXIT_UNREADABLE
+    return runtime.socket_mode(settings, worker=not args.no_worker)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import runtime
+
+    return runtime.serve(settings, args.host, args.port, worker=not args.no_worker)
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import runtime
+
+    return runtime.workers(settings, max(1, args.count))
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(settings)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "db": _db,
+    "import": _import,
+    "run": _run,
+    "serve": _serve,
+    "worker": _worker,
+    "demo": _demo,
+}
 
 
 if __name__ == "__main__":

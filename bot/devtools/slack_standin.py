@@ -224,7 +224,7 @@ class SlackStandIn:
             self._send_json(req, 200, {"ok": False, "error": "invalid_auth"})
             return
         handler = self._handlers.get(method)
-        answer = handler(args, token) if handler else {"ok": True}
+        answer: dict[str, Any] = handler(args, token) if handler else {"ok": True}
         if method.startswith("views.") and answer.get("ok"):
             with self._lock:
                 self.view_log.append((method, answer["view"]))

@@ -3,25 +3,22 @@ HTTP, a stand-in Slack Web API, a webhook receiver for in-platform messages, and
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any
 
 from bot import ids
 from bot.app import build_app, make_client
 from bot.devtools.slack_requests import HttpAnswer, SlackClientSim
 from bot.devtools.slack_standin import SlackStandIn, SlackUser
+from bot.devtools.webhook_inbox import WebhookInbox
 from bot.handlers.registry import register_all
 from bot.http import HttpServer, WsgiApp
 from bot.sending import BackgroundSender, ProgressDM
 from bot.settings import Settings
 from bot.wiring import Services, build_services
-from outreach.adapters.webhook import verify_signature
 
 SIGNING_SECRET = "scenario-signing-secret"  # test values, not secrets
 BOT_TOKEN = "xoxb-scenario"
@@ -36,59 +33,6 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "c
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-@dataclass
-class WebhookInbox:
-    """Receives the signed in-platform messages the app sends."""
-
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    bad_signatures: int = 0
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}/messages"
-
-    def start(self) -> WebhookInbox:
-        inbox = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                ok = verify_signature(
-                    WEBHOOK_SECRET,
-                    self.headers.get("X-Outreach-Timestamp", ""),
-                    body,
-                    self.headers.get("X-Outreach-Signature", ""),
-                    time.time(),
-                )
-                if not ok:
-                    inbox.bad_signatures += 1
-                    self.send_response(401)
-                    self.end_headers()
-                    return
-                message = json.loads(body)
-                inbox.messages.append(message)
-                answer = json.dumps({"id": f"msg-{len(inbox.messages)}"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
 
 
 @dataclass
@@ -152,7 +96,7 @@ class FullApp:
 def full_app(
     database_url: str, smtp_host: str, smtp_port: int, clamd_socket: str, **overrides: Any
 ) -> Iterator[FullApp]:
-    inbox = WebhookInbox().start()
+    inbox = WebhookInbox(WEBHOOK_SECRET).start()
     with SlackStandIn(bot_token=BOT_TOKEN) as standin:
         standin.add_user(SlackUser("U0001", "ann", "Ann Lee", "ann@brand.example", tz="Europe/London"))
         standin.add_user(

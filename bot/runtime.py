@@ -1,0 +1,99 @@
+"""Running the app: Socket Mode (``run``), HTTP (``serve``), workers on their own (``worker``)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
+from slack_bolt import App
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.app import build_app, make_client
+from bot.handlers.registry import register_all
+from bot.http import HttpServer, WsgiApp
+from bot.sending import BackgroundSender, ProgressDM
+from bot.settings import Settings
+from bot.wiring import Services, build_services
+
+log = logging.getLogger(__name__)
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+def _app(services: Services) -> tuple[App, ProgressDM]:
+    client = make_client(services.settings)
+    app = build_app(services.settings, lambda a: register_all(a, services), client=client)
+    return app, ProgressDM(services, client)
+
+
+def health(services: Services) -> Callable[[], dict[str, object]]:
+    def check() -> dict[str, object]:
+        try:
+            with services.uow() as uow:
+                uow.queue.sending_drafts()
+        except SQLAlchemyError as exc:
+            log.warning("health check: database unavailable: %s", exc)
+            return {"ok": False, "database": "unavailable"}
+        return {"ok": True, "database": "ok"}
+
+    return check
+
+
+def serve(settings: Settings, host: str, port: int, *, worker: bool = True) -> int:
+    """HTTP mode: every Slack request at POST /slack/events (signatures always verified), GET /healthz."""
+    if not settings.slack_signing_secret:
+        raise SystemExit(
+            "SLACK_SIGNING_SECRET must be set to serve HTTP: Slack's signatures are always checked"
+        )
+    services = build_services(settings)
+    app, progress = _app(services)
+    server = HttpServer(WsgiApp(app, health=health(services)), host=host, port=port)
+    sender = BackgroundSender(services, progress).start() if worker else None
+    server.start()
+    log.info("serving Slack at http://%s:%s/slack/events", host, server.port)
+    try:
+        _wait_for_signal()
+    finally:
+        server.stop()
+        if sender:
+            sender.stop()
+    return 0
+
+
+def socket_mode(settings: Settings, *, worker: bool = True) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    services = build_services(settings)
+    app, progress = _app(services)
+    handler = SocketModeHandler(app, settings.slack_app_token)
+    sender = BackgroundSender(services, progress).start() if worker else None
+    handler.connect()
+    log.info("connected to Slack over Socket Mode")
+    try:
+        _wait_for_signal()
+    finally:
+        handler.close()
+        if sender:
+            sender.stop()
+    return 0
+
+
+def workers(settings: Settings, count: int) -> int:
+    """Delivery workers as a process of their own; several may run against one PostgreSQL."""
+    services = build_services(settings)
+    progress = ProgressDM(services, make_client(settings)) if settings.slack_configured else None
+    senders = [BackgroundSender(services, progress).start() for _ in range(count)]
+    log.info("%d delivery worker(s) running", count)
+    try:
+        _wait_for_signal()
+    finally:
+        for sender in senders:
+            sender.stop()
+    return 0
