@@ -20,10 +20,10 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def make_client(settings: Settings) -> WebClient:
-    """The Web API client every listener's ``client`` is copied from: base URL and retry handlers included."""
+def make_client(settings: Settings, *, with_token: bool = True) -> WebClient:
+    """A Web API client with the configured base URL and retry handlers (listeners' clients copy the app's)."""
     return WebClient(
-        token=settings.slack_bot_token or None,
+        token=(settings.slack_bot_token or None) if with_token else None,
         base_url=settings.slack_api_url,
         timeout=30,
         retry_handlers=[
@@ -69,7 +69,8 @@ def _skip_slack_retries(request: Any, next: Callable[[], None]) -> BoltResponse 
 def build_app(settings: Settings, register: Callable[[App], None], client: WebClient | None = None) -> App:
     client = client or make_client(settings)
     app = App(
-        client=client,
+        # The app's own client carries no token: authorize() gives each request its token.
+        client=make_client(settings, with_token=False),
         signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
         authorize=_authorizer(client, settings.slack_bot_token),
         request_verification_enabled=True,

@@ -74,12 +74,12 @@ def socket_mode(settings: Settings, *, worker: bool = True) -> int:
     app, progress = _app(services)
     handler = SocketModeHandler(app, settings.slack_app_token)
     sender = BackgroundSender(services, progress).start() if worker else None
-    handler.connect()
+    handler.connect()  # type: ignore[no-untyped-call]
     log.info("connected to Slack over Socket Mode")
     try:
         _wait_for_signal()
     finally:
-        handler.close()
+        handler.close()  # type: ignore[no-untyped-call]
         if sender:
             sender.stop()
     return 0

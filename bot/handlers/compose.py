@@ -202,7 +202,8 @@ class ComposeHandlers:
             if verdict.problem is None:
                 lines.append(FileLine(verdict.filename, "ok"))
             else:
-                lines.append(FileLine(verdict.filename, "rejected", describe(verdict.problem, t)))
+                reason = describe(verdict.problem, t).removeprefix(f"{verdict.filename}: ")
+                lines.append(FileLine(verdict.filename, "rejected", reason))
         rejected = any(line.state == "rejected" for line in lines)
         if rejected:
             screen = CheckingScreen(draft_id, channel, tuple(lines), done=True)

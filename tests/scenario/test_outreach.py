@@ -8,17 +8,27 @@ import json
 import pytest
 
 from bot import ids
+from bot.devtools.harness import full_app, wait_for
+from bot.settings import Settings
 from outreach.adapters.clamd_local import eicar_test_bytes
 from outreach.models import Ad, AdType, Channel, DraftStatus, Partner, PartnerKind
 from tests.attachment_samples import pdf
-from tests.scenario.full_app import full_app, wait_for
 
 pytestmark = [pytest.mark.smtp, pytest.mark.clamd]
 
 
 @pytest.fixture
 def app(database_url, db_engine, smtp_server, clamd):
-    with full_app(database_url, smtp_server.host, smtp_server.port, clamd.socket_path) as running:
+    settings = Settings(
+        database_url=database_url,
+        smtp_host=smtp_server.host,
+        smtp_port=smtp_server.port,
+        mail_from="Outreach <outreach@brand.example>",
+        clamd_socket=clamd.socket_path,
+        tracking_link_template="https://track.example/c/{mpid}/{adid}/{program_id}",
+        program_id="7",
+    )
+    with full_app(settings) as running:
         with running.services.uow() as uow:
             partners = [
                 Partner(

@@ -1,12 +1,14 @@
-"""The whole app as Slack sees it: real services (database, SMTP server, clamd, libmagic), the Bolt app over
-HTTP, a stand-in Slack Web API, a webhook receiver for in-platform messages, and a background sender."""
+"""The whole app as Slack sees it, on this machine: the real services (database, SMTP, clamd, libmagic), the
+Bolt app served over HTTP, a stand-in Slack Web API, a receiver for in-platform messages, a background sender,
+and helpers that play the Slack side (commands, clicks, modal submissions). Used by the scenario tests and by
+the offline demo."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot import ids
@@ -20,9 +22,9 @@ from bot.sending import BackgroundSender, ProgressDM
 from bot.settings import Settings
 from bot.wiring import Services, build_services
 
-SIGNING_SECRET = "scenario-signing-secret"  # test values, not secrets
-BOT_TOKEN = "xoxb-scenario"
-WEBHOOK_SECRET = "scenario-webhook-secret"
+SIGNING_SECRET = "offline-signing-secret"  # values for the offline stand-ins only, not secrets
+BOT_TOKEN = "xoxb-offline"
+WEBHOOK_SECRET = "offline-webhook-secret"
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
@@ -55,7 +57,10 @@ class FullApp:
         before = len(self.standin.responses)
         answer = self.team(team).command(user, ids.COMMAND, text, response_url=self.standin.response_url())
         assert answer.status == 200, answer
-        return wait_for(lambda: self.responses_since(before), what="a response to /prospects")[-1]
+        found: list[dict[str, Any]] = wait_for(
+            lambda: self.responses_since(before), what="a response to /prospects"
+        )
+        return found[-1]
 
     def click(
         self,
@@ -77,7 +82,10 @@ class FullApp:
         assert answer.status == 200, answer
         if not expect_response:
             return None
-        return wait_for(lambda: self.responses_since(before), what=f"a response to {action['action_id']}")[-1]
+        found: list[dict[str, Any]] = wait_for(
+            lambda: self.responses_since(before), what=f"a response to {action['action_id']}"
+        )
+        return found[-1]
 
     def click_in_view(
         self, user: str, view: dict[str, Any], action: dict[str, Any], team: str = "T0001"
@@ -92,31 +100,27 @@ class FullApp:
         return self.team(team).view_submission(user, view, values, team_id=team)
 
 
+DEFAULT_USERS = (
+    SlackUser("U0001", "ann", "Ann Lee", "ann@brand.example", tz="Europe/London"),
+    SlackUser("U0002", "wei", "张伟", "wei@brand.example", tz="Asia/Shanghai", locale="zh-CN"),
+    SlackUser("U0009", "eve", "Eve Other", "eve@other.example", team_id="T0002"),
+)
+
+
 @contextmanager
-def full_app(
-    database_url: str, smtp_host: str, smtp_port: int, clamd_socket: str, **overrides: Any
-) -> Iterator[FullApp]:
+def full_app(base: Settings, users: tuple[SlackUser, ...] = DEFAULT_USERS) -> Iterator[FullApp]:
+    """The app on ``base`` settings (database, SMTP, clamd …) with Slack and the message webhook stood in."""
     inbox = WebhookInbox(WEBHOOK_SECRET).start()
     with SlackStandIn(bot_token=BOT_TOKEN) as standin:
-        standin.add_user(SlackUser("U0001", "ann", "Ann Lee", "ann@brand.example", tz="Europe/London"))
-        standin.add_user(
-            SlackUser("U0002", "wei", "张伟", "wei@brand.example", tz="Asia/Shanghai", locale="zh-CN")
-        )
-        standin.add_user(SlackUser("U0009", "eve", "Eve Other", "eve@other.example", team_id="T0002"))
-        settings = Settings(
-            database_url=database_url,
+        for user in users:
+            standin.add_user(user)
+        settings = replace(
+            base,
             slack_bot_token=BOT_TOKEN,
             slack_signing_secret=SIGNING_SECRET,
             slack_api_url=standin.api_url,
-            smtp_host=smtp_host,
-            smtp_port=smtp_port,
-            mail_from="Outreach <outreach@brand.example>",
-            clamd_socket=clamd_socket,
             messages_webhook_url=inbox.url,
             messages_webhook_secret=WEBHOOK_SECRET,
-            tracking_link_template="https://track.example/c/{mpid}/{adid}/{program_id}",
-            program_id="7",
-            **overrides,
         )
         services = build_services(settings)
         client = make_client(settings)
