@@ -3,7 +3,9 @@
 A send is a stored plan (see :mod:`outreach.compose`); workers only move its rows along:
 ``PENDING → IN_FLIGHT`` (claimed, an attempt counted, committed before anything is sent) ``→ SENT`` or
 ``FAILED``, or back to ``PENDING`` with a later due time after a passing failure. One recipient's failure
-never stops the others. Each result is committed as soon as it is known.
+never stops the others. Each result is committed as soon as it is known, in one short transaction. The
+partners of a claimed batch are read in one query when it is claimed; progress is reported at most every
+``progress_interval`` seconds per draft (and always when its send ends), not once per result.
 
 The window between "sent" and "recorded": a worker killed there leaves a row IN_FLIGHT, and nobody can know
 whether that message left. We resolve it **at most once**: a row IN_FLIGHT for longer than the claim lease is
@@ -29,7 +31,17 @@ from datetime import datetime, timedelta
 from outreach.attachments import AttachmentPolicy, ScanCache, recheck_for_send
 from outreach.errors import DeliveryFailed
 from outreach.layouts import Layouts
-from outreach.models import AuditEvent, Channel, Delivery, DeliveryStatus, Draft, DraftStatus, Partner
+from outreach.models import (
+    AuditEvent,
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    Direction,
+    Draft,
+    DraftStatus,
+    Partner,
+    ThreadMessage,
+)
 from outreach.ports import Claimed, Clock, Mailer, MessageTransport, Scanner, Sniffer, UnitOfWork
 from outreach.rendering import PreparedDraft, TrackingConfig, email_for, message_for, prepare
 
@@ -130,6 +142,8 @@ class DeliveryWorker:
         lease: timedelta = timedelta(minutes=10),
         batch_size: int = 100,
         on_progress: ProgressListener | None = None,
+        progress_interval: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -147,6 +161,10 @@ class DeliveryWorker:
         self._lease = lease
         self._batch_size = batch_size
         self._on_progress = on_progress
+        self._progress_interval = progress_interval
+        self._monotonic = monotonic
+        self._last_report: dict[tuple[str, int], float] = {}  # when each draft's progress was last reported
+        self._authors: dict[tuple[str, int], str] = {}  # author of each draft seen (they never change)
 
     # -- the loop ------------------------------------------------------------------------------------------
     def run_once(self, draft_id: int | None = None) -> int:
@@ -159,6 +177,7 @@ class DeliveryWorker:
         if not claimed:
             return 0
         batch = _Batch()
+        self._load_partners(batch, claimed)
         emails = [c for c in claimed if self._channel(batch, c) is Channel.EMAIL]
         messages = [c for c in claimed if c not in emails]
         if emails:
@@ -190,6 +209,7 @@ class DeliveryWorker:
         assert delivery.id is not None
         prepared = self._prepared(batch, item)
         partner = self._partner(batch, item)
+        text = ""
         try:
             if isinstance(prepared, str):
                 raise DeliveryFailed(prepared, permanent=prepared.startswith("the draft"))
@@ -206,17 +226,34 @@ class DeliveryWorker:
                     raise DeliveryFailed("the recipient does not accept messages", permanent=True)
                 if self._transport is None:
                     raise DeliveryFailed("in-platform messages are not configured", permanent=False)
-                provider_id = self._transport.send(message_for(prepared, partner))
+                message = message_for(prepared, partner)
+                provider_id = self._transport.send(message)
+                text = message.text
         except DeliveryFailed as failure:
             self._record_failure(item, failure)
             return
-        self._record_sent(item, prepared.draft, provider_id)
+        self._record_sent(item, prepared.draft, provider_id, text)
 
-    def _record_sent(self, item: Claimed, draft: Draft, provider_id: str) -> None:
+    def _record_sent(self, item: Claimed, draft: Draft, provider_id: str, text: str = "") -> None:
         now = self._clock.now()
         with self._uow() as uow:
             delivery = item.delivery
             uow.deliveries.save(item.team_id, _with(delivery, DeliveryStatus.SENT, "", provider_id, now))
+            if draft.channel is Channel.MESSAGE:  # kept in the thread, where the partner's replies land
+                thread = uow.threads.open(item.team_id, delivery.mpid, Channel.MESSAGE)
+                assert thread.id is not None
+                uow.threads.add_message(
+                    item.team_id,
+                    thread.id,
+                    ThreadMessage(
+                        Direction.OUT,
+                        text,
+                        author_id=draft.author_id,
+                        provider_message_id=provider_id,
+                        delivery_id=delivery.id,
+                        at=now,
+                    ),
+                )
             uow.prospects.mark_contacted(item.team_id, [delivery.mpid], now)
             uow.audit.record(
                 AuditEvent(
@@ -271,6 +308,7 @@ class DeliveryWorker:
             draft = uow.drafts.get(team_id, draft_id)
             if draft is None:
                 return "the draft no longer exists"
+            self._authors[(team_id, draft_id)] = draft.author_id
             ads = {a.adid: a for a in uow.ads.all(team_id)}
         check = recheck_for_send(draft.attachments, self._sniffer, self._scanner, self._policy, self._cache)
         if not check.ok:
@@ -280,14 +318,19 @@ class DeliveryWorker:
             return ("the draft's attachments were refused: " if permanent else "") + reasons
         return prepare(draft, ads, self._tracking, self._clock.now())
 
-    def _partner(self, batch: _Batch, item: Claimed) -> Partner | None:
-        key = (item.team_id, item.delivery.mpid)
-        if key not in batch.partners:
-            with self._uow() as uow:
-                found = uow.partners.get(item.team_id, item.delivery.mpid)
-            if found is not None:
-                batch.partners[key] = found
-        return batch.partners.get(key)
+    def _load_partners(self, batch: _Batch, claimed: list[Claimed]) -> None:
+        """Every recipient of the batch in one query per workspace (a partner gone since is simply missing)."""
+        by_team: dict[str, list[str]] = {}
+        for item in claimed:
+            by_team.setdefault(item.team_id, []).append(item.delivery.mpid)
+        with self._uow() as uow:
+            for team_id, mpids in by_team.items():
+                for mpid, partner in uow.partners.get_many(team_id, mpids).items():
+                    batch.partners[(team_id, mpid)] = partner
+
+    @staticmethod
+    def _partner(batch: _Batch, item: Claimed) -> Partner | None:
+        return batch.partners.get((item.team_id, item.delivery.mpid))
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
     def _recover(self) -> None:
@@ -303,9 +346,12 @@ class DeliveryWorker:
     def _finish_if_done(self, team_id: str, draft_id: int) -> None:
         with self._uow() as uow:
             counts = uow.queue.counts(team_id, draft_id)
-            draft = uow.drafts.get(team_id, draft_id)
-            if draft is None or counts[DeliveryStatus.PENDING] or counts[DeliveryStatus.IN_FLIGHT]:
+            if counts[DeliveryStatus.PENDING] or counts[DeliveryStatus.IN_FLIGHT]:
                 return
+            draft = uow.drafts.get(team_id, draft_id)
+            if draft is None:
+                return
+            self._authors[(team_id, draft_id)] = draft.author_id
             if draft.status is DraftStatus.SENDING:
                 sent, failed = counts[DeliveryStatus.SENT], counts[DeliveryStatus.FAILED]
                 status = (
@@ -316,13 +362,27 @@ class DeliveryWorker:
         self._report(team_id, draft_id, finished=True)
 
     def _report(self, team_id: str, draft_id: int, *, finished: bool) -> None:
+        """Tell the listener where the send stands: at once when it ends, else at most every interval."""
         if self._on_progress is None:
+            return
+        key, now = (team_id, draft_id), self._monotonic()
+        last = self._last_report.get(key)
+        if not finished and last is not None and now - last < self._progress_interval:
             return
         with self._uow() as uow:
             counts = uow.queue.counts(team_id, draft_id)
-            draft = uow.drafts.get(team_id, draft_id)
-        if draft is not None:
-            self._on_progress(Progress(team_id, draft_id, draft.author_id, counts, finished))
+            author = self._authors.get(key)
+            if author is None:
+                draft = uow.drafts.get(team_id, draft_id)
+                if draft is None:
+                    return
+                author = self._authors[key] = draft.author_id
+        if finished:
+            self._last_report.pop(key, None)
+            self._authors.pop(key, None)
+        else:
+            self._last_report[key] = now
+        self._on_progress(Progress(team_id, draft_id, author, counts, finished))
 
 
 def _with(

@@ -200,6 +200,21 @@ class Direction(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ReceivedFile:
+    """A file that came with an inbound message: kept, or quarantined (``quarantine`` says why: a problem
+    code such as ``infected``, ``unscannable`` or ``type_not_allowed``; ``reason`` the English text).
+    A quarantined file is stored with its verdict for review but never forwarded or offered."""
+
+    attachment: Attachment
+    quarantine: str = ""
+    reason: str = ""
+
+    @property
+    def quarantined(self) -> bool:
+        return bool(self.quarantine)
+
+
+@dataclass(frozen=True, slots=True)
 class ThreadMessage:
     """One message of a conversation with a partner, sent by us (OUT) or received (IN)."""
 
@@ -210,6 +225,8 @@ class ThreadMessage:
     delivery_id: int | None = None
     at: datetime | None = None
     id: int | None = None
+    external_id: str = ""  # the sender's id of an inbound message, unique per workspace (idempotency)
+    files: tuple[ReceivedFile, ...] = ()  # the files of an inbound message, kept and quarantined
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,3 +254,17 @@ class AuditEvent:
     mpid: str = ""
     detail: str = ""
     id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DraftSummary:
+    """What the digest shows of an unsent draft (no content, no files)."""
+
+    team_id: str
+    author_id: str
+    draft_id: int
+    channel: Channel
+    subject: str
+    excerpt: str  # the start of the content
+    recipients: int
+    created_at: datetime

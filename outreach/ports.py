@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -18,6 +18,7 @@ from outreach.models import (
     DeliveryStatus,
     Draft,
     DraftStatus,
+    DraftSummary,
     OutgoingEmail,
     OutgoingMessage,
     Partner,
@@ -289,11 +290,33 @@ class ThreadRepository(Protocol):
         """The thread with this partner on this channel, created if missing (messages not loaded)."""
         ...
 
-    def add_message(self, team_id: str, thread_id: int, message: ThreadMessage) -> ThreadMessage: ...
+    def add_message(self, team_id: str, thread_id: int, message: ThreadMessage) -> ThreadMessage:
+        """Store a message with the links to its files (which must have ids). Raises AlreadyExists when
+        the message has an ``external_id`` this workspace already holds (safe against concurrent inserts)."""
+        ...
 
     def get(self, team_id: str, thread_id: int) -> Thread | None: ...
 
     def for_partner(self, team_id: str, mpid: str) -> list[Thread]: ...
+
+    def by_external_id(self, team_id: str, external_id: str) -> tuple[Thread, ThreadMessage] | None:
+        """The inbound message stored under this sender's id, with its thread (messages not loaded)."""
+        ...
+
+    def find_out_message(
+        self,
+        team_id: str,
+        mpid: str,
+        *,
+        provider_message_id: str = "",
+        delivery_id: int | None = None,
+    ) -> tuple[Thread, ThreadMessage] | None:
+        """An OUT message to this partner with this provider id (or delivery), with its thread."""
+        ...
+
+    def last_out_message(self, team_id: str, mpid: str) -> ThreadMessage | None:
+        """The newest OUT message to this partner on any channel."""
+        ...
 
 
 class PickRepository(Protocol):
@@ -310,6 +333,23 @@ class PickRepository(Protocol):
     def among(self, team_id: str, user_id: str, mpids: Collection[str]) -> frozenset[str]: ...
 
     def all(self, team_id: str, user_id: str) -> list[str]: ...
+
+
+class DigestRepository(Protocol):
+    """Unsent drafts across workspaces (the digest serves all) and the once-a-day record per user."""
+
+    def stale_drafts(self, created_before: datetime) -> list[DraftSummary]:
+        """Every DRAFT created before ``created_before``, by workspace, author, then age (oldest first)."""
+        ...
+
+    def claim(self, team_id: str, user_id: str, day: date, at: datetime) -> bool:
+        """Record that this user gets the digest of ``day``; False when someone already did (insert or
+        ignore on a unique (workspace, user, day) key: a concurrent claim waits and then gets False)."""
+        ...
+
+    def release(self, team_id: str, user_id: str, day: date) -> None:
+        """Undo a claim whose digest could not be delivered, so a later run may try again."""
+        ...
 
 
 class AuditLog(Protocol):
@@ -352,6 +392,9 @@ class UnitOfWork(Protocol):
 
     @property
     def queue(self) -> DeliveryQueue: ...
+
+    @property
+    def digests(self) -> DigestRepository: ...
 
     def __enter__(self) -> Self: ...
 

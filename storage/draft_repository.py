@@ -19,7 +19,7 @@ def _verdict(row: AttachmentRow) -> ScanVerdict | None:
     return ScanVerdict(ScanStatus(row.scan_status), signature=row.scan_signature, detail=row.scan_detail)
 
 
-def _to_attachment(row: AttachmentRow) -> Attachment:
+def to_attachment(row: AttachmentRow) -> Attachment:
     return Attachment(
         filename=row.filename,
         mime_type=row.mime_type,
@@ -51,13 +51,13 @@ class SqlAttachmentRepository:
         )
         self._session.add(row)
         self._session.flush()
-        return _to_attachment(row)
+        return to_attachment(row)
 
     def get(self, team_id: str, attachment_id: int) -> Attachment | None:
         row = self._session.scalars(
             select(AttachmentRow).where(AttachmentRow.team_id == team_id, AttachmentRow.id == attachment_id)
         ).first()
-        return None if row is None else _to_attachment(row)
+        return None if row is None else to_attachment(row)
 
     def verdict_for(self, team_id: str, sha256: str) -> ScanVerdict | None:
         row = self._session.scalars(
@@ -190,7 +190,7 @@ class SqlDraftRepository:
             reply_to=row.reply_to,
             subject=row.subject,
             content=row.content,
-            attachments=tuple(_to_attachment(a) for a in attachments),
+            attachments=tuple(to_attachment(a) for a in attachments),
             status=DraftStatus(row.status),
             id=row.id,
             created_at=row.created_at,

@@ -8,13 +8,14 @@ search without a join. ``sort_name`` and ``search_text`` are derived columns wri
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -265,8 +266,40 @@ class ThreadMessageRow(Base):
         Id, ForeignKey("deliveries.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    # The sender's id of an inbound message: the same inbound delivered twice is stored once (migration 0004).
+    external_id: Mapped[str] = mapped_column(String(255), nullable=False, default="", server_default="")
 
-    __table_args__ = (Index("ix_thread_messages_thread", "thread_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_thread_messages_thread", "thread_id", "created_at"),
+        Index(
+            "uq_thread_messages_external",
+            "team_id",
+            "external_id",
+            unique=True,
+            sqlite_where=text("external_id <> ''"),
+            postgresql_where=text("external_id <> ''"),
+        ),
+        Index("ix_thread_messages_provider", "team_id", "provider_message_id"),
+    )
+
+
+class ThreadMessageFileRow(Base):
+    """A file of an inbound message; ``quarantine`` (a problem code) is empty for a kept file."""
+
+    __tablename__ = "thread_message_files"
+
+    message_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("thread_messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    attachment_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("attachments.id", ondelete="RESTRICT"), primary_key=True
+    )
+    team_id: Mapped[str] = _team()
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    quarantine: Mapped[str] = mapped_column(String(32), nullable=False, default="")
+    reason: Mapped[str] = mapped_column(String(500), nullable=False, default="")
+
+    __table_args__ = (Index("ix_thread_message_files_attachment", "attachment_id"),)
 
 
 class AuditEventRow(Base):
@@ -301,3 +334,14 @@ class PickRow(Base):
     user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     mpid: Mapped[str] = mapped_column(String(64), primary_key=True)
     picked_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class DigestClaimRow(Base):
+    """One digest per user per local day: the key makes a second claim (another scheduler) a no-op."""
+
+    __tablename__ = "digest_claims"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

@@ -3,8 +3,8 @@ does).
 
 Every method takes the workspace (``team_id``) and filters by it: no query crosses workspaces.
 Partners and prospects live in ``storage.partner_repository``; drafts and attachments in
-``storage.draft_repository``; this module holds ads, deliveries, threads and the audit log, and
-re-exports all.
+``storage.draft_repository``; threads in ``storage.thread_repository``; the digest's queries in
+``storage.digest_repository``; this module holds ads, deliveries and the audit log, and re-exports all.
 """
 
 from __future__ import annotations
@@ -15,22 +15,19 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
-from outreach.errors import NotFound
 from outreach.models import (
     Ad,
     AdType,
     AuditEvent,
-    Channel,
     Delivery,
     DeliveryStatus,
-    Direction,
-    Thread,
-    ThreadMessage,
 )
 from outreach.ports import AlreadyExists, Clock, UpsertCounts
+from storage.digest_repository import SqlDigestRepository
 from storage.draft_repository import SqlAttachmentRepository, SqlDraftRepository
-from storage.models import AdRow, AuditEventRow, DeliveryRow, ThreadMessageRow, ThreadRow
+from storage.models import AdRow, AuditEventRow, DeliveryRow
 from storage.partner_repository import SqlPartnerRepository, SqlProspectRepository
+from storage.thread_repository import SqlThreadRepository
 from storage.upsert import chunks, insert_for
 
 __all__ = [
@@ -38,6 +35,7 @@ __all__ = [
     "SqlAttachmentRepository",
     "SqlAuditLog",
     "SqlDeliveryRepository",
+    "SqlDigestRepository",
     "SqlDraftRepository",
     "SqlPartnerRepository",
     "SqlProspectRepository",
@@ -227,96 +225,6 @@ def _replace_id(delivery: Delivery, new_id: int) -> Delivery:
         sent_at=delivery.sent_at,
         id=new_id,
     )
-
-
-def _to_message(row: ThreadMessageRow) -> ThreadMessage:
-    return ThreadMessage(
-        direction=Direction(row.direction),
-        body=row.body,
-        author_id=row.author_id,
-        provider_message_id=row.provider_message_id,
-        delivery_id=row.delivery_id,
-        at=row.created_at,
-        id=row.id,
-    )
-
-
-def _to_thread(row: ThreadRow, messages: Sequence[ThreadMessage] = ()) -> Thread:
-    return Thread(
-        team_id=row.team_id,
-        mpid=row.mpid,
-        channel=Channel(row.channel),
-        subject=row.subject,
-        messages=tuple(messages),
-        id=row.id,
-        created_at=row.created_at,
-    )
-
-
-class SqlThreadRepository:
-    def __init__(self, session: Session, clock: Clock) -> None:
-        self._session = session
-        self._clock = clock
-
-    def _find(self, team_id: str, mpid: str, channel: Channel) -> ThreadRow | None:
-        stmt = select(ThreadRow).where(
-            ThreadRow.team_id == team_id, ThreadRow.mpid == mpid, ThreadRow.channel == channel.value
-        )
-        return self._session.scalars(stmt).first()
-
-    def open(self, team_id: str, mpid: str, channel: Channel, subject: str = "") -> Thread:
-        row = self._find(team_id, mpid, channel)
-        if row is None:
-            table = cast(Table, ThreadRow.__table__)
-            values = {"team_id": team_id, "mpid": mpid, "channel": channel.value, "subject": subject}
-            stmt = insert_for(self._session, table).values(created_at=self._clock.now(), **values)
-            self._session.execute(stmt.on_conflict_do_nothing())
-            row = self._find(team_id, mpid, channel)
-            assert row is not None
-        return _to_thread(row)
-
-    def add_message(self, team_id: str, thread_id: int, message: ThreadMessage) -> ThreadMessage:
-        thread = self._session.scalars(
-            select(ThreadRow).where(ThreadRow.team_id == team_id, ThreadRow.id == thread_id)
-        ).first()
-        if thread is None:
-            raise NotFound("thread", str(thread_id))
-        at = message.at or self._clock.now()
-        row = ThreadMessageRow(
-            team_id=team_id,
-            thread_id=thread_id,
-            direction=message.direction.value,
-            author_id=message.author_id,
-            body=message.body,
-            provider_message_id=message.provider_message_id,
-            delivery_id=message.delivery_id,
-            created_at=at,
-        )
-        self._session.add(row)
-        thread.last_message_at = at
-        self._session.flush()
-        return _to_message(row)
-
-    def get(self, team_id: str, thread_id: int) -> Thread | None:
-        row = self._session.scalars(
-            select(ThreadRow).where(ThreadRow.team_id == team_id, ThreadRow.id == thread_id)
-        ).first()
-        if row is None:
-            return None
-        messages = self._session.scalars(
-            select(ThreadMessageRow)
-            .where(ThreadMessageRow.team_id == team_id, ThreadMessageRow.thread_id == thread_id)
-            .order_by(ThreadMessageRow.created_at, ThreadMessageRow.id)
-        )
-        return _to_thread(row, [_to_message(m) for m in messages])
-
-    def for_partner(self, team_id: str, mpid: str) -> list[Thread]:
-        rows = self._session.scalars(
-            select(ThreadRow)
-            .where(ThreadRow.team_id == team_id, ThreadRow.mpid == mpid)
-            .order_by(ThreadRow.id)
-        )
-        return [_to_thread(row) for row in rows]
 
 
 def _to_event(row: AuditEventRow) -> AuditEvent:

@@ -16,6 +16,7 @@ from storage.repositories import (
     SqlAttachmentRepository,
     SqlAuditLog,
     SqlDeliveryRepository,
+    SqlDigestRepository,
     SqlDraftRepository,
     SqlPartnerRepository,
     SqlProspectRepository,
@@ -40,6 +41,7 @@ class SqlUnitOfWork:
     audit: SqlAuditLog
     picks: SqlPickRepository
     queue: SqlDeliveryQueue
+    digests: SqlDigestRepository
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
         self._factory = session_factory
@@ -61,6 +63,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(session)
         self.picks = SqlPickRepository(session, clock)
         self.queue = SqlDeliveryQueue(session, clock)
+        self.digests = SqlDigestRepository(session)
         return self
 
     def __exit__(
