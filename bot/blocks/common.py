@@ -112,7 +112,7 @@ class BlockLimitError(ValueError):
 
 def check_limits(blocks: list[Block], *, surface: str = "message") -> list[Block]:
     """Raise BlockLimitError when ``blocks`` break one of Slack's limits; return them unchanged otherwise."""
-    cap = MAX_MESSAGE_BLOCKS if surface == "message" else MAX_VIEW_BLOCKS
+    cap = MAX_MESSAGE_BLOCKS if surface == "message" else MAX_VIEW_BLOCKS  # modal and home: 100
     if len(blocks) > cap:
         raise BlockLimitError(f"{len(blocks)} blocks in a {surface} (Slack allows {cap})")
     ids = [b["block_id"] for b in blocks if "block_id" in b]

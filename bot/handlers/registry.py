@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.handlers import commands, compose, drafts, marketplace, prospects
+from bot.handlers import commands, compose, drafts, home, marketplace, prospects
 from bot.wiring import Services
 
 
@@ -23,3 +23,4 @@ def register_all(app: App, services: Services) -> None:
     marketplace.register(app, market)
     compose.register(app, compose_handlers)
     drafts.register(app, draft_handlers)
+    home.register(app, home.HomeHandlers(services))

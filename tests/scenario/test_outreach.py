@@ -343,3 +343,20 @@ def test_another_workspace_never_sees_or_reaches_our_prospects(app, smtp_server)
     assert answer.json()["response_action"] == "errors"
     assert app.services.compose.load("T0001", "U0001", ours.draft_id).draft.content == ""
     assert smtp_server.messages() == []
+
+
+def test_opening_the_home_tab_publishes_it(app):
+    event = {
+        "token": "x",
+        "team_id": "T0001",
+        "api_app_id": "A0001",
+        "type": "event_callback",
+        "event_id": "Ev0001",
+        "event_time": 1,
+        "event": {"type": "app_home_opened", "user": "U0002", "channel": "D0002", "tab": "home"},
+    }
+    answer = app.sim.post(json.dumps(event), content_type="application/json")
+    assert answer.status == 200
+    home = wait_for(lambda: app.standin.calls_to("views.publish"), what="the home tab")[-1]
+    assert home.args["user_id"] == "U0002"
+    assert "潜在客户" in json.dumps(home.args["view"], ensure_ascii=False)  # U0002 reads Chinese
