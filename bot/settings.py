@@ -61,12 +61,7 @@ class Settings:
     # Digest
     digest_cron: str = "0 9 * * mon-fri"
     digest_min_age_hours: float = 24.0
-    # Trust
-    senders_usergroup: str = ""
-    senders: tuple[str, ...] = ()
-    secret_key: str = ""
-    recent_contact_days: int = 7
-    public_url: str = "http://127.0.0.1:3000"
+    # Operations
     log_level: str = "INFO"
 
     @property
@@ -90,6 +85,12 @@ class Settings:
                 problems.append(f"{name}={raw!r}: {exc}")
         if "smtp_security" in values and values["smtp_security"] not in ("none", "starttls", "tls"):
             problems.append(f"SMTP_SECURITY={values['smtp_security']!r}: must be none, starttls or tls")
+        if str(values.get("log_level", "INFO")).upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            problems.append(f"LOG_LEVEL={values['log_level']!r}: must be DEBUG, INFO, WARNING or ERROR")
+        if values.get("messages_webhook_url") and not values.get("messages_webhook_secret"):
+            problems.append(
+                "MESSAGES_WEBHOOK_SECRET must be set with MESSAGES_WEBHOOK_URL: messages are signed"
+            )
         if problems:
             raise SettingsError(problems)
         return cls(**values)

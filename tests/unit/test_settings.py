@@ -1,0 +1,37 @@
+import pytest
+
+from bot.settings import Settings, SettingsError
+
+
+def test_defaults_run_the_offline_demo():
+    s = Settings.from_env({})
+    assert s.database_url == "sqlite:///var/prospects.db"
+    assert not s.slack_configured and s.smtp_security == "none" and s.max_files == 10
+
+
+def test_every_malformed_variable_is_named_at_once():
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env(
+            {
+                "SMTP_PORT": "x",
+                "MAX_FILES": "ten",
+                "SMTP_SECURITY": "ssl",
+                "MESSAGES_WEBHOOK_URL": "https://hooks.example/in",
+            }
+        )
+    text = str(err.value)
+    for name in ("SMTP_PORT", "MAX_FILES", "SMTP_SECURITY", "MESSAGES_WEBHOOK_SECRET"):
+        assert name in text
+
+
+def test_values_are_parsed():
+    s = Settings.from_env(
+        {
+            "SENDERS": "U1, U2,",
+            "DIGEST_MIN_AGE": "2d",
+            "SEND_RATE_PER_SECOND": "2.5",
+            "SLACK_BOT_TOKEN": "xoxb-1",
+        }
+    )
+    assert s.senders == ("U1", "U2") and s.digest_min_age_hours == 48 and s.send_rate_per_second == 2.5
+    assert s.slack_configured
