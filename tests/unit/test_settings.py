@@ -27,11 +27,16 @@ def test_every_malformed_variable_is_named_at_once():
 def test_values_are_parsed():
     s = Settings.from_env(
         {
-            "SENDERS": "U1, U2,",
             "DIGEST_MIN_AGE": "2d",
             "SEND_RATE_PER_SECOND": "2.5",
             "SLACK_BOT_TOKEN": "xoxb-1",
+            "CLAMD_PORT": "3311",
         }
     )
-    assert s.senders == ("U1", "U2") and s.digest_min_age_hours == 48 and s.send_rate_per_second == 2.5
+    assert s.digest_min_age_hours == 48 and s.send_rate_per_second == 2.5 and s.clamd_port == 3311
     assert s.slack_configured
+
+
+def test_a_bad_log_level_is_named():
+    with pytest.raises(SettingsError, match="LOG_LEVEL"):
+        Settings.from_env({"LOG_LEVEL": "chatty"})
