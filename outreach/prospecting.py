@@ -100,6 +100,9 @@ class ProspectService:
         """A partner of this workspace (a prospect or not); NotFound for another workspace's mpid."""
         with self._uow() as uow:
             found = uow.prospects.get(team_id, mpid)
+            if found is None:
+                partner = uow.partners.get(team_id, mpid)
+                found = Prospect(partner) if partner is not None else None
         if found is None:
             raise NotFound("partner", mpid)
         return found
@@ -110,7 +113,7 @@ class ProspectService:
         with self._uow() as uow:
             if picked:
                 known = uow.partners.get_many(team_id, mpids)
-                prospects = [m for m in known if (p := uow.prospects.get(team_id, m)) and p.marked_at]
+                prospects = [m for m in known if uow.prospects.get(team_id, m) is not None]
                 uow.picks.add(team_id, user_id, prospects)
             else:
                 uow.picks.remove(team_id, user_id, mpids)
