@@ -4,8 +4,9 @@ A send is a stored plan (see :mod:`outreach.compose`); workers only move its row
 ``PENDING → IN_FLIGHT`` (claimed, an attempt counted, committed before anything is sent) ``→ SENT`` or
 ``FAILED``, or back to ``PENDING`` with a later due time after a passing failure. One recipient's failure
 never stops the others. Each result is committed as soon as it is known, in one short transaction. The
-partners of a claimed batch are read in one query when it is claimed; progress is reported at most every
-``progress_interval`` seconds per draft (and always when its send ends), not once per result.
+partners of a claimed batch are read in one query when it is claimed; a draft being sent can no longer
+change, so a worker reads it once per send, not once per batch (ads and the time are read per batch);
+progress is reported at most every ``progress_interval`` seconds per draft (and always when its send ends).
 
 The window between "sent" and "recorded": a worker killed there leaves a row IN_FLIGHT, and nobody can know
 whether that message left. We resolve it **at most once**: a row IN_FLIGHT for longer than the claim lease is
@@ -47,6 +48,7 @@ from outreach.rendering import PreparedDraft, TrackingConfig, email_for, message
 
 log = logging.getLogger(__name__)
 
+MAX_DRAFTS_KEPT = 16  # drafts a worker keeps while sending them
 INTERRUPTED = "interrupted while sending: it may or may not have left, so it is not sent again by itself"
 
 
@@ -164,7 +166,7 @@ class DeliveryWorker:
         self._progress_interval = progress_interval
         self._monotonic = monotonic
         self._last_report: dict[tuple[str, int], float] = {}  # when each draft's progress was last reported
-        self._authors: dict[tuple[str, int], str] = {}  # author of each draft seen (they never change)
+        self._drafts: dict[tuple[str, int], Draft] = {}  # drafts being sent (a sending draft never changes)
 
     # -- the loop ------------------------------------------------------------------------------------------
     def run_once(self, draft_id: int | None = None) -> int:
@@ -305,11 +307,11 @@ class DeliveryWorker:
 
     def _prepare(self, team_id: str, draft_id: int) -> PreparedDraft | str:
         with self._uow() as uow:
-            draft = uow.drafts.get(team_id, draft_id)
+            draft = self._drafts.get((team_id, draft_id)) or uow.drafts.get(team_id, draft_id)
             if draft is None:
                 return "the draft no longer exists"
-            self._authors[(team_id, draft_id)] = draft.author_id
             ads = {a.adid: a for a in uow.ads.all(team_id)}
+        self._remember(draft)
         check = recheck_for_send(draft.attachments, self._sniffer, self._scanner, self._policy, self._cache)
         if not check.ok:
             # An infected file is permanent; one that cannot be scanned right now is retried later.
@@ -317,6 +319,14 @@ class DeliveryWorker:
             permanent = any(p.code != "unscannable" for p in check.problems)
             return ("the draft's attachments were refused: " if permanent else "") + reasons
         return prepare(draft, ads, self._tracking, self._clock.now())
+
+    def _remember(self, draft: Draft) -> None:
+        assert draft.id is not None
+        key = (draft.team_id, draft.id)
+        if key not in self._drafts:
+            while len(self._drafts) >= MAX_DRAFTS_KEPT:
+                self._drafts.pop(next(iter(self._drafts)))
+            self._drafts[key] = draft
 
     def _load_partners(self, batch: _Batch, claimed: list[Claimed]) -> None:
         """Every recipient of the batch in one query per workspace (a partner gone since is simply missing)."""
@@ -351,7 +361,6 @@ class DeliveryWorker:
             draft = uow.drafts.get(team_id, draft_id)
             if draft is None:
                 return
-            self._authors[(team_id, draft_id)] = draft.author_id
             if draft.status is DraftStatus.SENDING:
                 sent, failed = counts[DeliveryStatus.SENT], counts[DeliveryStatus.FAILED]
                 status = (
@@ -371,18 +380,14 @@ class DeliveryWorker:
             return
         with self._uow() as uow:
             counts = uow.queue.counts(team_id, draft_id)
-            author = self._authors.get(key)
-            if author is None:
-                draft = uow.drafts.get(team_id, draft_id)
-                if draft is None:
-                    return
-                author = self._authors[key] = draft.author_id
+            draft = self._drafts.get(key) or uow.drafts.get(team_id, draft_id)
         if finished:
             self._last_report.pop(key, None)
-            self._authors.pop(key, None)
+            self._drafts.pop(key, None)
         else:
             self._last_report[key] = now
-        self._on_progress(Progress(team_id, draft_id, author, counts, finished))
+        if draft is not None:
+            self._on_progress(Progress(team_id, draft_id, draft.author_id, counts, finished))
 
 
 def _with(

@@ -16,7 +16,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, and_, case, func, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, case, func, select, tuple_, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
@@ -338,14 +338,21 @@ class SqlProspectRepository:
     def mark_contacted(self, team_id: str, mpids: Collection[str], at: datetime) -> int:
         changed = 0
         for chunk in chunks(sorted(set(mpids))):
-            latest = and_(_T.c.team_id == team_id, _T.c.mpid.in_(chunk))
-            result = self._session.execute(
-                update(_T)
-                .where(latest, (_T.c.last_contacted_at.is_(None)) | (_T.c.last_contacted_at < at))
-                .values(last_contacted_at=at)
-            )
+            result = self._session.execute(_MARK_CONTACTED, {"w_team_id": team_id, "w_mpids": chunk, "at": at})
             changed += _rowcount(result)
         return changed
+
+
+# Built once: the send pipeline marks a partner contacted for every message sent.
+_MARK_CONTACTED = (
+    update(_T)
+    .where(
+        _T.c.team_id == bindparam("w_team_id"),
+        _T.c.mpid.in_(bindparam("w_mpids", expanding=True)),
+        _T.c.last_contacted_at.is_(None) | (_T.c.last_contacted_at < bindparam("at")),
+    )
+    .values(last_contacted_at=bindparam("at"))
+)
 
 
 def _rowcount(result: Any) -> int:

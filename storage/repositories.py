@@ -9,10 +9,11 @@ Partners and prospects live in ``storage.partner_repository``; drafts and attach
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from outreach.models import (
@@ -113,6 +114,22 @@ def _same_ad(old: Ad, new: Ad) -> bool:
 
 
 _DELIVERIES = cast(Table, DeliveryRow.__table__)
+# Built once: a worker saves one delivery per message sent, so building and keying a fresh statement each
+# time would cost more than running it. (Bound parameters of a WHERE clause are prefixed `w_`.)
+_SAVE_DELIVERY = (
+    update(_DELIVERIES)
+    .where(
+        _DELIVERIES.c.team_id == bindparam("w_team_id"),
+        _DELIVERIES.c.draft_id == bindparam("w_draft_id"),
+        _DELIVERIES.c.mpid == bindparam("w_mpid"),
+    )
+    .values(
+        {
+            name: bindparam(name)
+            for name in ("status", "attempts", "last_error", "provider_message_id", "sent_at", "updated_at")
+        }
+    )
+)
 
 
 def to_delivery(row: Any) -> Delivery:
@@ -197,20 +214,18 @@ class SqlDeliveryRepository:
 
     def save(self, team_id: str, delivery: Delivery) -> None:
         self._session.execute(
-            update(_DELIVERIES)
-            .where(
-                _DELIVERIES.c.team_id == team_id,
-                _DELIVERIES.c.draft_id == delivery.draft_id,
-                _DELIVERIES.c.mpid == delivery.mpid,
-            )
-            .values(
-                status=delivery.status.value,
-                attempts=delivery.attempts,
-                last_error=delivery.last_error,
-                provider_message_id=delivery.provider_message_id,
-                sent_at=delivery.sent_at,
-                updated_at=self._clock.now(),
-            )
+            _SAVE_DELIVERY,
+            {
+                "w_team_id": team_id,
+                "w_draft_id": delivery.draft_id,
+                "w_mpid": delivery.mpid,
+                "status": delivery.status.value,
+                "attempts": delivery.attempts,
+                "last_error": delivery.last_error,
+                "provider_message_id": delivery.provider_message_id,
+                "sent_at": delivery.sent_at,
+                "updated_at": self._clock.now(),
+            },
         )
 
 
@@ -240,23 +255,26 @@ def _to_event(row: AuditEventRow) -> AuditEvent:
     )
 
 
+_AUDIT = cast(Table, AuditEventRow.__table__)
+_RECORD_EVENT = insert(_AUDIT).returning(_AUDIT.c.id)  # built once: one event per message sent
+
+
 class SqlAuditLog:
     def __init__(self, session: Session) -> None:
         self._session = session
 
     def record(self, event: AuditEvent) -> AuditEvent:
-        row = AuditEventRow(
-            team_id=event.team_id,
-            actor_id=event.actor_id,
-            action=event.action,
-            at=event.at,
-            draft_id=event.draft_id,
-            mpid=event.mpid,
-            detail=event.detail,
-        )
-        self._session.add(row)
-        self._session.flush()
-        return _to_event(row)
+        values = {
+            "team_id": event.team_id,
+            "actor_id": event.actor_id,
+            "action": event.action,
+            "at": event.at,
+            "draft_id": event.draft_id,
+            "mpid": event.mpid,
+            "detail": event.detail,
+        }
+        new_id = self._session.execute(_RECORD_EVENT, values).scalar_one()
+        return dataclasses.replace(event, id=int(new_id))
 
     def recent(
         self, team_id: str, *, limit: int = 100, draft_id: int | None = None, mpid: str = ""
