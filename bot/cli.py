@@ -4,6 +4,7 @@
     prospects-bot serve [--host H] [--port N] [--no-worker]     HTTP mode (POST /slack/events, GET /healthz)
     prospects-bot worker [--count N]        delivery workers as a process of their own
     prospects-bot demo                      the offline demo, whatever is configured
+    prospects-bot digest --now              DM the digest of unsent drafts to every due author at once
     prospects-bot db upgrade                                   bring the database to the newest schema
     prospects-bot import partners FILE --team TEAM_ID [--no-progress]
     prospects-bot import ads FILE --team TEAM_ID [--no-progress]
@@ -43,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run delivery workers")
     worker.add_argument("--count", type=int, default=1)
     commands.add_parser("demo", help="the offline demo")
+    digest = commands.add_parser("digest", help="DM the digest of unsent drafts")
+    digest.add_argument(
+        "--now", action="store_true", required=True, help="to every due author at once, whatever the hour"
+    )
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -160,6 +165,20 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings)
 
 
+def _digest(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import make_client
+    from bot.digest import DigestJob
+    from bot.wiring import build_services
+
+    if not settings.slack_configured:
+        print("error: SLACK_BOT_TOKEN must be set to DM the digest", file=sys.stderr)
+        return EXIT_UNREADABLE
+    services = build_services(settings)
+    sent = DigestJob(services, make_client(settings), services.profiles).run()
+    print(f"digest sent to {sent} author(s)")
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "db": _db,
     "import": _import,
@@ -167,6 +186,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "serve": _serve,
     "worker": _worker,
     "demo": _demo,
+    "digest": _digest,
 }
 
 

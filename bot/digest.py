@@ -1,0 +1,120 @@
+"""The digest of unsent drafts, DMed at DIGEST_CRON (default weekdays 09:00) in each user's own time zone.
+
+One APScheduler job ticks every ``TICK`` minutes (UTC). On each tick, for every author with drafts unsent for
+longer than DIGEST_MIN_AGE, :meth:`DigestJob.tick` asks the cron — built in the author's Slack time zone —
+whether it fired within the last tick; if so the author's local day is claimed and the DM posted. Every real
+UTC offset is a multiple of 15 minutes, so a 15-minute tick reaches 09:00 in every zone. The claim (unique
+per workspace, user and local day) means nobody gets two digests a day, however many processes run
+schedulers. :meth:`DigestJob.run` (``prospects-bot digest --now``) sends to every due author at once,
+whatever the hour, through the same claim.
+
+Note: APScheduler 3.x reads a numeric day-of-week in a crontab as 0 = Monday; write names (``mon-fri``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.job import Job
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.blocks.digest import build_digest
+from bot.users import UserProfiles
+from bot.wiring import Services
+from outreach.digest import DigestFor, DigestService
+
+log = logging.getLogger(__name__)
+
+TICK = timedelta(minutes=15)
+JOB_ID = "digest"
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def fires_within(cron: str, tz: ZoneInfo, start: datetime, end: datetime) -> bool:
+    """Whether ``cron`` (crontab syntax, read in ``tz``) has a fire time in ``(start, end]``."""
+    trigger = CronTrigger.from_crontab(cron, timezone=tz)
+    fire = trigger.get_next_fire_time(None, start + timedelta(microseconds=1))
+    return fire is not None and fire <= end
+
+
+class DigestJob:
+    def __init__(
+        self,
+        services: Services,
+        client: WebClient,
+        profiles: UserProfiles,
+        *,
+        digest: DigestService | None = None,
+        cron: str | None = None,
+    ) -> None:
+        settings = services.settings
+        self._clock = services.clock
+        self._client = client
+        self._profiles = profiles
+        self._digest = digest or DigestService(
+            services.uow, services.clock, timedelta(hours=settings.digest_min_age_hours)
+        )
+        self.cron = cron or settings.digest_cron
+        CronTrigger.from_crontab(self.cron)  # a malformed DIGEST_CRON fails here, at start-up
+
+    def run(self, now: datetime | None = None) -> int:
+        """DM every due author now, whatever the hour (once per local day); returns how many were sent."""
+        return self._send(now or self._clock.now(), only_at_cron_time=False)
+
+    def tick(self, now: datetime | None = None) -> int:
+        """DM the due authors for whom the cron fired, in their own zone, within the last tick."""
+        return self._send(now or self._clock.now(), only_at_cron_time=True)
+
+    def schedule(self, scheduler: BaseScheduler) -> Job:
+        """Add the ticking job to an APScheduler 3.x scheduler (started by the caller)."""
+        minutes = int(TICK.total_seconds() // 60)
+        return scheduler.add_job(
+            self.tick,
+            CronTrigger(minute=f"*/{minutes}", timezone="UTC"),
+            id=JOB_ID,
+            name="digest of unsent drafts",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=int(TICK.total_seconds()),
+        )
+
+    # -- one pass --------------------------------------------------------------------------------------------
+    def _send(self, now: datetime, *, only_at_cron_time: bool) -> int:
+        sent = 0
+        for digest in self._digest.due(now):
+            profile = self._profiles.get(self._client, digest.team_id, digest.user_id)
+            tz = zone(profile.tz)
+            if only_at_cron_time and not fires_within(self.cron, tz, now - TICK, now):
+                continue
+            day = now.astimezone(tz).date()
+            if not self._digest.claim(digest.team_id, digest.user_id, day):
+                continue
+            if self._post(digest, day):
+                sent += 1
+        return sent
+
+    def _post(self, digest: DigestFor, day: date) -> bool:
+        t = self._profiles.get(self._client, digest.team_id, digest.user_id).t
+        try:
+            channel = self._client.conversations_open(users=digest.user_id)["channel"]["id"]
+            self._client.chat_postMessage(
+                channel=channel, text=t("digest.notice", count=digest.count), blocks=build_digest(digest, t)
+            )
+        except SlackApiError as err:
+            # Give the day back so that a later tick (or another process) may try again.
+            self._digest.release(digest.team_id, digest.user_id, day)
+            log.warning("digest DM to %s failed: %s", digest.user_id, err.response.get("error"))
+            return False
+        return True
