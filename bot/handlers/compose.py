@@ -138,9 +138,7 @@ class ComposeHandlers:
         except NotFound:
             ack(response_action="errors", errors={ids.BLOCK_CONTENT: t("compose.gone")})
             return
-        except (
-            DraftNotEditable
-        ):  # the same submission again (Slack retry, double click): nothing is sent twice
+        except DraftNotEditable:  # the same submission again (a Slack retry, a double click): sent once
             ack(
                 response_action="update",
                 view=build_notice_view(
@@ -153,24 +151,29 @@ class ComposeHandlers:
             present = {b.get("block_id", "") for b in view.get("blocks", [])}
             ack(response_action="errors", errors=block_errors(problems, t, present))
             return
+        if not values.uploads:
+            # Nothing slow to do: the send plan is stored before Slack gets its answer.
+            ack(response_action="update", view=self._next_view(view, team_id, user_id, draft_id, channel, t))
+            return
         files = tuple(FileLine(str(f.get("name") or f.get("id")), "checking") for f in values.uploads)
         ack(response_action="update", view=build_checking_view(CheckingScreen(draft_id, channel, files), t))
-        view_id = view["id"]
-        # After the ack: slow work, reported with views.update.
-        if values.uploads and not self._attach(
-            client, view_id, team_id, user_id, draft_id, channel, values, t
-        ):
-            return
+        # After the ack: download, sniff and scan, then show the verdict with views.update.
+        if self._attach(client, view["id"], team_id, user_id, draft_id, channel, values, t):
+            client.views_update(
+                view_id=view["id"], view=self._next_view(view, team_id, user_id, draft_id, channel, t)
+            )
+
+    def _next_view(
+        self, view: dict[str, Any], team_id: str, user_id: str, draft_id: int, channel: Channel, t: Translator
+    ) -> dict[str, Any]:
+        """Warnings not yet confirmed: the form again, with them on top. Otherwise: store the plan and say so."""
         state = self._s.compose.load(team_id, user_id, draft_id)
         warnings = self._s.compose.warnings(state)
         digest = warnings_digest(warnings) if warnings else ""
-        confirmed = self._confirmed(view, digest)
-        if warnings and not confirmed:
+        if warnings and not self._confirmed(view, digest):
             notes = (t("compose.warnings_confirm"), *(describe(w, t) for w in warnings))
-            form = build_compose_view(screen_of(state, notes), t, confirm=digest)
-            client.views_update(view_id=view_id, view=form)
-            return
-        self._send(client, view_id, team_id, user_id, draft_id, channel, t)
+            return build_compose_view(screen_of(state, notes), t, confirm=digest)
+        return self._send(team_id, user_id, draft_id, channel, t)
 
     @staticmethod
     def _confirmed(view: dict[str, Any], digest: str) -> bool:
@@ -211,27 +214,19 @@ class ComposeHandlers:
         return not rejected
 
     def _send(
-        self,
-        client: WebClient,
-        view_id: str,
-        team_id: str,
-        user_id: str,
-        draft_id: int,
-        channel: Channel,
-        t: Translator,
-    ) -> None:
+        self, team_id: str, user_id: str, draft_id: int, channel: Channel, t: Translator
+    ) -> dict[str, Any]:
         try:
             plan = self._s.compose.submit(team_id, user_id, draft_id)
         except ValidationFailed as err:
             lines = tuple(FileLine(p.field, "rejected", describe(p, t)) for p in err.problems)
-            screen = CheckingScreen(draft_id, channel, lines, done=True)
-            client.views_update(view_id=view_id, view=build_checking_view(screen, t))
-            return
+            return build_checking_view(CheckingScreen(draft_id, channel, lines, done=True), t)
         self._s.wake.set()
         report = self._s.compose.report(team_id, user_id, draft_id)
         files = tuple(FileLine(a.filename, "ok") for a in report.draft.attachments)
-        screen = CheckingScreen(draft_id, channel, files, done=True, sent_count=plan.recipients)
-        client.views_update(view_id=view_id, view=build_checking_view(screen, t))
+        return build_checking_view(
+            CheckingScreen(draft_id, channel, files, done=True, sent_count=plan.recipients), t
+        )
 
     # -- closing and buttons ----------------------------------------------------------------------------
     def closed(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

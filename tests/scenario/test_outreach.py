@@ -288,8 +288,15 @@ def test_the_same_submission_delivered_twice_sends_once(app, smtp_server):
     values = input_values(
         sender_name="Ann", reply_to="ann@brand.example", subject="Once", content="Only once"
     )
-    first, second = app.submit("U0001", form, values), app.submit("U0001", form, values)
+    first = app.submit("U0001", form, values)
+    # No files to scan: the plan is stored before Slack gets its answer, and the answer says so.
+    assert "Sending to 1 recipient" in first.json()["view"]["blocks"][0]["text"]["text"]
+    assert [d.mpid for d, _ in app.services.compose.report("T0001", "U0001", first_draft_id(app)).rows] == [
+        "a000"
+    ]
+    second = app.submit("U0001", form, values)
     assert first.status == second.status == 200
+    assert "already sent" in json.dumps(second.json())
     draft_id = first_draft_id(app)
     wait_for(
         lambda: app.services.compose.report("T0001", "U0001", draft_id).draft.status is DraftStatus.SENT,
