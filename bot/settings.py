@@ -61,6 +61,9 @@ class Settings:
     # Digest
     digest_cron: str = "0 9 * * mon-fri"
     digest_min_age_hours: float = 24.0
+    # Who may send (neither set: everyone)
+    senders_usergroup: str = ""
+    senders: tuple[str, ...] = ()
     # Operations
     log_level: str = "INFO"
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.files import SlackFiles
+from bot.permissions import SenderPolicy
 from bot.settings import Settings
 from bot.users import UserProfiles
 from outreach.adapters.clamd import ClamdScanner
@@ -41,6 +42,7 @@ class Services:
     profiles: UserProfiles
     files: SlackFiles
     make_worker: Callable[[ProgressListener | None], DeliveryWorker]
+    senders: SenderPolicy
     wake: threading.Event = field(default_factory=threading.Event)  # set when there is new work to send
 
 
@@ -119,4 +121,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         profiles=UserProfiles(),
         files=SlackFiles(settings.slack_api_url, settings.max_file_bytes),
         make_worker=make_worker,
+        senders=SenderPolicy(settings.senders, settings.senders_usergroup),
     )

@@ -84,10 +84,13 @@ class ComposeHandlers:
         push: bool = False,
     ) -> None:
         profile = self._s.profiles.get(client, team_id, user_id)
-        state = self._s.compose.start(
-            team_id, user_id, channel, mpids, sender_name=profile.real_name, reply_to=profile.email
-        )
-        view = build_compose_view(screen_of(state), profile.t)
+        if not self._s.senders.may_send(client, team_id, user_id):
+            view = self.refusal_view(profile.t, channel)
+        else:
+            state = self._s.compose.start(
+                team_id, user_id, channel, mpids, sender_name=profile.real_name, reply_to=profile.email
+            )
+            view = build_compose_view(screen_of(state), profile.t)
         if push:
             client.views_push(trigger_id=trigger_id, view=view)
         else:
@@ -114,12 +117,21 @@ class ComposeHandlers:
             view = build_notice_view(
                 t("compose.title_email"), t("compose.already_sending"), draft_id, state.draft.channel, t
             )
+        elif not self._s.senders.may_send(client, team_id, user_id):
+            view = self.refusal_view(t, state.draft.channel)
         else:
             view = build_compose_view(screen_of(state), t)
         if push:
             client.views_push(trigger_id=trigger_id, view=view)
         else:
             client.views_open(trigger_id=trigger_id, view=view)
+
+    def refusal_view(self, t: Translator, channel: Channel) -> dict[str, Any]:
+        return build_notice_view(t("perm.title"), self.refusal(t), 0, channel, t)
+
+    def refusal(self, t: Translator) -> str:
+        group = self._s.settings.senders_usergroup
+        return t("perm.refused_group", group=f"<!subteam^{group}>") if group else t("perm.refused")
 
     # -- submitting ------------------------------------------------------------------------------------
     def submit(self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
@@ -145,6 +157,9 @@ class ComposeHandlers:
                     t("compose.title_email"), t("compose.already_sending"), draft_id, channel, t
                 ),
             )
+            return
+        if not self._s.senders.may_send(client, team_id, user_id):
+            ack(response_action="errors", errors={ids.BLOCK_CONTENT: self.refusal(t)})
             return
         problems = self._s.compose.check(state)
         if problems:
@@ -315,6 +330,9 @@ class ComposeHandlers:
         if saved is None:
             return
         dm = client.conversations_open(users=user_id)["channel"]["id"]
+        if not self._s.senders.may_send(client, team_id, user_id):
+            client.chat_postMessage(channel=dm, text=self.refusal(profile.t))
+            return
         if not profile.email:
             client.chat_postMessage(channel=dm, text=profile.t("compose.no_own_address"))
             return

@@ -59,6 +59,9 @@ class DraftHandlers:
         t = self._s.profiles.get(client, team_id, user_id).t
         if draft_id is None:
             return
+        if not self._s.senders.may_send(client, team_id, user_id):
+            self._refresh(body, client, respond, self._compose.refusal(t))
+            return
         try:
             plan = self._s.compose.submit(team_id, user_id, draft_id)
         except ValidationFailed as err:
@@ -97,14 +100,18 @@ class DraftHandlers:
         if draft_id is None:
             return
         t = self._s.profiles.get(client, team_id, user_id).t
+        channel = (body.get("channel") or body.get("container") or {}).get("id") or body.get(
+            "container", {}
+        ).get("channel_id")
+        if not self._s.senders.may_send(client, team_id, user_id):
+            if channel:
+                client.chat_postMessage(channel=channel, text=self._compose.refusal(t))
+            return
         try:
             count = self._s.compose.retry_failed(team_id, user_id, draft_id)
         except NotFound:
             return
         self._s.wake.set()
-        channel = (body.get("channel") or body.get("container") or {}).get("id") or body.get(
-            "container", {}
-        ).get("channel_id")
         if channel:
             client.chat_postMessage(channel=channel, text=t("drafts.retrying", count=count))
 

@@ -1,0 +1,54 @@
+"""Who may send. Like the web platform's messaging permission: every member may browse, and only members of the
+Slack user group ``SENDERS_USERGROUP`` (its id, ``S0123…``) or the users listed in ``SENDERS`` may send. When
+neither is set, everyone may. Group members are read with usergroups.users.list and kept for a few minutes.
+A group that cannot be read refuses: sending fails closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+log = logging.getLogger(__name__)
+
+
+class SenderPolicy:
+    def __init__(
+        self, senders: tuple[str, ...] = (), usergroup: str = "", ttl_seconds: float = 300.0
+    ) -> None:
+        self._senders = frozenset(senders)
+        self._usergroup = usergroup
+        self._ttl = ttl_seconds
+        self._members: dict[str, tuple[float, frozenset[str]]] = {}  # team -> (when, members)
+        self._lock = threading.Lock()
+
+    @property
+    def open_to_all(self) -> bool:
+        return not self._senders and not self._usergroup
+
+    def may_send(self, client: WebClient, team_id: str, user_id: str) -> bool:
+        if self.open_to_all or user_id in self._senders:
+            return True
+        if not self._usergroup:
+            return False
+        return user_id in self._group(client, team_id)
+
+    def _group(self, client: WebClient, team_id: str) -> frozenset[str]:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._members.get(team_id)
+            if hit and now - hit[0] < self._ttl:
+                return hit[1]
+        try:
+            users = client.usergroups_users_list(usergroup=self._usergroup)["users"]
+        except SlackApiError as err:
+            log.warning("cannot read user group %s: %s", self._usergroup, err.response.get("error"))
+            return frozenset()
+        members = frozenset(str(u) for u in users)
+        with self._lock:
+            self._members[team_id] = (now, members)
+        return members
