@@ -58,6 +58,7 @@ class Settings:
     # Sending
     send_rate_per_second: float = 10.0
     max_attempts: int = 5
+    claim_lease_seconds: float = 600.0  # an in-flight delivery older than this was interrupted
     # Digest
     digest_cron: str = "0 9 * * mon-fri"
     digest_min_age_hours: float = 24.0

@@ -8,6 +8,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.files import SlackFiles
 from bot.permissions import SenderPolicy
@@ -98,6 +99,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             layouts=layouts,
             worker_id=f"{worker_name}:{threading.get_ident()}",
             retry=RetryPolicy(max_attempts=settings.max_attempts),
+            lease=timedelta(seconds=settings.claim_lease_seconds),
             throttle=throttle,
             on_progress=on_progress,
         )
