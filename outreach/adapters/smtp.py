@@ -9,7 +9,9 @@ lost *after* the content went out is reported, not retried, since the message ma
 Every failure becomes :class:`~outreach.errors.DeliveryFailed`:
 
 * permanent — a 5xx reply (refused sender or recipient, rejected data, failed login), a message that
-  cannot be built or needs SMTPUTF8 the server lacks: retrying the same message will not help;
+  cannot be built or needs SMTPUTF8 the server lacks: retrying the same message will not help; and a
+  connection lost (or silent) after the content went out: the message may have been delivered, and it is
+  sent at most once (see :mod:`outreach.delivery`), so nobody retries it by themselves;
 * transient — a 4xx reply (greylisting, mailbox busy, 421 closing), connection refused or dropped,
   timeouts and TLS trouble: a later attempt may succeed.
 """
@@ -194,7 +196,8 @@ class SmtpSession:
             raise classify(exc) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self._discard()
-            raise classify(exc, "no answer after the message was sent (it may have been delivered)") from exc
+            lost = classify(exc, "no answer after the message was sent (it may have been delivered)")
+            raise DeliveryFailed(lost.reason, permanent=True) from exc  # at most once: never retried
         if code != 250:
             self._answered(smtp, code)
             raise classify(smtplib.SMTPDataError(code, reply))
