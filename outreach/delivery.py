@@ -6,7 +6,8 @@ A send is a stored plan (see :mod:`outreach.compose`); workers only move its row
 never stops the others. Each result is committed as soon as it is known, in one short transaction. The
 partners of a claimed batch are read in one query when it is claimed; a draft being sent can no longer
 change, so a worker reads it once per send, not once per batch (ads and the time are read per batch);
-progress is reported at most every ``progress_interval`` seconds per draft (and always when its send ends).
+progress is reported at most every ``progress_interval`` seconds per draft (and always when its send ends);
+``run_until_idle`` keeps one SMTP connection across batches while they go well.
 
 The window between "sent" and "recorded": a worker killed there leaves a row IN_FLIGHT, and nobody can know
 whether that message left. We resolve it **at most once**: a row IN_FLIGHT for longer than the claim lease is
@@ -40,10 +41,20 @@ from outreach.models import (
     Direction,
     Draft,
     DraftStatus,
+    OutgoingEmail,
     Partner,
     ThreadMessage,
 )
-from outreach.ports import Claimed, Clock, Mailer, MessageTransport, Scanner, Sniffer, UnitOfWork
+from outreach.ports import (
+    Claimed,
+    Clock,
+    Mailer,
+    MailSession,
+    MessageTransport,
+    Scanner,
+    Sniffer,
+    UnitOfWork,
+)
 from outreach.rendering import PreparedDraft, TrackingConfig, email_for, message_for, prepare
 
 log = logging.getLogger(__name__)
@@ -171,35 +182,60 @@ class DeliveryWorker:
     # -- the loop ------------------------------------------------------------------------------------------
     def run_once(self, draft_id: int | None = None) -> int:
         """Claim one batch and work it; returns how many deliveries it handled (0: nothing due)."""
+        with self._mailer.open() as session:
+            return self._run_batch(draft_id, session)[0]
+
+    def run_until_idle(self, draft_id: int | None = None, max_batches: int = 1_000_000) -> int:
+        """Work batches until none is due; returns how many deliveries were handled.
+
+        Consecutive batches share one mail session (one SMTP connection) while their sends go well; after a
+        send failed, the next batch starts on a fresh one.
+        """
+        total = 0
+        session = self._mailer.open()
+        try:
+            for _ in range(max_batches):
+                handled, clean = self._run_batch(draft_id, session)
+                if not handled:
+                    break
+                total += handled
+                if not clean:
+                    session.close()
+                    session = self._mailer.open()
+        finally:
+            session.close()
+        return total
+
+    def _run_batch(self, draft_id: int | None, session: MailSession) -> tuple[int, bool]:
+        """(deliveries handled, whether every send on ``session`` went through)."""
         self._recover()
         now = self._clock.now()
         with self._uow() as uow:
             claimed = uow.queue.claim(self.worker_id, now, self._batch_size, draft_id)
             uow.commit()
         if not claimed:
-            return 0
+            return 0, True
         batch = _Batch()
         self._load_partners(batch, claimed)
         emails = [c for c in claimed if self._channel(batch, c) is Channel.EMAIL]
-        messages = [c for c in claimed if c not in emails]
-        if emails:
-            with self._mailer.open() as session:
-                for item in emails:
-                    self._deliver(batch, item, session.send)
+        messages = [c for c in claimed if self._channel(batch, c) is not Channel.EMAIL]
+        clean = True
+
+        def send(email: OutgoingEmail) -> str:
+            nonlocal clean
+            try:
+                return session.send(email)
+            except DeliveryFailed:
+                clean = False
+                raise
+
+        for item in emails:
+            self._deliver(batch, item, send)
         for item in messages:
             self._deliver(batch, item, None)
         for team_id, draft_id_ in sorted({(c.team_id, c.delivery.draft_id) for c in claimed}):
             self._finish_if_done(team_id, draft_id_)
-        return len(claimed)
-
-    def run_until_idle(self, draft_id: int | None = None, max_batches: int = 1_000_000) -> int:
-        total = 0
-        for _ in range(max_batches):
-            handled = self.run_once(draft_id)
-            if not handled:
-                break
-            total += handled
-        return total
+        return len(claimed), clean
 
     # -- one delivery ---------------------------------------------------------------------------------
     def _channel(self, batch: _Batch, item: Claimed) -> Channel:
