@@ -159,9 +159,9 @@ def test_a_dm_slack_refused_gives_the_day_back_for_a_later_try(env, standin):
     assert digest.run() == 0
 
 
-def test_schedule_adds_one_ticking_job():
+def test_schedule_adds_one_ticking_job(tmp_path):
     scheduler = BackgroundScheduler(timezone="UTC")
-    services = build_services(Settings(database_url="sqlite://"), migrate=False)
+    services = build_services(Settings(database_url=f"sqlite:///{tmp_path / 's.db'}"))
     job = DigestJob(services, make_client(services.settings, with_token=False), UserProfiles())
     scheduler.start(paused=True)
     try:
@@ -184,8 +184,8 @@ def test_the_cron_is_read_in_the_given_zone():
     assert zone("Not/AZone").key == "UTC"
 
 
-def test_a_malformed_cron_fails_at_start_up():
-    services = build_services(Settings(database_url="sqlite://"), migrate=False)
+def test_a_malformed_cron_fails_at_start_up(tmp_path):
+    services = build_services(Settings(database_url=f"sqlite:///{tmp_path / 'c.db'}"))
     with pytest.raises(ValueError):
         DigestJob(
             services, make_client(services.settings, with_token=False), UserProfiles(), cron="9 o'clock"

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from outreach.adapters.clamd_local import eicar_test_bytes
+from outreach.adapters.clamd_local import eicar_test_bytes, free_tcp_port
 from outreach.adapters.magic_sniffer import MagicSniffer
+from outreach.adapters.smtp import SmtpMailer
 from outreach.attachments import AttachmentPolicy, InMemoryScanCache
 from outreach.clock import FixedClock
 from outreach.compose import ComposeService, DraftFields
@@ -100,7 +101,7 @@ def send_message(uow_factory, author: str, mpids: list[str], transport: Recordin
     worker = DeliveryWorker(
         uow=uow_factory,
         clock=clock,
-        mailer=None,
+        mailer=SmtpMailer("127.0.0.1", free_tcp_port(), "", "", "none", "o@brand.example", 5),  # unused
         transport=transport,
         sniffer=sniffer,
         scanner=scanner,
