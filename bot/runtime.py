@@ -7,12 +7,16 @@ import signal
 import threading
 from collections.abc import Callable
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
+from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import build_app, make_client
+from bot.digest import DigestJob
 from bot.handlers.registry import register_all
 from bot.http import HttpServer, WsgiApp
+from bot.routes import extra_routes
 from bot.sending import BackgroundSender, ProgressDM
 from bot.settings import Settings
 from bot.wiring import Services, build_services
@@ -27,10 +31,18 @@ def _wait_for_signal() -> None:
     stop.wait()
 
 
-def _app(services: Services) -> tuple[App, ProgressDM]:
+def _app(services: Services) -> tuple[App, ProgressDM, WebClient]:
     client = make_client(services.settings)
     app = build_app(services.settings, lambda a: register_all(a, services), client=client)
-    return app, ProgressDM(services, client)
+    return app, ProgressDM(services, client), client
+
+
+def _scheduler(services: Services, client: WebClient) -> BackgroundScheduler:
+    """The digest of unsent drafts; several processes may run one: a per-user-and-day record keeps it single."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    DigestJob(services, client, services.profiles).schedule(scheduler)
+    scheduler.start()
+    return scheduler
 
 
 def health(services: Services) -> Callable[[], dict[str, object]]:
@@ -53,17 +65,21 @@ def serve(settings: Settings, host: str, port: int, *, worker: bool = True) -> i
             "SLACK_SIGNING_SECRET must be set to serve HTTP: Slack's signatures are always checked"
         )
     services = build_services(settings)
-    app, progress = _app(services)
-    server = HttpServer(WsgiApp(app, health=health(services)), host=host, port=port)
+    app, progress, client = _app(services)
+    wsgi = WsgiApp(app, routes=extra_routes(services, client), health=health(services))
+    server = HttpServer(wsgi, host=host, port=port)
     sender = BackgroundSender(services, progress).start() if worker else None
+    scheduler = _scheduler(services, client)
     server.start()
     log.info("serving Slack at http://%s:%s/slack/events", host, server.port)
     try:
         _wait_for_signal()
     finally:
         server.stop()
+        scheduler.shutdown(wait=False)
         if sender:
             sender.stop()
+        services.close()
     return 0
 
 
@@ -71,17 +87,24 @@ def socket_mode(settings: Settings, *, worker: bool = True) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     services = build_services(settings)
-    app, progress = _app(services)
+    app, progress, client = _app(services)
     handler = SocketModeHandler(app, settings.slack_app_token)
     sender = BackgroundSender(services, progress).start() if worker else None
+    scheduler = _scheduler(services, client)
+    # Slack comes over the socket; partners' replies and unsubscribe links still need HTTP.
+    routes = WsgiApp(None, routes=extra_routes(services, client), health=health(services))
+    server = HttpServer(routes, host="0.0.0.0", port=settings.http_port).start()  # noqa: S104
     handler.connect()  # type: ignore[no-untyped-call]
-    log.info("connected to Slack over Socket Mode")
+    log.info("connected to Slack over Socket Mode; HTTP routes on port %s", server.port)
     try:
         _wait_for_signal()
     finally:
         handler.close()  # type: ignore[no-untyped-call]
+        server.stop()
+        scheduler.shutdown(wait=False)
         if sender:
             sender.stop()
+        services.close()
     return 0
 
 
@@ -96,4 +119,5 @@ def workers(settings: Settings, count: int) -> int:
     finally:
         for sender in senders:
             sender.stop()
+        services.close()
     return 0

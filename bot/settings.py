@@ -62,6 +62,11 @@ class Settings:
     # Digest
     digest_cron: str = "0 9 * * mon-fri"
     digest_min_age_hours: float = 24.0
+    # Contact hygiene: unsubscribe links, teammates' recent contacts
+    secret_key: str = ""  # signs unsubscribe links; without it the app makes and keeps a key in the database
+    public_url: str = "http://127.0.0.1:3000"  # where /unsubscribe and /messages/inbound are reached
+    http_port: int = 3000  # Socket Mode (`run`) still serves those two routes and /healthz on this port
+    recent_contact_days: int = 7
     # Who may send (neither set: everyone)
     senders_usergroup: str = ""
     senders: tuple[str, ...] = ()
@@ -91,6 +96,8 @@ class Settings:
             problems.append(f"SMTP_SECURITY={values['smtp_security']!r}: must be none, starttls or tls")
         if str(values.get("log_level", "INFO")).upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             problems.append(f"LOG_LEVEL={values['log_level']!r}: must be DEBUG, INFO, WARNING or ERROR")
+        if values.get("secret_key") and len(values["secret_key"]) < 16:
+            problems.append("SECRET_KEY must be at least 16 characters long")
         if values.get("messages_webhook_url") and not values.get("messages_webhook_secret"):
             problems.append(
                 "MESSAGES_WEBHOOK_SECRET must be set with MESSAGES_WEBHOOK_URL: messages are signed"

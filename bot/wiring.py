@@ -26,6 +26,7 @@ from outreach.layouts import Layouts
 from outreach.ports import Clock
 from outreach.prospecting import ProspectService
 from outreach.rendering import TrackingConfig
+from outreach.unsubscribe import UnsubscribeLinks
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.unit_of_work import SqlUnitOfWork
@@ -44,7 +45,20 @@ class Services:
     files: SlackFiles
     make_worker: Callable[[ProgressListener | None], DeliveryWorker]
     senders: SenderPolicy
+    unsubscribe: UnsubscribeLinks
+    close: Callable[[], None]  # releases the database connections
     wake: threading.Event = field(default_factory=threading.Event)  # set when there is new work to send
+
+
+def unsubscribe_links(settings: Settings, uow: Callable[[], SqlUnitOfWork]) -> UnsubscribeLinks:
+    """Signed with SECRET_KEY, or with a key the app made once and keeps in its database (links stay valid)."""
+    if settings.secret_key:
+        key = settings.secret_key.encode()
+    else:
+        with uow() as unit:
+            key = unit.keys.get_or_create("unsubscribe").encode()
+            unit.commit()
+    return UnsubscribeLinks(key, settings.public_url)
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Services:
@@ -68,6 +82,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
     policy = AttachmentPolicy(settings.max_file_bytes, settings.max_message_bytes, settings.max_files)
     tracking = TrackingConfig(settings.tracking_link_template, settings.program_id)
     layouts = Layouts()
+    unsubscribe = unsubscribe_links(settings, uow)
     mailer = SmtpMailer(
         settings.smtp_host,
         settings.smtp_port,
@@ -102,6 +117,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             lease=timedelta(seconds=settings.claim_lease_seconds),
             throttle=throttle,
             on_progress=on_progress,
+            unsubscribe=unsubscribe,
         )
 
     return Services(
@@ -119,9 +135,14 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             tracking=tracking,
             layouts=layouts,
             mailer=mailer,
+            recent_contact=timedelta(days=settings.recent_contact_days)
+            if settings.recent_contact_days > 0
+            else None,
         ),
         profiles=UserProfiles(),
         files=SlackFiles(settings.slack_api_url, settings.max_file_bytes),
         make_worker=make_worker,
         senders=SenderPolicy(settings.senders, settings.senders_usergroup),
+        unsubscribe=unsubscribe,
+        close=engine.dispose,
     )

@@ -9,8 +9,9 @@ nothing. Drafts belong to their author: another user's (or workspace's) draft id
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from outreach.attachments import AttachmentCheck, AttachmentPolicy, ScanCache, check_attachments
 from outreach.errors import DeliveryFailed, NotFound, OutreachError, Problem, ValidationFailed
@@ -35,6 +36,7 @@ from outreach.validation import check_email_address, check_headers
 SKIP_NO_EMAIL = "compose.skip.no_email"
 SKIP_NO_MESSAGING = "compose.skip.no_messaging"
 SKIP_UNKNOWN = "compose.skip.unknown"
+SKIP_SUPPRESSED = "compose.skip.suppressed"
 CONTENT_MAX = 20_000
 
 
@@ -86,14 +88,17 @@ class SendReport:
 
 
 def eligible(
-    channel: Channel, partners: Sequence[Partner]
+    channel: Channel, partners: Sequence[Partner], suppressed: Collection[str] = ()
 ) -> tuple[list[Partner], list[tuple[Partner, str]]]:
-    """Who can receive on this channel: an e-mail address for e-mails, messaging enabled for messages."""
+    """Who can receive on this channel: an e-mail address that is not suppressed (unsubscribed or bounced) for
+    e-mails, messaging enabled for messages."""
     ok: list[Partner] = []
     skipped: list[tuple[Partner, str]] = []
     for p in partners:
         if channel is Channel.EMAIL and not p.email:
             skipped.append((p, SKIP_NO_EMAIL))
+        elif channel is Channel.EMAIL and p.email.strip().lower() in suppressed:
+            skipped.append((p, SKIP_SUPPRESSED))
         elif channel is Channel.MESSAGE and not p.messaging_enabled:
             skipped.append((p, SKIP_NO_MESSAGING))
         else:
@@ -114,7 +119,9 @@ class ComposeService:
         tracking: TrackingConfig,
         layouts: Layouts,
         mailer: Mailer | None = None,
+        recent_contact: timedelta | None = timedelta(days=7),
     ) -> None:
+        self._recent_contact = recent_contact
         self._mailer = mailer
         self._uow = uow
         self._clock = clock
@@ -161,8 +168,7 @@ class ComposeService:
                 )
             )
             uow.commit()
-        ok, skipped = eligible(channel, ordered)
-        return ComposeState(draft, tuple(ok), tuple(skipped))
+            return self._state(uow, draft, ordered)
 
     def load(self, team_id: str, author_id: str, draft_id: int) -> ComposeState:
         with self._uow() as uow:
@@ -236,7 +242,38 @@ class ComposeService:
         found = missing_values(Template.parse(state.draft.content), recipients)
         if state.draft.channel is Channel.EMAIL:
             found += missing_values(Template.parse(state.draft.subject), recipients, field="subject")
+        if self._recent_contact is not None and state.recipients:
+            found += self._recently_contacted(state)
         return found
+
+    def _recently_contacted(self, state: ComposeState) -> list[Problem]:
+        """Prospects a teammate contacted lately: a warning, so two people do not write to the same partner."""
+        assert self._recent_contact is not None
+        since = self._clock.now() - self._recent_contact
+        draft = state.draft
+        with self._uow() as uow:
+            recent = uow.queue.recent_sends(
+                draft.team_id, [p.mpid for p in state.recipients], since, draft.author_id
+            )
+        if not recent:
+            return []
+        names = {p.mpid: p.contact_name or p.name for p in state.recipients}
+        shown = [
+            f"{names[m]} ({m}, <@{author}> {when:%Y-%m-%d})" for m, (author, when) in sorted(recent.items())
+        ]
+        days = self._recent_contact.days
+        message = (
+            f"{len(recent)} of these prospects were contacted by a teammate in the last {days} days: "
+            + ", ".join(shown[:5])
+            + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+        )
+        params = (
+            ("count", str(len(recent))),
+            ("days", str(days)),
+            ("names", "; ".join(shown)),
+            ("mpids", ",".join(sorted(recent))),
+        )
+        return [Problem("recipients", "recently_contacted", message, params)]
 
     # -- attachments ----------------------------------------------------------------------------------
     def attach(
@@ -388,8 +425,12 @@ class ComposeService:
         return draft
 
     @staticmethod
-    def _state(uow: UnitOfWork, draft: Draft) -> ComposeState:
-        found = uow.partners.get_many(draft.team_id, draft.recipients)
-        partners = [found[m] for m in draft.recipients if m in found]
-        ok, skipped = eligible(draft.channel, partners)
+    def _state(uow: UnitOfWork, draft: Draft, partners: Sequence[Partner] | None = None) -> ComposeState:
+        if partners is None:
+            found = uow.partners.get_many(draft.team_id, draft.recipients)
+            partners = [found[m] for m in draft.recipients if m in found]
+        suppressed: Collection[str] = ()
+        if draft.channel is Channel.EMAIL:
+            suppressed = uow.suppressions.among(draft.team_id, [p.email for p in partners if p.email])
+        ok, skipped = eligible(draft.channel, partners, suppressed)
         return ComposeState(draft, tuple(ok), tuple(skipped))

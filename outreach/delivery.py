@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from outreach.attachments import AttachmentPolicy, ScanCache, recheck_for_send
+from outreach.compose import SKIP_SUPPRESSED
 from outreach.errors import DeliveryFailed
 from outreach.layouts import Layouts
 from outreach.models import (
@@ -56,10 +57,12 @@ from outreach.ports import (
     UnitOfWork,
 )
 from outreach.rendering import PreparedDraft, TrackingConfig, email_for, message_for, prepare
+from outreach.unsubscribe import UnsubscribeLinks
 
 log = logging.getLogger(__name__)
 
 MAX_DRAFTS_KEPT = 16  # drafts a worker keeps while sending them
+UNSUBSCRIBE_FOOTER = "You receive this because a brand contacted you about a partnership. Unsubscribe: "
 INTERRUPTED = "interrupted while sending: it may or may not have left, so it is not sent again by itself"
 
 
@@ -133,6 +136,7 @@ class _Batch:
         default_factory=dict
     )  # str: why it cannot go
     partners: dict[tuple[str, str], Partner] = field(default_factory=dict)
+    suppressed: dict[str, dict[str, str]] = field(default_factory=dict)  # team -> {address: reason}
 
 
 class DeliveryWorker:
@@ -155,6 +159,7 @@ class DeliveryWorker:
         lease: timedelta = timedelta(minutes=10),
         batch_size: int = 100,
         on_progress: ProgressListener | None = None,
+        unsubscribe: UnsubscribeLinks | None = None,
         progress_interval: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -174,6 +179,7 @@ class DeliveryWorker:
         self._lease = lease
         self._batch_size = batch_size
         self._on_progress = on_progress
+        self._unsubscribe = unsubscribe
         self._progress_interval = progress_interval
         self._monotonic = monotonic
         self._last_report: dict[tuple[str, int], float] = {}  # when each draft's progress was last reported
@@ -257,8 +263,16 @@ class DeliveryWorker:
             if prepared.draft.channel is Channel.EMAIL:
                 if not partner.email:
                     raise DeliveryFailed("the recipient has no e-mail address", permanent=True)
+                if self._suppressed(batch, item.team_id, partner.email):
+                    self._record_skipped(item, SKIP_SUPPRESSED)
+                    return
                 assert send_email is not None
-                provider_id = send_email(email_for(prepared, partner, self._layouts))
+                headers: tuple[tuple[str, str], ...] = ()
+                footer = ""
+                if self._unsubscribe is not None:
+                    headers = self._unsubscribe.headers(item.team_id, partner.email)
+                    footer = UNSUBSCRIBE_FOOTER + self._unsubscribe.url(item.team_id, partner.email)
+                provider_id = send_email(email_for(prepared, partner, self._layouts, headers, footer))
             else:
                 if not partner.messaging_enabled:
                     raise DeliveryFailed("the recipient does not accept messages", permanent=True)
@@ -307,11 +321,29 @@ class DeliveryWorker:
             uow.commit()
         self._report(item.team_id, item.delivery.draft_id, finished=False)
 
+    def _suppressed(self, batch: _Batch, team_id: str, email: str) -> bool:
+        """Addresses that unsubscribed or bounced since the plan was stored are never e-mailed (one query a batch)."""
+        if team_id not in batch.suppressed:
+            emails = [p.email for (team, _), p in batch.partners.items() if team == team_id and p.email]
+            with self._uow() as uow:
+                batch.suppressed[team_id] = uow.suppressions.among(team_id, emails)
+        return email.strip().lower() in batch.suppressed[team_id]
+
+    def _record_skipped(self, item: Claimed, reason: str) -> None:
+        with self._uow() as uow:
+            uow.deliveries.save(item.team_id, _with(item.delivery, DeliveryStatus.SKIPPED, reason, "", None))
+            uow.commit()
+        self._report(item.team_id, item.delivery.draft_id, finished=False)
+
     def _record_failure(self, item: Claimed, failure: DeliveryFailed) -> None:
         delivery = item.delivery
         assert delivery.id is not None
         now = self._clock.now()
         with self._uow() as uow:
+            if failure.bounce:
+                partner = uow.partners.get(item.team_id, delivery.mpid)
+                if partner is not None and partner.email:
+                    uow.suppressions.add(item.team_id, partner.email, "bounced", failure.reason)
             if not failure.permanent and delivery.attempts < self._retry.max_attempts:
                 uow.queue.retry_later(
                     item.team_id, delivery.id, failure.reason, now + self._retry.delay(delivery.attempts)

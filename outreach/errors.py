@@ -72,7 +72,10 @@ class ImportFailed(OutreachError):
 
 
 class DeliveryFailed(OutreachError):
-    def __init__(self, reason: str, *, permanent: bool) -> None:
+    """``bounce``: the recipient's address itself was refused for good (the address goes on the suppression list)."""
+
+    def __init__(self, reason: str, *, permanent: bool, bounce: bool = False) -> None:
         self.reason = reason
         self.permanent = permanent
+        self.bounce = bounce
         super().__init__(reason)

@@ -280,6 +280,12 @@ class DeliveryQueue(Protocol):
         """FAILED deliveries of a draft back to PENDING (attempts start again); returns how many."""
         ...
 
+    def recent_sends(
+        self, team_id: str, mpids: Collection[str], since: datetime, exclude_author: str
+    ) -> dict[str, tuple[str, datetime]]:
+        """{mpid: (author, when)} of the latest send to each of ``mpids`` since ``since`` by someone else."""
+        ...
+
     def sending_drafts(self) -> list[tuple[str, int]]:
         """(team, draft) of every draft with PENDING or IN_FLIGHT deliveries."""
         ...
@@ -360,6 +366,20 @@ class AuditLog(Protocol):
     ) -> list[AuditEvent]: ...
 
 
+class SuppressionRepository(Protocol):
+    """Addresses never e-mailed again in a workspace: they unsubscribed or bounced permanently."""
+
+    def add(self, team_id: str, email: str, reason: str, detail: str = "") -> bool: ...
+
+    def among(self, team_id: str, emails: Collection[str]) -> dict[str, str]:
+        """{lower-cased address: reason} for the suppressed ones among ``emails``."""
+        ...
+
+
+class AppKeys(Protocol):
+    def get_or_create(self, name: str) -> str: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``with uow_factory() as uow: ...; uow.commit()``. Leaving without commit rolls back."""
 
@@ -395,6 +415,12 @@ class UnitOfWork(Protocol):
 
     @property
     def digests(self) -> DigestRepository: ...
+
+    @property
+    def suppressions(self) -> SuppressionRepository: ...
+
+    @property
+    def keys(self) -> AppKeys: ...
 
     def __enter__(self) -> Self: ...
 

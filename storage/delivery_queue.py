@@ -7,6 +7,7 @@ keeps workers from queueing behind each other's candidate rows.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select, update
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from outreach.models import DeliveryStatus
 from outreach.ports import Claimed, Clock
-from storage.models import DeliveryRow
+from storage.models import DeliveryRow, DraftRow
 from storage.repositories import to_delivery
 
 PENDING = DeliveryStatus.PENDING.value
@@ -123,6 +124,29 @@ class SqlDeliveryQueue:
             .execution_options(synchronize_session=False)
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+    def recent_sends(
+        self, team_id: str, mpids: Collection[str], since: datetime, exclude_author: str
+    ) -> dict[str, tuple[str, datetime]]:
+        """{mpid: (author, when)} of the latest send to each of ``mpids`` since ``since`` by someone else."""
+        found: dict[str, tuple[str, datetime]] = {}
+        wanted = sorted(set(mpids))
+        for start in range(0, len(wanted), 500):
+            stmt = (
+                select(DeliveryRow.mpid, DraftRow.author_id, DeliveryRow.sent_at)
+                .join(DraftRow, DraftRow.id == DeliveryRow.draft_id)
+                .where(
+                    DeliveryRow.team_id == team_id,
+                    DeliveryRow.mpid.in_(wanted[start : start + 500]),
+                    DeliveryRow.status == DeliveryStatus.SENT.value,
+                    DeliveryRow.sent_at >= since,
+                    DraftRow.author_id != exclude_author,
+                )
+            )
+            for mpid, author, sent_at in self._session.execute(stmt):
+                if sent_at is not None and (mpid not in found or found[mpid][1] < sent_at):
+                    found[mpid] = (author, sent_at)
+        return found
 
     def sending_drafts(self) -> list[tuple[str, int]]:
         stmt = (

@@ -345,3 +345,25 @@ class DigestClaimRow(Base):
     user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     claimed_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class SuppressionRow(Base):
+    """An address of a workspace that is never e-mailed again: it unsubscribed or bounced permanently."""
+
+    __tablename__ = "suppressions"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)  # lower-cased
+    reason: Mapped[str] = mapped_column(String(16), nullable=False)  # unsubscribed | bounced
+    detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class AppKeyRow(Base):
+    """Keys the app made for itself (e.g. signing unsubscribe links when SECRET_KEY is not set)."""
+
+    __tablename__ = "app_keys"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

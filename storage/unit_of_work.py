@@ -22,6 +22,7 @@ from storage.repositories import (
     SqlProspectRepository,
     SqlThreadRepository,
 )
+from storage.suppression_repository import SqlAppKeys, SqlSuppressionRepository
 
 
 class SqlUnitOfWork:
@@ -42,6 +43,8 @@ class SqlUnitOfWork:
     picks: SqlPickRepository
     queue: SqlDeliveryQueue
     digests: SqlDigestRepository
+    suppressions: SqlSuppressionRepository
+    keys: SqlAppKeys
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
         self._factory = session_factory
@@ -64,6 +67,8 @@ class SqlUnitOfWork:
         self.picks = SqlPickRepository(session, clock)
         self.queue = SqlDeliveryQueue(session, clock)
         self.digests = SqlDigestRepository(session)
+        self.suppressions = SqlSuppressionRepository(session, clock)
+        self.keys = SqlAppKeys(session, clock)
         return self
 
     def __exit__(

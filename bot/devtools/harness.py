@@ -13,11 +13,13 @@ from typing import Any
 
 from bot import ids
 from bot.app import build_app, make_client
+from bot.devtools.maildir_smtp import free_port
 from bot.devtools.slack_requests import HttpAnswer, SlackClientSim
 from bot.devtools.slack_standin import SlackStandIn, SlackUser
 from bot.devtools.webhook_inbox import WebhookInbox
 from bot.handlers.registry import register_all
 from bot.http import HttpServer, WsgiApp
+from bot.routes import extra_routes
 from bot.sending import BackgroundSender, ProgressDM
 from bot.settings import Settings
 from bot.wiring import Services, build_services
@@ -44,6 +46,7 @@ class FullApp:
     services: Services
     inbox: WebhookInbox
     settings: Settings
+    server: HttpServer
 
     def team(self, team_id: str) -> SlackClientSim:
         return SlackClientSim(self.sim.url, SIGNING_SECRET, team_id=team_id)
@@ -114,8 +117,10 @@ def full_app(base: Settings, users: tuple[SlackUser, ...] = DEFAULT_USERS) -> It
     with SlackStandIn(bot_token=BOT_TOKEN) as standin:
         for user in users:
             standin.add_user(user)
+        port = free_port()
         settings = replace(
             base,
+            public_url=f"http://127.0.0.1:{port}",
             slack_bot_token=BOT_TOKEN,
             slack_signing_secret=SIGNING_SECRET,
             slack_api_url=standin.api_url,
@@ -125,7 +130,7 @@ def full_app(base: Settings, users: tuple[SlackUser, ...] = DEFAULT_USERS) -> It
         services = build_services(settings)
         client = make_client(settings)
         app = build_app(settings, lambda a: register_all(a, services), client=client)
-        server = HttpServer(WsgiApp(app)).start()
+        server = HttpServer(WsgiApp(app, routes=extra_routes(services, client)), port=port).start()
         sender = BackgroundSender(
             services, ProgressDM(services, client, interval=0.2), poll_seconds=0.5
         ).start()
@@ -136,8 +141,10 @@ def full_app(base: Settings, users: tuple[SlackUser, ...] = DEFAULT_USERS) -> It
                 services,
                 inbox,
                 settings,
+                server,
             )
         finally:
             sender.stop()
             server.stop()
             inbox.stop()
+            services.close()

@@ -245,7 +245,9 @@ def classify(exc: BaseException, context: str = "") -> DeliveryFailed:
         code, reply = replies[0][1] if replies else (550, b"recipient refused")
         who = ", ".join(addr for addr, _ in replies)
         return DeliveryFailed(
-            f"{prefix}recipient {who} refused: {code} {_text(reply)}", permanent=code >= 500
+            f"{prefix}recipient {who} refused: {code} {_text(reply)}",
+            permanent=code >= 500,
+            bounce=code >= 500,
         )
     if isinstance(exc, smtplib.SMTPResponseException):
         what = {

@@ -331,7 +331,7 @@ def test_an_untouched_form_closed_leaves_no_draft_and_delete_removes_one(app):
 
 
 def test_retry_failed_sends_again_to_the_failed_recipients_only(app, smtp_server):
-    smtp_server.refuse("s1@shop.example")
+    smtp_server.refuse_data("s1@shop.example")  # the message refused (not the address: that would suppress it)
     page = app.command("U0001")
     page = app.click("U0001", page, tick(rows(page)[0]))
     page = app.click("U0001", page, tick(rows(page)[1]))
