@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from outreach.errors import NotFound
 from outreach.models import Attachment, Channel, Draft, DraftStatus, ScanStatus, ScanVerdict
 from outreach.ports import Clock
 from storage.models import AttachmentRow, DraftAttachmentRow, DraftRecipientRow, DraftRow
+
+LINK_BATCH = 5000
+_RECIPIENTS = cast(Table, DraftRecipientRow.__table__)
 
 
 def _verdict(row: AttachmentRow) -> ScanVerdict | None:
@@ -152,13 +156,21 @@ class SqlDraftRepository:
         row.updated_at = now  # type: ignore[assignment]
 
     def _link(self, draft_id: int, draft: Draft) -> None:
+        # Recipients as plain rows, a few thousand at a time: a draft may have 100,000, and an ORM object (or
+        # even a dict) for each at once would cost far more memory than the draft itself.
         seen: set[str] = set()
+        rows: list[dict[str, Any]] = []
         for position, mpid in enumerate(draft.recipients):
             if mpid not in seen:
                 seen.add(mpid)
-                self._session.add(
-                    DraftRecipientRow(draft_id=draft_id, mpid=mpid, team_id=draft.team_id, position=position)
+                rows.append(
+                    {"draft_id": draft_id, "mpid": mpid, "team_id": draft.team_id, "position": position}
                 )
+                if len(rows) == LINK_BATCH:
+                    self._session.execute(insert(_RECIPIENTS), rows)
+                    rows = []
+        if rows:
+            self._session.execute(insert(_RECIPIENTS), rows)
         for position, attachment in enumerate(draft.attachments):
             if attachment.id is None:
                 raise ValueError(f"attachment {attachment.filename!r} must be stored before it is linked")

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
+import sys
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -38,6 +40,7 @@ PARTNER_FIELDS = (
     "description",
 )
 _T = cast(Table, PartnerRow.__table__)
+_PARTNER_COLUMNS = [_T.c[name] for name in ("team_id", "mpid", *PARTNER_FIELDS)]
 
 
 def sort_name_of(partner: Partner) -> str:
@@ -149,10 +152,16 @@ class SqlPartnerRepository:
         return None if row is None else to_partner(row)
 
     def get_many(self, team_id: str, mpids: Collection[str]) -> dict[str, Partner]:
+        """Partners by mpid; only the columns a Partner holds are read (a send plan may ask for 100,000)."""
         found: dict[str, Partner] = {}
+        team = sys.intern(team_id)  # one string for every partner of the workspace, not one each
         for chunk in chunks(sorted(set(mpids))):
-            stmt = select(_T).where(_T.c.team_id == team_id, _T.c.mpid.in_(chunk))
-            found.update((row.mpid, to_partner(row)) for row in self._session.execute(stmt))
+            stmt = select(*_PARTNER_COLUMNS).where(_T.c.team_id == team_id, _T.c.mpid.in_(chunk))
+            for row in self._session.execute(stmt):
+                partner = to_partner(row)
+                found[partner.mpid] = dataclasses.replace(
+                    partner, team_id=team, country=sys.intern(row.country)
+                )
         return found
 
     def countries(self, team_id: str) -> list[str]:
@@ -338,7 +347,9 @@ class SqlProspectRepository:
     def mark_contacted(self, team_id: str, mpids: Collection[str], at: datetime) -> int:
         changed = 0
         for chunk in chunks(sorted(set(mpids))):
-            result = self._session.execute(_MARK_CONTACTED, {"w_team_id": team_id, "w_mpids": chunk, "at": at})
+            result = self._session.execute(
+                _MARK_CONTACTED, {"w_team_id": team_id, "w_mpids": chunk, "at": at}
+            )
             changed += _rowcount(result)
         return changed
 
