@@ -1,0 +1,111 @@
+"""Peak memory (RSS) of a 100,000-recipient send through the real pipeline. Target: < 200 MB.
+
+This process stores 100,000 partners (uow.partners.upsert_many, in batches) in a fresh SQLite file and runs
+the sink SMTP server (aiosmtpd on 127.0.0.1, counting only). The send runs in child processes, so each
+figure is the send's own: one child stores the plan as the app does (ComposeService start, save, submit
+to all 100,000), then worker children (built as bot.wiring builds one) run until every delivery is done.
+Each child reports its peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) and the peak after its
+imports alone. Two workers by default so that it ends within a few minutes on two cores (building a MIME
+message with the email package takes ~4 ms; one worker alone needs 10+ minutes); a worker's memory does
+not depend on how many run.
+
+    .venv/bin/python bench/memory.py [--recipients 100000] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _sendkit import ProgressCounter, SinkServer, partners, pipeline, plan, seed  # noqa: E402
+
+TARGET = "<200"
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def child(args: argparse.Namespace) -> int:
+    """One phase of the send, in this (child) process; prints one JSON line."""
+    imported = peak_mb()
+    p = pipeline(args.url, "127.0.0.1", args.port)
+    started = time.perf_counter()
+    if args.child == "plan":
+        draft_id = plan(p, [x.mpid for x in partners(args.recipients)])
+        result = {"draft_id": draft_id}
+    else:
+        progress = ProgressCounter()
+        handled = p.worker(progress, name=f"bench-{args.child}").run_until_idle(args.draft)
+        result = {"handled": handled, "progress_events": progress.events}
+    result.update(seconds=time.perf_counter() - started, imported_mb=imported, peak_mb=peak_mb())
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+def spawn(phase: str, url: str, port: int, n: int, draft: int = 0) -> subprocess.Popen[str]:
+    cmd = [sys.executable, __file__, "--child", phase, "--url", url, "--port", str(port)]
+    cmd += ["--recipients", str(n), "--draft", str(draft)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+
+
+def result_of(proc: subprocess.Popen[str]) -> dict[str, float]:
+    out, _ = proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"a send process failed ({proc.returncode})")
+    parsed: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return parsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--recipients", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--plan-only", action="store_true", help="store the plan, send nothing")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--draft", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args)
+    n = args.recipients
+    with tempfile.TemporaryDirectory(prefix="memory-bench-") as tmp, SinkServer() as sink:
+        url = f"sqlite:///{Path(tmp) / 'memory.db'}"
+        started = time.perf_counter()
+        seed(pipeline(url, sink.host, sink.port), n)
+        print(f"memory_seed_{n}_partners {time.perf_counter() - started:.1f} s", flush=True)
+        planned = result_of(spawn("plan", url, sink.port, n))
+        print(f"memory_plan_{n}_seconds {planned['seconds']:.1f} s", flush=True)
+        print(f"memory_plan_peak_rss_{n} {planned['peak_mb']:.0f} MB {TARGET}", flush=True)
+        if args.plan_only:
+            return 0
+        started = time.perf_counter()
+        workers = [spawn(f"w{i}", url, sink.port, n, int(planned["draft_id"])) for i in range(args.workers)]
+        done = [result_of(w) for w in workers]
+        elapsed = time.perf_counter() - started
+        assert sum(int(d["handled"]) for d in done) == n, done
+        assert sink.wait_for(n), sink.count
+        assert sink.count == n, sink.count
+    worst = max(d["peak_mb"] for d in done)
+    print(f"memory_send_{n}_seconds {elapsed:.1f} s")
+    print(f"memory_send_rate {n / elapsed:.0f} messages/s ({args.workers} workers)")
+    print(f"memory_after_imports_mb {planned['imported_mb']:.0f} MB")
+    print(f"memory_worker_peak_rss_{n} {worst:.0f} MB {TARGET}")
+    print(f"memory_send_peak_rss_{n} {max(worst, planned['peak_mb']):.0f} MB {TARGET}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
