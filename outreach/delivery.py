@@ -1,19 +1,20 @@
 """The send pipeline: claim a batch of deliveries, render, send, record each result.
 
 A send is a stored plan (see :mod:`outreach.compose`); workers only move its rows along:
-``PENDING → IN_FLIGHT`` (claimed, an attempt counted, committed before anything is sent) ``→ SENT`` or
-``FAILED``, or back to ``PENDING`` with a later due time after a passing failure. One recipient's failure
-never stops the others. Each result is committed as soon as it is known, in one short transaction. The
-partners of a claimed batch are read in one query when it is claimed; a draft being sent can no longer
+``PENDING → CLAIMED`` (a batch, an attempt counted) ``→ IN_FLIGHT`` (this one message, committed right before
+it goes out) ``→ SENT`` or ``FAILED``, or back to ``PENDING`` with a later due time after a passing failure.
+One recipient's failure never stops the others. Each result is committed as soon as it is known, in one short
+transaction. The partners of a claimed batch are read in one query when it is claimed; a draft being sent can no longer
 change, so a worker reads it once per send, not once per batch (ads and the time are read per batch);
 progress is reported at most every ``progress_interval`` seconds per draft (and always when its send ends);
 ``run_until_idle`` keeps one SMTP connection across batches while they go well.
 
-The window between "sent" and "recorded": a worker killed there leaves a row IN_FLIGHT, and nobody can know
-whether that message left. We resolve it **at most once**: a row IN_FLIGHT for longer than the claim lease is
-marked FAILED ("interrupted while sending") and never retried by itself, because a partner receiving the same
-e-mail twice is worse for the author than one missing e-mail that the summary names and that "Retry failed"
-sends again on the author's say-so. The window is one SMTP transaction long.
+The window between "sent" and "recorded": a worker killed there leaves one row IN_FLIGHT, and nobody can know
+whether that message left. We resolve it **at most once**: once the claim lease has passed, that row is marked
+FAILED ("interrupted while sending") and never retried by itself, because a partner receiving the same e-mail
+twice is worse for the author than one missing e-mail that the summary names and that "Retry failed" sends
+again on the author's say-so. The rest of the dead worker's batch (CLAIMED, never attempted) goes back to the
+queue. The window is one SMTP transaction long: at most one recipient per dead worker.
 
 Attachments are checked again (type, structure, scan — through the scan cache, so each content is scanned once
 per send, not once per recipient) before a draft's first message leaves: scanning is in and out. Anything that
@@ -124,7 +125,8 @@ class Progress:
 
     @property
     def done(self) -> int:
-        return self.total - self.counts[DeliveryStatus.PENDING] - self.counts[DeliveryStatus.IN_FLIGHT]
+        busy = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.IN_FLIGHT)
+        return self.total - sum(self.counts[s] for s in busy)
 
 
 ProgressListener = Callable[[Progress], None]
@@ -272,19 +274,34 @@ class DeliveryWorker:
                 if self._unsubscribe is not None:
                     headers = self._unsubscribe.headers(item.team_id, partner.email)
                     footer = UNSUBSCRIBE_FOOTER + self._unsubscribe.url(item.team_id, partner.email)
-                provider_id = send_email(email_for(prepared, partner, self._layouts, headers, footer))
+                email = email_for(prepared, partner, self._layouts, headers, footer)
+                if not self._mark_sending(item):
+                    return
+                provider_id = send_email(email)
             else:
                 if not partner.messaging_enabled:
                     raise DeliveryFailed("the recipient does not accept messages", permanent=True)
                 if self._transport is None:
                     raise DeliveryFailed("in-platform messages are not configured", permanent=False)
                 message = message_for(prepared, partner)
+                if not self._mark_sending(item):
+                    return
                 provider_id = self._transport.send(message)
                 text = message.text
         except DeliveryFailed as failure:
             self._record_failure(item, failure)
             return
         self._record_sent(item, prepared.draft, provider_id, text)
+
+    def _mark_sending(self, item: Claimed) -> bool:
+        """Commit that this one message is going out; False when the row is no longer ours (lease passed)."""
+        assert item.delivery.id is not None
+        with self._uow() as uow:
+            ours = uow.queue.sending(item.team_id, item.delivery.id, self.worker_id)
+            uow.commit()
+        if not ours:
+            log.warning("delivery %s is no longer ours; not sending it", item.delivery.id)
+        return ours
 
     def _record_sent(self, item: Claimed, draft: Draft, provider_id: str, text: str = "") -> None:
         now = self._clock.now()
@@ -424,7 +441,11 @@ class DeliveryWorker:
     def _finish_if_done(self, team_id: str, draft_id: int) -> None:
         with self._uow() as uow:
             counts = uow.queue.counts(team_id, draft_id)
-            if counts[DeliveryStatus.PENDING] or counts[DeliveryStatus.IN_FLIGHT]:
+            if (
+                counts[DeliveryStatus.PENDING]
+                or counts[DeliveryStatus.CLAIMED]
+                or counts[DeliveryStatus.IN_FLIGHT]
+            ):
                 return
             draft = uow.drafts.get(team_id, draft_id)
             if draft is None:

@@ -32,7 +32,8 @@ class DraftStatus(enum.StrEnum):
 
 class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"
-    IN_FLIGHT = "in_flight"
+    CLAIMED = "claimed"  # a worker owns it; nothing has been sent yet
+    IN_FLIGHT = "in_flight"  # being sent right now: only this state can end "interrupted"
     SENT = "sent"
     FAILED = "failed"
     SKIPPED = "skipped"

@@ -249,7 +249,7 @@ class DeliveryRepository(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Claimed:
-    """A delivery a worker has claimed (status IN_FLIGHT), with its workspace."""
+    """A delivery a worker has claimed (status CLAIMED), with its workspace."""
 
     team_id: str
     delivery: Delivery
@@ -259,19 +259,24 @@ class DeliveryQueue(Protocol):
     """Claiming work across workspaces: the only storage calls that are not per workspace (workers serve all)."""
 
     def claim(self, worker_id: str, now: datetime, limit: int, draft_id: int | None = None) -> list[Claimed]:
-        """Move up to ``limit`` due PENDING deliveries to IN_FLIGHT for this worker, oldest first.
+        """Move up to ``limit`` due PENDING deliveries to CLAIMED for this worker, oldest first.
 
         Safe with several workers: on PostgreSQL ``FOR UPDATE SKIP LOCKED``; everywhere a conditional update
         (``WHERE status = 'pending'``) so a row is claimed by one worker only. Counts an attempt."""
         ...
 
     def retry_later(self, team_id: str, delivery_id: int, error: str, at: datetime) -> None:
-        """An IN_FLIGHT delivery that failed for a passing reason goes back to PENDING, due at ``at``."""
+        """A CLAIMED or IN_FLIGHT delivery that failed for a passing reason goes back to PENDING, due at ``at``."""
         ...
 
     def abandon_stale(self, claimed_before: datetime, reason: str) -> list[tuple[str, int]]:
-        """IN_FLIGHT deliveries claimed before ``claimed_before`` (their worker died) become FAILED with
-        ``reason``; returns the (team, draft) pairs touched."""
+        """Deliveries of a worker that died (claimed before ``claimed_before``): the IN_FLIGHT one (it may have
+        left) becomes FAILED with ``reason``; CLAIMED ones (not attempted) go back to PENDING. Returns the
+        (team, draft) pairs touched."""
+        ...
+
+    def sending(self, team_id: str, delivery_id: int, worker_id: str) -> bool:
+        """CLAIMED → IN_FLIGHT right before this one message goes out; False when the row is not ours any more."""
         ...
 
     def counts(self, team_id: str, draft_id: int) -> dict[DeliveryStatus, int]: ...
@@ -287,7 +292,7 @@ class DeliveryQueue(Protocol):
         ...
 
     def sending_drafts(self) -> list[tuple[str, int]]:
-        """(team, draft) of every draft with PENDING or IN_FLIGHT deliveries."""
+        """(team, draft) of every draft with PENDING, CLAIMED or IN_FLIGHT deliveries."""
         ...
 
 

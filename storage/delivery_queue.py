@@ -19,7 +19,9 @@ from storage.models import DeliveryRow, DraftRow
 from storage.repositories import to_delivery
 
 PENDING = DeliveryStatus.PENDING.value
+CLAIMED = DeliveryStatus.CLAIMED.value
 IN_FLIGHT = DeliveryStatus.IN_FLIGHT.value
+WORKING = (CLAIMED, IN_FLIGHT)
 
 
 class SqlDeliveryQueue:
@@ -42,7 +44,7 @@ class SqlDeliveryQueue:
             update(DeliveryRow)
             .where(DeliveryRow.id.in_(candidates), DeliveryRow.status == PENDING)
             .values(
-                status=IN_FLIGHT,
+                status=CLAIMED,
                 claimed_by=worker_id,
                 claimed_at=now,
                 attempts=DeliveryRow.attempts + 1,
@@ -54,7 +56,7 @@ class SqlDeliveryQueue:
             select(DeliveryRow.__table__)
             .where(
                 DeliveryRow.id.in_(candidates),
-                DeliveryRow.status == IN_FLIGHT,
+                DeliveryRow.status == CLAIMED,
                 DeliveryRow.claimed_by == worker_id,
                 DeliveryRow.claimed_at == now,
             )
@@ -66,7 +68,7 @@ class SqlDeliveryQueue:
         self._session.execute(
             update(DeliveryRow)
             .where(
-                DeliveryRow.team_id == team_id, DeliveryRow.id == delivery_id, DeliveryRow.status == IN_FLIGHT
+                DeliveryRow.team_id == team_id, DeliveryRow.id == delivery_id, DeliveryRow.status.in_(WORKING)
             )
             .values(
                 status=PENDING,
@@ -79,8 +81,23 @@ class SqlDeliveryQueue:
             .execution_options(synchronize_session=False)
         )
 
+    def sending(self, team_id: str, delivery_id: int, worker_id: str) -> bool:
+        """CLAIMED → IN_FLIGHT right before this one message goes out; False when the row is not ours any more."""
+        result = self._session.execute(
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.team_id == team_id,
+                DeliveryRow.id == delivery_id,
+                DeliveryRow.status == CLAIMED,
+                DeliveryRow.claimed_by == worker_id,
+            )
+            .values(status=IN_FLIGHT, updated_at=self._clock.now())
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
     def abandon_stale(self, claimed_before: datetime, reason: str) -> list[tuple[str, int]]:
-        stale = and_(DeliveryRow.status == IN_FLIGHT, DeliveryRow.claimed_at < claimed_before)
+        stale = and_(DeliveryRow.status.in_(WORKING), DeliveryRow.claimed_at < claimed_before)
         touched = {
             (r.team_id, r.draft_id)
             for r in self._session.execute(
@@ -88,10 +105,18 @@ class SqlDeliveryQueue:
             )
         }
         if touched:
+            now = self._clock.now()
+            # Only the message that was going out may have left: that one fails; the others go back to the queue.
             self._session.execute(
                 update(DeliveryRow)
-                .where(stale)
-                .values(status=DeliveryStatus.FAILED.value, last_error=reason, updated_at=self._clock.now())
+                .where(stale, DeliveryRow.status == IN_FLIGHT)
+                .values(status=DeliveryStatus.FAILED.value, last_error=reason, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            self._session.execute(
+                update(DeliveryRow)
+                .where(stale, DeliveryRow.status == CLAIMED)
+                .values(status=PENDING, claimed_by="", claimed_at=None, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
         return sorted(touched)
@@ -151,7 +176,7 @@ class SqlDeliveryQueue:
     def sending_drafts(self) -> list[tuple[str, int]]:
         stmt = (
             select(DeliveryRow.team_id, DeliveryRow.draft_id)
-            .where(DeliveryRow.status.in_([PENDING, IN_FLIGHT]))
+            .where(DeliveryRow.status.in_([PENDING, *WORKING]))
             .distinct()
         )
         return sorted((r.team_id, r.draft_id) for r in self._session.execute(stmt))

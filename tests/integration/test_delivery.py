@@ -165,18 +165,34 @@ def test_a_passing_failure_is_retried_later_with_backoff(env, smtp_server, uow_f
 def test_a_worker_that_died_mid_send_leaves_no_duplicate(env, smtp_server, uow_factory, clock):
     compose, worker, _, _ = env
     draft_id = submit(compose, ["m0", "m1"])
-    with uow_factory() as uow:  # a worker claimed both, then died before recording anything
+    with uow_factory() as uow:  # a worker claimed both, started sending m0, then died before recording it
         claimed = uow.queue.claim("dead-worker", AT, 10)
+        m0 = next(c.delivery for c in claimed if c.delivery.mpid == "m0")
+        assert uow.queue.sending(T1, m0.id, "dead-worker")
         uow.commit()
     assert len(claimed) == 2
     assert worker().run_until_idle() == 0  # still within the lease: nobody touches them
     clock.set(AT + timedelta(minutes=11))
     worker().run_until_idle()
-    assert smtp_server.messages() == []  # at most once: never re-sent by itself
+    # At most once: m0 may have left, so it is never re-sent by itself; m1 was never attempted, so it goes out.
+    assert [m["To"] for m in smtp_server.messages()] == ["p1@partner.example"]
     with uow_factory() as uow:
-        assert {d.status for d in uow.deliveries.for_draft(T1, draft_id)} == {DeliveryStatus.FAILED}
+        assert uow.deliveries.get(T1, draft_id, "m0").status is DeliveryStatus.FAILED
         assert uow.deliveries.get(T1, draft_id, "m0").last_error == INTERRUPTED
-        assert uow.drafts.get(T1, draft_id).status is DraftStatus.FAILED
+        assert uow.deliveries.get(T1, draft_id, "m1").status is DeliveryStatus.SENT
+        assert uow.drafts.get(T1, draft_id).status is DraftStatus.PARTIAL
+
+
+def test_a_row_taken_back_after_the_lease_is_not_sent_by_its_late_worker(env, smtp_server, uow_factory):
+    compose, _, _, _ = env
+    submit(compose, ["m0"])
+    with uow_factory() as uow:
+        (claimed,) = uow.queue.claim("slow-worker", AT, 10)
+        uow.queue.abandon_stale(AT + timedelta(minutes=11), INTERRUPTED)  # another worker recovered it
+        assert not uow.queue.sending(
+            T1, claimed.delivery.id, "slow-worker"
+        )  # the late worker may not send it
+        uow.commit()
 
 
 def test_attachments_are_scanned_again_on_the_way_out(env, smtp_server, uow_factory):
