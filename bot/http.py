@@ -150,6 +150,16 @@ class HttpServer:
         self._server.run()
 
     def stop(self) -> None:
-        self._server.close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        """Stop from inside waitress's own loop: closing its sockets from another thread while the loop is in
+        select() on them ends, now and then, in EBADF in the loop thread."""
+        from waitress import wasyncore
+
+        server = self._server
+        if self._thread is None or not self._thread.is_alive():
+            server.close()
+            return
+        server.task_dispatcher.shutdown()  # request threads finish; none pulls the trigger after this
+        server.trigger.pull_trigger(
+            lambda: wasyncore.close_all(server._map)
+        )  # the loop ends with an empty map
+        self._thread.join(timeout=5)

@@ -10,7 +10,6 @@ import urllib.request
 from datetime import UTC, datetime
 
 import pytest
-from waitress import wasyncore
 
 from bot.app import make_client
 from bot.devtools.slack_standin import SlackStandIn, SlackUser
@@ -58,16 +57,7 @@ def app(tmp_path, clamd):
         try:
             yield server, standin, services
         finally:
-            stop_in_loop(server)
-
-
-def stop_in_loop(server: HttpServer) -> None:
-    """Stop waitress from inside its own loop. HttpServer.stop() closes the sockets from this thread while
-    the loop thread may be in select() on them, which now and then ends in EBADF in the loop thread."""
-    waitress = server._server
-    waitress.task_dispatcher.shutdown()  # request threads done: none will pull the trigger any more
-    waitress.trigger.pull_trigger(lambda: wasyncore.close_all(waitress._map))  # the loop ends: map empty
-    server._thread.join(timeout=5)
+            server.stop()
 
 
 def post(server, body: bytes, *, timestamp: int = NOW, secret: str = SECRET, headers=None):
