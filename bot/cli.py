@@ -5,6 +5,7 @@
     prospects-bot worker [--count N]        delivery workers as a process of their own
     prospects-bot demo                      the offline demo, whatever is configured
     prospects-bot digest --now              DM the digest of unsent drafts to every due author at once
+    prospects-bot audit --team T [--since DATE]   every send of a workspace as CSV (who, to whom, when, what, result)
     prospects-bot db upgrade                                   bring the database to the newest schema
     prospects-bot import partners FILE --team TEAM_ID [--no-progress]
     prospects-bot import ads FILE --team TEAM_ID [--no-progress]
@@ -20,6 +21,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.settings import Settings, SettingsError
@@ -44,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run delivery workers")
     worker.add_argument("--count", type=int, default=1)
     commands.add_parser("demo", help="the offline demo")
+    audit = commands.add_parser("audit", help="the audit trail of sends as CSV on standard output")
+    audit.add_argument("--team", required=True, metavar="TEAM_ID")
+    audit.add_argument("--since", type=_date, metavar="DATE", help="YYYY-MM-DD (UTC) or an ISO 8601 time")
     digest = commands.add_parser("digest", help="DM the digest of unsent drafts")
     digest.add_argument(
         "--now", action="store_true", required=True, help="to every due author at once, whatever the hour"
@@ -179,7 +184,53 @@ def _digest(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _date(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2038-01-19") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    import csv
+
+    from storage.db import make_engine, make_session_factory
+    from storage.migrate import upgrade
+    from storage.unit_of_work import SqlUnitOfWork
+
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with SqlUnitOfWork(make_session_factory(engine)) as uow:
+            records = uow.queue.send_log(args.team, args.since)
+    finally:
+        engine.dispose()
+    out = csv.writer(sys.stdout)
+    out.writerow(
+        ["at", "author", "channel", "draft", "mpid", "email", "subject", "attachments", "result", "detail"]
+    )
+    for r in records:
+        files = ";".join(f"{name}:{sha}" for name, sha in r.attachments)
+        out.writerow(
+            [
+                r.at.isoformat(),
+                r.author_id,
+                r.channel,
+                r.draft_id,
+                r.mpid,
+                r.email,
+                r.subject,
+                files,
+                r.result,
+                r.detail,
+            ]
+        )
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "audit": _audit,
     "db": _db,
     "import": _import,
     "run": _run,

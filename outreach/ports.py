@@ -255,6 +255,22 @@ class Claimed:
     delivery: Delivery
 
 
+@dataclass(frozen=True, slots=True)
+class SendRecord:
+    """One line of the audit trail of sends: who sent what to whom, when, and what came of it."""
+
+    at: datetime
+    author_id: str
+    channel: str
+    draft_id: int
+    mpid: str
+    email: str
+    subject: str
+    attachments: tuple[tuple[str, str], ...]  # (file name, sha256)
+    result: str  # sent | failed | skipped
+    detail: str  # provider message id, or why it failed or was skipped
+
+
 class DeliveryQueue(Protocol):
     """Claiming work across workspaces: the only storage calls that are not per workspace (workers serve all)."""
 
@@ -289,6 +305,10 @@ class DeliveryQueue(Protocol):
         self, team_id: str, mpids: Collection[str], since: datetime, exclude_author: str
     ) -> dict[str, tuple[str, datetime]]:
         """{mpid: (author, when)} of the latest send to each of ``mpids`` since ``since`` by someone else."""
+        ...
+
+    def send_log(self, team_id: str, since: datetime | None = None) -> list[SendRecord]:
+        """Every finished delivery of the workspace (since ``since``), oldest first."""
         ...
 
     def sending_drafts(self) -> list[tuple[str, int]]:

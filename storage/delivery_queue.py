@@ -14,8 +14,8 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from outreach.models import DeliveryStatus
-from outreach.ports import Claimed, Clock
-from storage.models import DeliveryRow, DraftRow
+from outreach.ports import Claimed, Clock, SendRecord
+from storage.models import AttachmentRow, DeliveryRow, DraftAttachmentRow, DraftRow, PartnerRow
 from storage.repositories import to_delivery
 
 PENDING = DeliveryStatus.PENDING.value
@@ -172,6 +172,60 @@ class SqlDeliveryQueue:
                 if sent_at is not None and (mpid not in found or found[mpid][1] < sent_at):
                     found[mpid] = (author, sent_at)
         return found
+
+    def send_log(self, team_id: str, since: datetime | None = None) -> list[SendRecord]:
+        done = [DeliveryStatus.SENT.value, DeliveryStatus.FAILED.value, DeliveryStatus.SKIPPED.value]
+        stmt = (
+            select(
+                DeliveryRow.updated_at,
+                DeliveryRow.sent_at,
+                DeliveryRow.status,
+                DeliveryRow.mpid,
+                DeliveryRow.last_error,
+                DeliveryRow.provider_message_id,
+                DraftRow.id,
+                DraftRow.author_id,
+                DraftRow.channel,
+                DraftRow.subject,
+                PartnerRow.email,
+            )
+            .join(DraftRow, DraftRow.id == DeliveryRow.draft_id)
+            .outerjoin(
+                PartnerRow,
+                and_(PartnerRow.team_id == DeliveryRow.team_id, PartnerRow.mpid == DeliveryRow.mpid),
+            )
+            .where(DeliveryRow.team_id == team_id, DeliveryRow.status.in_(done))
+            .order_by(DeliveryRow.updated_at, DeliveryRow.id)
+        )
+        if since is not None:
+            stmt = stmt.where(DeliveryRow.updated_at >= since)
+        files: dict[int, tuple[tuple[str, str], ...]] = {}
+        records = []
+        for row in self._session.execute(stmt):
+            if row.id not in files:
+                linked = self._session.execute(
+                    select(AttachmentRow.filename, AttachmentRow.sha256)
+                    .join(DraftAttachmentRow, DraftAttachmentRow.attachment_id == AttachmentRow.id)
+                    .where(DraftAttachmentRow.draft_id == row.id)
+                    .order_by(DraftAttachmentRow.position)
+                )
+                files[row.id] = tuple((f.filename, f.sha256) for f in linked)
+            sent = row.status == DeliveryStatus.SENT.value
+            records.append(
+                SendRecord(
+                    at=row.sent_at or row.updated_at,
+                    author_id=row.author_id,
+                    channel=row.channel,
+                    draft_id=row.id,
+                    mpid=row.mpid,
+                    email=row.email or "",
+                    subject=row.subject,
+                    attachments=files[row.id],
+                    result=row.status,
+                    detail=row.provider_message_id if sent else row.last_error,
+                )
+            )
+        return records
 
     def sending_drafts(self) -> list[tuple[str, int]]:
         stmt = (
