@@ -8,7 +8,7 @@ from __future__ import annotations
 
 # Slash command -------------------------------------------------------------------------------------------
 COMMAND = "/prospects"
-COMMAND_USAGE = "[search text] | marketplace [partners|creators] [text] | drafts | help"
+COMMAND_USAGE = "[search text] | marketplace [partners|creators] [text] | drafts | connect-email | help"
 
 # Scopes the bot uses (manifest.yml's oauth_config.scopes.bot must equal this set) --------------------
 BOT_SCOPES = frozenset(
@@ -65,6 +65,15 @@ ACTION_COMPOSE_PREVIEW = "compose.preview"
 ACTION_COMPOSE_SEND_TEST = "compose.send_test"
 ACTION_COMPOSE_SAVE_DRAFT = "compose.save_draft"
 ACTION_PREVIEW_FOR = "compose.preview_for"
+
+# The user's own e-mail account ---------------------------------------------------------------------------------
+CALLBACK_CONNECT_EMAIL = "account.connect"
+BLOCK_ACCOUNT_HOST = "acct_host"
+BLOCK_ACCOUNT_PORT = "acct_port"
+BLOCK_ACCOUNT_SECURITY = "acct_security"
+BLOCK_ACCOUNT_USERNAME = "acct_username"
+BLOCK_ACCOUNT_PASSWORD = "acct_password"  # noqa: S105 (a block id, not a password)
+BLOCK_ACCOUNT_FROM = "acct_from"
 
 # Drafts and delivery -------------------------------------------------------------------------------------
 ACTION_DRAFT_OPEN = "draft.open"

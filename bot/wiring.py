@@ -14,9 +14,11 @@ from bot.files import SlackFiles
 from bot.permissions import SenderPolicy
 from bot.settings import Settings
 from bot.users import UserProfiles
+from outreach.accounts import AccountService
 from outreach.adapters.clamd import ClamdScanner
+from outreach.adapters.fernet_cipher import FernetCipher
 from outreach.adapters.magic_sniffer import MagicSniffer
-from outreach.adapters.smtp import SmtpMailer
+from outreach.adapters.smtp import SmtpMailer, account_mailer, login_tester
 from outreach.adapters.webhook import WebhookTransport
 from outreach.attachments import AttachmentPolicy, InMemoryScanCache
 from outreach.clock import SystemClock
@@ -47,6 +49,7 @@ class Services:
     senders: SenderPolicy
     unsubscribe: UnsubscribeLinks
     close: Callable[[], None]  # releases the database connections
+    accounts: AccountService
     wake: threading.Event = field(default_factory=threading.Event)  # set when there is new work to send
 
 
@@ -98,6 +101,17 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         else None
     )
     throttle = Throttle(settings.send_rate_per_second)
+    accounts = AccountService(
+        uow=uow,
+        clock=clock,
+        cipher=FernetCipher(settings.secret_key) if settings.secret_key else None,
+        tester=login_tester(settings.smtp_timeout),
+    )
+
+    def personal_mailer(team_id: str, user_id: str) -> SmtpMailer | None:
+        account = accounts.get(team_id, user_id)
+        return account_mailer(account, settings.smtp_timeout) if account is not None else None
+
     worker_name = f"{socket.gethostname()}:{os.getpid()}"
 
     def make_worker(on_progress: ProgressListener | None) -> DeliveryWorker:
@@ -118,6 +132,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             throttle=throttle,
             on_progress=on_progress,
             unsubscribe=unsubscribe,
+            personal_mailer=personal_mailer,
         )
 
     return Services(
@@ -135,6 +150,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             tracking=tracking,
             layouts=layouts,
             mailer=mailer,
+            personal_mailer=personal_mailer,
             recent_contact=timedelta(days=settings.recent_contact_days)
             if settings.recent_contact_days > 0
             else None,
@@ -145,4 +161,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         senders=SenderPolicy(settings.senders, settings.senders_usergroup),
         unsubscribe=unsubscribe,
         close=engine.dispose,
+        accounts=accounts,
     )

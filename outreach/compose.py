@@ -120,7 +120,9 @@ class ComposeService:
         layouts: Layouts,
         mailer: Mailer | None = None,
         recent_contact: timedelta | None = timedelta(days=7),
+        personal_mailer: Callable[[str, str], Mailer | None] | None = None,
     ) -> None:
+        self._personal_mailer = personal_mailer
         self._recent_contact = recent_contact
         self._mailer = mailer
         self._uow = uow
@@ -381,7 +383,8 @@ class ComposeService:
         rendered = self.preview(team_id, author_id, draft_id)
         if not isinstance(rendered, OutgoingEmail):
             raise ValidationFailed([Problem("content", "not_email", "Only e-mails can be sent as a test.")])
-        with self._mailer.open() as session:
+        mailer = (self._personal_mailer(team_id, author_id) if self._personal_mailer else None) or self._mailer
+        with mailer.open() as session:
             provider_id = session.send(
                 dataclasses.replace(rendered, to=to, subject="[TEST] " + rendered.subject)
             )

@@ -162,6 +162,7 @@ class DeliveryWorker:
         batch_size: int = 100,
         on_progress: ProgressListener | None = None,
         unsubscribe: UnsubscribeLinks | None = None,
+        personal_mailer: Callable[[str, str], Mailer | None] | None = None,
         progress_interval: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -182,6 +183,7 @@ class DeliveryWorker:
         self._batch_size = batch_size
         self._on_progress = on_progress
         self._unsubscribe = unsubscribe
+        self._personal_mailer = personal_mailer  # (team, author) → the author's own account, if connected
         self._progress_interval = progress_interval
         self._monotonic = monotonic
         self._last_report: dict[tuple[str, int], float] = {}  # when each draft's progress was last reported
@@ -237,13 +239,33 @@ class DeliveryWorker:
                 clean = False
                 raise
 
-        for item in emails:
-            self._deliver(batch, item, send)
+        own: dict[tuple[str, str], MailSession | None] = {}  # authors' own accounts, one session each a batch
+        try:
+            for item in emails:
+                self._deliver(batch, item, self._own_sender(batch, item, own) or send)
+        finally:
+            for personal in own.values():
+                if personal is not None:
+                    personal.close()
         for item in messages:
             self._deliver(batch, item, None)
         for team_id, draft_id_ in sorted({(c.team_id, c.delivery.draft_id) for c in claimed}):
             self._finish_if_done(team_id, draft_id_)
         return len(claimed), clean
+
+    def _own_sender(
+        self, batch: _Batch, item: Claimed, own: dict[tuple[str, str], MailSession | None]
+    ) -> Callable[[OutgoingEmail], str] | None:
+        """The author's own account's session when they connected one; None for the shared mailer."""
+        prepared = self._prepared(batch, item)
+        if self._personal_mailer is None or not isinstance(prepared, PreparedDraft):
+            return None
+        key = (item.team_id, prepared.draft.author_id)
+        if key not in own:
+            mailer = self._personal_mailer(*key)
+            own[key] = mailer.open() if mailer is not None else None
+        session = own[key]
+        return session.send if session is not None else None
 
     # -- one delivery ---------------------------------------------------------------------------------
     def _channel(self, batch: _Batch, item: Claimed) -> Channel:

@@ -269,3 +269,17 @@ class DraftSummary:
     excerpt: str  # the start of the content
     recipients: int
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MailAccount:
+    """A user's own SMTP account. ``password`` is the plain password only in memory, never stored or shown."""
+
+    team_id: str
+    user_id: str
+    host: str
+    port: int
+    security: str  # none | starttls | tls
+    username: str
+    password: str = field(repr=False)
+    from_address: str

@@ -405,6 +405,28 @@ class AppKeys(Protocol):
     def get_or_create(self, name: str) -> str: ...
 
 
+@dataclass(frozen=True, slots=True)
+class StoredAccount:
+    """A user's SMTP account as stored: the password only as ciphertext."""
+
+    team_id: str
+    user_id: str
+    host: str
+    port: int
+    security: str
+    username: str
+    password_encrypted: str
+    from_address: str
+
+
+class MailAccountRepository(Protocol):
+    def put(self, account: StoredAccount) -> None: ...
+
+    def get(self, team_id: str, user_id: str) -> StoredAccount | None: ...
+
+    def remove(self, team_id: str, user_id: str) -> bool: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``with uow_factory() as uow: ...; uow.commit()``. Leaving without commit rolls back."""
 
@@ -446,6 +468,9 @@ class UnitOfWork(Protocol):
 
     @property
     def keys(self) -> AppKeys: ...
+
+    @property
+    def accounts(self) -> MailAccountRepository: ...
 
     def __enter__(self) -> Self: ...
 

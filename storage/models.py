@@ -367,3 +367,19 @@ class AppKeyRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(256), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class MailAccountRow(Base):
+    """A user's own SMTP account: their e-mails go out through it, with their address in From."""
+
+    __tablename__ = "mail_accounts"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), nullable=False)
+    port: Mapped[int] = mapped_column(Integer, nullable=False)
+    security: Mapped[str] = mapped_column(String(16), nullable=False)
+    username: Mapped[str] = mapped_column(String(320), nullable=False)
+    password_encrypted: Mapped[str] = mapped_column(Text, nullable=False)  # Fernet token, never the password
+    from_address: Mapped[str] = mapped_column(String(320), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

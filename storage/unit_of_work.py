@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.clock import SystemClock
 from outreach.ports import Clock
+from storage.account_repository import SqlMailAccountRepository
 from storage.delivery_queue import SqlDeliveryQueue
 from storage.pick_repository import SqlPickRepository
 from storage.repositories import (
@@ -45,6 +46,7 @@ class SqlUnitOfWork:
     digests: SqlDigestRepository
     suppressions: SqlSuppressionRepository
     keys: SqlAppKeys
+    accounts: SqlMailAccountRepository
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
         self._factory = session_factory
@@ -69,6 +71,7 @@ class SqlUnitOfWork:
         self.digests = SqlDigestRepository(session)
         self.suppressions = SqlSuppressionRepository(session, clock)
         self.keys = SqlAppKeys(session, clock)
+        self.accounts = SqlMailAccountRepository(session, clock)
         return self
 
     def __exit__(

@@ -30,7 +30,7 @@ def build_help(t: Translator) -> list[Block]:
     return check_limits(
         [
             header(t("help.title")),
-            section(t("help.commands")),
+            section(t("help.commands") + "\n" + t("help.account")),
             section(t("help.tokens") + "\n" + token_lines(t)),
             context(t("help.attachments")),
         ]

@@ -21,14 +21,14 @@ from __future__ import annotations
 import contextlib
 import smtplib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from types import TracebackType
-from typing import Literal, Self
+from typing import Literal, Self, cast
 
 from outreach.errors import DeliveryFailed
 from outreach.mailmsg import MAIL_POLICY, MAIL_POLICY_UTF8, build_message, mail_from_address, needs_smtputf8
-from outreach.models import OutgoingEmail
+from outreach.models import MailAccount, OutgoingEmail
 
 Security = Literal["none", "starttls", "tls"]
 SECURITY_MODES: tuple[Security, ...] = ("none", "starttls", "tls")
@@ -279,3 +279,40 @@ def _text(reply: bytes | str) -> str:
 def _close_quietly(smtp: smtplib.SMTP) -> None:
     with contextlib.suppress(OSError):
         smtp.close()
+
+
+def login_tester(
+    timeout: float = 15.0, ssl_context: ssl.SSLContext | None = None
+) -> Callable[[MailAccount], None]:
+    """Try a user's own account: connect, secure and log in, then quit. Raises DeliveryFailed if that fails."""
+
+    def test(account: MailAccount) -> None:
+        mailer = SmtpMailer(
+            account.host,
+            account.port,
+            account.username,
+            account.password,
+            cast(Security, account.security),
+            account.from_address,
+            timeout,
+            ssl_context,
+        )
+        smtp = mailer.connect()
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            smtp.quit()
+        _close_quietly(smtp)
+
+    return test
+
+
+def account_mailer(account: MailAccount, timeout: float, sender_fallback: str = "") -> SmtpMailer:
+    """A mailer for a user's own account: their server, their login, their address in From."""
+    return SmtpMailer(
+        account.host,
+        account.port,
+        account.username,
+        account.password,
+        cast(Security, account.security),
+        account.from_address or sender_fallback,
+        timeout,
+    )

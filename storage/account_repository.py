@@ -1,0 +1,55 @@
+"""Users' own SMTP accounts. The password is stored encrypted; this repository only sees ciphertext."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from outreach.ports import Clock, StoredAccount
+from storage.models import MailAccountRow
+
+
+class SqlMailAccountRepository:
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    def put(self, account: StoredAccount) -> None:
+        self.remove(account.team_id, account.user_id)
+        self._session.add(
+            MailAccountRow(
+                team_id=account.team_id,
+                user_id=account.user_id,
+                host=account.host,
+                port=account.port,
+                security=account.security,
+                username=account.username,
+                password_encrypted=account.password_encrypted,
+                from_address=account.from_address,
+                created_at=self._clock.now(),
+            )
+        )
+        self._session.flush()
+
+    def get(self, team_id: str, user_id: str) -> StoredAccount | None:
+        row = self._session.scalars(
+            select(MailAccountRow).where(MailAccountRow.team_id == team_id, MailAccountRow.user_id == user_id)
+        ).first()
+        if row is None:
+            return None
+        return StoredAccount(
+            row.team_id,
+            row.user_id,
+            row.host,
+            row.port,
+            row.security,
+            row.username,
+            row.password_encrypted,
+            row.from_address,
+        )
+
+    def remove(self, team_id: str, user_id: str) -> bool:
+        result = self._session.execute(
+            delete(MailAccountRow).where(MailAccountRow.team_id == team_id, MailAccountRow.user_id == user_id)
+        )
+        return bool(getattr(result, "rowcount", 0))

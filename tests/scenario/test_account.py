@@ -1,0 +1,135 @@
+"""/prospects connect-email: a user's own mailbox (login tried first, password kept encrypted), then their
+e-mails go out through it with their address in From; disconnect-email goes back to the shared server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot import ids
+from bot.devtools.harness import full_app, wait_for
+from bot.settings import Settings
+from outreach.compose import DraftFields
+from outreach.models import Channel, DraftStatus, Partner
+from tests.fixtures.smtp import PASSWORD, USERNAME
+
+pytestmark = [pytest.mark.smtp, pytest.mark.clamd]
+
+
+@pytest.fixture
+def app(database_url, db_engine, smtp_server, clamd):
+    settings = Settings(
+        database_url=database_url,
+        smtp_host=smtp_server.host,
+        smtp_port=smtp_server.port,
+        clamd_socket=clamd.socket_path,
+        mail_from="Outreach <outreach@brand.example>",
+        secret_key="a-test-secret-key-of-enough-length",
+    )
+    with full_app(settings) as running:
+        with running.services.uow() as uow:
+            uow.partners.upsert_many(
+                "T0001",
+                [Partner("T0001", "p1", "Acme", "Al", "Ng", "al@acme.example")],
+                mark_prospects={"p1"},
+                marked_by="U0001",
+            )
+            uow.commit()
+        yield running
+
+
+def values(**fields):
+    out = {}
+    for block, value in fields.items():
+        kind = "static_select" if block == ids.BLOCK_ACCOUNT_SECURITY else "plain_text_input"
+        out[block] = {
+            ids.ACTION_INPUT: {"type": kind, "selected_option": {"value": value}}
+            if kind == "static_select"
+            else {"type": kind, "value": value}
+        }
+    return out
+
+
+def send_one(app):
+    state = app.services.compose.start("T0001", "U0001", Channel.EMAIL, ["p1"])
+    app.services.compose.save(
+        "T0001", "U0001", state.draft_id, DraftFields("Ann Lee", "ann@brand.example", "Hi", "Hello")
+    )
+    app.services.compose.submit("T0001", "U0001", state.draft_id)
+    app.services.wake.set()
+    wait_for(
+        lambda: (
+            app.services.compose.report("T0001", "U0001", state.draft_id).draft.status is DraftStatus.SENT
+        ),
+        what="the send",
+    )
+
+
+def connect(app, server, password, ssl_ok=True):
+    before = len(app.standin.view_log)
+    app.team("T0001").command("U0001", ids.COMMAND, "connect-email", response_url=app.standin.response_url())
+    form = wait_for(lambda: [v for m, v in app.standin.view_log[before:] if m == "views.open"], what="form")[
+        0
+    ]
+    assert form["callback_id"] == ids.CALLBACK_CONNECT_EMAIL
+    return form, app.submit(
+        "U0001",
+        form,
+        values(
+            acct_from="ann@own.example",
+            acct_host=server.host,
+            acct_port=str(server.port),
+            acct_security="tls",
+            acct_username=USERNAME,
+            acct_password=password,
+        ),
+    )
+
+
+def test_a_wrong_password_is_refused_and_nothing_is_stored(
+    app, smtp_tls_server, smtp_client_context, monkeypatch
+):
+    monkeypatch.setattr("ssl.create_default_context", lambda *a, **k: smtp_client_context)
+    form, answer = connect(app, smtp_tls_server, "wrong password")
+    assert answer.json()["response_action"] == "update"
+    again = wait_for(
+        lambda: [v for m, v in app.standin.view_log if m == "views.update" and v["id"] == form["id"]],
+        what="the verdict",
+    )[-1]
+    assert "The login did not work" in json.dumps(again)
+    assert app.services.accounts.get("T0001", "U0001") is None
+
+
+def test_connected_emails_go_out_through_the_users_own_account(
+    app, smtp_server, smtp_tls_server, smtp_client_context, monkeypatch
+):
+    monkeypatch.setattr("ssl.create_default_context", lambda *a, **k: smtp_client_context)
+    form, _ = connect(app, smtp_tls_server, PASSWORD)
+    done = wait_for(
+        lambda: [
+            v
+            for m, v in app.standin.view_log
+            if m == "views.update" and v["id"] == form["id"] and "Connected" in json.dumps(v)
+        ],
+        what="connected",
+    )[-1]
+    assert "ann@own.example" in json.dumps(done)
+    with app.services.uow() as uow:  # stored encrypted: the password appears nowhere in the row
+        stored = uow.accounts.get("T0001", "U0001")
+    assert stored is not None and stored.password_encrypted and PASSWORD not in stored.password_encrypted
+    assert app.services.accounts.get("T0001", "U0001").password == PASSWORD  # and comes back with the key
+
+    send_one(app)
+    (email,) = smtp_tls_server.messages()
+    assert str(email["From"]) == "Ann Lee <ann@own.example>" and email["To"] == "al@acme.example"
+    assert smtp_tls_server.logins[-1] == USERNAME and smtp_server.messages() == []
+
+    before = len(app.standin.responses)
+    app.team("T0001").command(
+        "U0001", ids.COMMAND, "disconnect-email", response_url=app.standin.response_url()
+    )
+    said = wait_for(lambda: app.standin.responses[before:], what="the answer")[-1][1]
+    assert "disconnected" in said["text"]
+    send_one(app)
+    assert [m["From"] for m in smtp_server.messages()] == ["Ann Lee <outreach@brand.example>"]
