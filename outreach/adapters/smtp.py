@@ -76,9 +76,14 @@ class SmtpMailer:
                     results.append(exc)
         return results
 
+    def _context(self) -> ssl.SSLContext:
+        """The TLS context, made once (building one reads the system's CA store) and only when TLS is used."""
+        if self.ssl_context is None:
+            self.ssl_context = ssl.create_default_context()
+        return self.ssl_context
+
     def connect(self) -> smtplib.SMTP:
         """A fresh, greeted, secured and (when configured) logged-in connection. Raises DeliveryFailed."""
-        context = self.ssl_context or ssl.create_default_context()
         smtp: smtplib.SMTP | None = None
         try:
             if self.security == "tls":
@@ -87,7 +92,7 @@ class SmtpMailer:
                     self.port,
                     local_hostname=self.local_hostname,
                     timeout=self.timeout,
-                    context=context,
+                    context=self._context(),
                 )
             else:
                 smtp = smtplib.SMTP(
@@ -95,7 +100,7 @@ class SmtpMailer:
                 )
             smtp.ehlo()
             if self.security == "starttls":
-                smtp.starttls(context=context)
+                smtp.starttls(context=self._context())
                 smtp.ehlo()
             if self.username:
                 smtp.login(self.username, self.password)
