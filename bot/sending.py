@@ -57,12 +57,13 @@ class ProgressDM:
     def _show(self, progress: Progress, dm: _Dm | None, now: float) -> None:
         profile = self._services.profiles.get(self._client, progress.team_id, progress.author_id)
         t = profile.t
-        report = self._services.compose.report(progress.team_id, progress.author_id, progress.draft_id)
-        blocks = (
-            build_summary(report, t)
-            if progress.finished
-            else build_progress(report.draft, progress.counts, t)
-        )
+        compose = self._services.compose
+        if progress.finished:
+            report = compose.report(progress.team_id, progress.author_id, progress.draft_id, unsent_only=True)
+            blocks = build_summary(report, t)
+        else:
+            draft = compose.draft(progress.team_id, progress.author_id, progress.draft_id)
+            blocks = build_progress(draft, progress.counts, t)
         text = t(
             "progress.counts", sent=progress.counts_sent, failed=progress.counts_failed, total=progress.total
         )

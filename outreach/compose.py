@@ -82,9 +82,10 @@ class SendPlan:
 class SendReport:
     draft: Draft
     rows: tuple[tuple[Delivery, Partner | None], ...]
+    counts: dict[DeliveryStatus, int]
 
     def count(self, status: DeliveryStatus) -> int:
-        return sum(d.status is status for d, _ in self.rows)
+        return self.counts.get(status, 0)
 
 
 def eligible(
@@ -343,13 +344,20 @@ class ComposeService:
             uow.commit()
         return SendPlan(draft_id, len(state.recipients), len(state.skipped))
 
-    def report(self, team_id: str, author_id: str, draft_id: int) -> SendReport:
-        """Where a send stands: every recipient with its delivery."""
+    def report(self, team_id: str, author_id: str, draft_id: int, *, unsent_only: bool = False) -> SendReport:
+        """Where a send stands: every recipient with its delivery (``unsent_only``: those not sent, with the
+        counts of all in ``SendReport.counts`` — a 100,000-recipient summary reads only its exceptions)."""
         with self._uow() as uow:
             draft = self._own(uow, team_id, author_id, draft_id)
-            deliveries = uow.deliveries.for_draft(team_id, draft_id)
+            deliveries = uow.deliveries.for_draft(team_id, draft_id, unsent_only=unsent_only)
             partners = uow.partners.get_many(team_id, [d.mpid for d in deliveries])
-        return SendReport(draft, tuple((d, partners.get(d.mpid)) for d in deliveries))
+            counts = uow.queue.counts(team_id, draft_id)
+        return SendReport(draft, tuple((d, partners.get(d.mpid)) for d in deliveries), counts)
+
+    def draft(self, team_id: str, author_id: str, draft_id: int) -> Draft:
+        """The author's draft alone (no recipients loaded)."""
+        with self._uow() as uow:
+            return self._own(uow, team_id, author_id, draft_id)
 
     def retry_failed(self, team_id: str, author_id: str, draft_id: int) -> int:
         """Send again to the recipients whose delivery failed (the author's call: see outreach.delivery)."""
@@ -383,7 +391,9 @@ class ComposeService:
         rendered = self.preview(team_id, author_id, draft_id)
         if not isinstance(rendered, OutgoingEmail):
             raise ValidationFailed([Problem("content", "not_email", "Only e-mails can be sent as a test.")])
-        mailer = (self._personal_mailer(team_id, author_id) if self._personal_mailer else None) or self._mailer
+        mailer = (
+            self._personal_mailer(team_id, author_id) if self._personal_mailer else None
+        ) or self._mailer
         with mailer.open() as session:
             provider_id = session.send(
                 dataclasses.replace(rendered, to=to, subject="[TEST] " + rendered.subject)

@@ -240,7 +240,9 @@ class DeliveryRepository(Protocol):
 
     def get(self, team_id: str, draft_id: int, mpid: str) -> Delivery | None: ...
 
-    def for_draft(self, team_id: str, draft_id: int) -> list[Delivery]: ...
+    def for_draft(self, team_id: str, draft_id: int, *, unsent_only: bool = False) -> list[Delivery]:
+        """The draft's deliveries in order; ``unsent_only``: all but the SENT ones (a summary's exceptions)."""
+        ...
 
     def save(self, team_id: str, delivery: Delivery) -> None:
         """Write status, attempts, last error, provider message id and sent-at of an existing delivery."""

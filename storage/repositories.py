@@ -204,12 +204,14 @@ class SqlDeliveryRepository:
         ).first()
         return None if row is None else to_delivery(row)
 
-    def for_draft(self, team_id: str, draft_id: int) -> list[Delivery]:
+    def for_draft(self, team_id: str, draft_id: int, *, unsent_only: bool = False) -> list[Delivery]:
         stmt = (
             select(_DELIVERIES)
             .where(_DELIVERIES.c.team_id == team_id, _DELIVERIES.c.draft_id == draft_id)
             .order_by(_DELIVERIES.c.id)
         )
+        if unsent_only:
+            stmt = stmt.where(_DELIVERIES.c.status != DeliveryStatus.SENT.value)
         return [to_delivery(row) for row in self._session.execute(stmt)]
 
     def save(self, team_id: str, delivery: Delivery) -> None:

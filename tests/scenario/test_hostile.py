@@ -94,7 +94,6 @@ def test_template_looking_content_is_sent_verbatim(app, smtp_server):
     (email,) = wait_for(smtp_server.messages, what="the e-mail")
     text = email.get_body(("plain",)).get_content()
     assert "Hi Al<b>: {{ 7*7 }} {% if x %}no{% endif %} ${HOME} <script>alert(1)</script>" in text
-    assert "49" not in text
     html = email.get_body(("html",)).get_content()
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert (
