@@ -9,6 +9,7 @@ ValueError instead of becoming a header injection.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 from email import policy
@@ -65,6 +66,7 @@ _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 field name: printable ASCI
 _UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]")  # controls except TAB, and line separators
 
 
+@functools.lru_cache(maxsize=64)
 def mail_from_address(mail_from: str) -> str:
     """The bare address of MAIL_FROM, which may be written ``outreach@example.com`` or ``Name <addr>``."""
     _refuse_unsafe("MAIL_FROM", mail_from)
@@ -129,9 +131,15 @@ def needs_smtputf8(msg: EmailMessage) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=4096)
+def _valid(addr: str) -> bool:
+    """email-validator is thorough and slow: the same MAIL_FROM and reply-to come with every message of a send."""
+    return check_email_address(addr) is not None
+
+
 def _address(header: str, value: str) -> str:
     addr = value.strip()
-    if check_email_address(addr) is None:
+    if not _valid(addr):
         raise ValueError(f"{header} {value!r} is not one valid e-mail address")
     return addr
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from outreach.models import DeliveryStatus
@@ -22,6 +22,20 @@ PENDING = DeliveryStatus.PENDING.value
 CLAIMED = DeliveryStatus.CLAIMED.value
 IN_FLIGHT = DeliveryStatus.IN_FLIGHT.value
 WORKING = (CLAIMED, IN_FLIGHT)
+
+
+# Built once: marking a message as going out happens once per message.
+_SENDING = (
+    update(DeliveryRow)
+    .where(
+        DeliveryRow.team_id == bindparam("w_team_id"),
+        DeliveryRow.id == bindparam("w_id"),
+        DeliveryRow.status == CLAIMED,
+        DeliveryRow.claimed_by == bindparam("w_worker"),
+    )
+    .values(status=IN_FLIGHT, updated_at=bindparam("w_now"))
+    .execution_options(synchronize_session=False)
+)
 
 
 class SqlDeliveryQueue:
@@ -83,17 +97,13 @@ class SqlDeliveryQueue:
 
     def sending(self, team_id: str, delivery_id: int, worker_id: str) -> bool:
         """CLAIMED → IN_FLIGHT right before this one message goes out; False when the row is not ours any more."""
-        result = self._session.execute(
-            update(DeliveryRow)
-            .where(
-                DeliveryRow.team_id == team_id,
-                DeliveryRow.id == delivery_id,
-                DeliveryRow.status == CLAIMED,
-                DeliveryRow.claimed_by == worker_id,
-            )
-            .values(status=IN_FLIGHT, updated_at=self._clock.now())
-            .execution_options(synchronize_session=False)
-        )
+        params = {
+            "w_team_id": team_id,
+            "w_id": delivery_id,
+            "w_worker": worker_id,
+            "w_now": self._clock.now(),
+        }
+        result = self._session.execute(_SENDING, params)
         return bool(getattr(result, "rowcount", 0))
 
     def abandon_stale(self, claimed_before: datetime, reason: str) -> list[tuple[str, int]]:
