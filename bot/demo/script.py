@@ -9,7 +9,7 @@ from typing import Any
 
 from bot import ids
 from bot.demo.sample import ads_jsonl, partners_csv
-from bot.devtools.harness import FullApp, wait_for
+from bot.devtools.harness import FullApp, button, input_values, mpid_of, rows, tick, wait_for
 from bot.devtools.maildir_smtp import MaildirSmtpServer
 from bot.devtools.samples import pdf
 from bot.devtools.screens import builder_link, render
@@ -25,49 +25,6 @@ CONTENT = (
     "Could we talk this week? I attached our programme overview.\n\n"
     "Best,\nAnn — sent {currentDay} ({currentMonthYear})"
 )
-
-
-def _pick(row: dict[str, Any]) -> dict[str, Any]:
-    checkbox = row["elements"][0]
-    return {
-        "type": "checkboxes",
-        "action_id": ids.ACTION_PICK,
-        "block_id": row["block_id"],
-        "selected_options": checkbox["options"],
-    }
-
-
-def _button(message: dict[str, Any], action_id: str) -> dict[str, Any]:
-    for block in message["blocks"]:
-        for element in block.get("elements", []):
-            if element.get("action_id") == action_id:
-                return {
-                    "type": "button",
-                    "action_id": action_id,
-                    "block_id": block["block_id"],
-                    "value": element.get("value", ""),
-                }
-    raise LookupError(action_id)
-
-
-def _values(**fields: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for block, value in fields.items():
-        kind = "file_input" if block == ids.BLOCK_ATTACHMENTS else "plain_text_input"
-        values[block] = {
-            ids.ACTION_INPUT: {"type": kind, "files": value}
-            if kind == "file_input"
-            else {"type": kind, "value": value}
-        }
-    return values
-
-
-def _rows(message: dict[str, Any]) -> list[dict[str, Any]]:
-    return [b for b in message["blocks"] if b.get("block_id", "").startswith(ids.BLOCK_PICKS + "~")]
-
-
-def _mpid(row: dict[str, Any]) -> str:
-    return str(row["elements"][0]["options"][0]["value"])
 
 
 class Script:
@@ -87,7 +44,7 @@ class Script:
         self.say(f"  ↗ Open in Block Kit Builder: {builder_link(surface)}")
 
     def _suitable(self, row: dict[str, Any]) -> bool:
-        partner = self.app.services.prospects.get(TEAM, _mpid(row)).partner
+        partner = self.app.services.prospects.get(TEAM, mpid_of(row)).partner
         return bool(partner.first_name and partner.email)
 
     def play(self) -> None:
@@ -107,16 +64,16 @@ class Script:
         app = self.app
         page1 = app.command(USER)
         self.screen("/prospects — page 1", page1)
-        chosen = [r for r in _rows(page1) if self._suitable(r)][:2]
+        chosen = [r for r in rows(page1) if self._suitable(r)][:2]
         for row in chosen:
-            page1 = app.click(USER, page1, _pick(row)) or page1
-        page2 = app.click(USER, page1, _button(page1, ids.ACTION_PAGE_NEXT)) or page1
-        row = next(r for r in _rows(page2) if self._suitable(r))
-        page2 = app.click(USER, page2, _pick(row)) or page2
+            page1 = app.click(USER, page1, tick(row)) or page1
+        page2 = app.click(USER, page1, button(page1, ids.ACTION_PAGE_NEXT)) or page1
+        row = next(r for r in rows(page2) if self._suitable(r))
+        page2 = app.click(USER, page2, tick(row)) or page2
         self.screen("Ticks on page 1 and page 2 — page 2 now", page2)
         seen = len(app.standin.view_log)
-        app.click(USER, page2, _button(page2, ids.ACTION_EMAIL_PICKED), expect_response=False)
-        form = wait_for(lambda: self._opened_after(seen), what="the form")
+        app.click(USER, page2, button(page2, ids.ACTION_EMAIL_PICKED), expect_response=False)
+        form = app.opened_after(seen)
         self.screen("“Email (3)” opens the email form", form)
         upload = app.standin.add_file(
             "Partner programme 2038.pdf", pdf(b"Brand partner programme"), "application/pdf"
@@ -124,7 +81,7 @@ class Script:
         answer = app.submit(
             USER,
             form,
-            _values(
+            input_values(
                 sender_name="Ann Lee",
                 reply_to="ann@brand.example.com",
                 subject="{firstName}, a winter campaign for {mpname}?",
@@ -142,7 +99,7 @@ class Script:
     def infected_attachment(self) -> None:
         app = self.app
         page = app.command(USER)
-        row = _rows(page)[0]
+        row = rows(page)[0]
         seen = len(app.standin.view_log)
         app.click(
             USER,
@@ -151,16 +108,16 @@ class Script:
                 "type": "overflow",
                 "action_id": ids.ACTION_ROW_MORE,
                 "block_id": row["block_id"],
-                "selected_option": {"value": f"email:{_mpid(row)}"},
+                "selected_option": {"value": f"email:{mpid_of(row)}"},
             },
             expect_response=False,
         )
-        form = wait_for(lambda: self._opened_after(seen), what="the form")
+        form = app.opened_after(seen)
         infected = app.standin.add_file("contacts.csv", eicar_test_bytes(), "text/csv")
         app.submit(
             USER,
             form,
-            _values(
+            input_values(
                 sender_name="Ann Lee",
                 reply_to="ann@brand.example.com",
                 subject="Our contact list",
@@ -176,10 +133,10 @@ class Script:
         page = app.command(USER)
         row = next(
             r
-            for r in _rows(page)
+            for r in rows(page)
             if any(o["value"].startswith("message:") for o in r["elements"][1]["options"])
         )
-        mpid = _mpid(row)
+        mpid = mpid_of(row)
         seen = len(app.standin.view_log)
         app.click(
             USER,
@@ -192,9 +149,11 @@ class Script:
             },
             expect_response=False,
         )
-        form = wait_for(lambda: self._opened_after(seen), what="the message form")
+        form = app.opened_after(seen)
         self.screen("More → Message (only for prospects with messaging enabled)", form)
-        app.submit(USER, form, _values(content="Hi {firstName}, thanks for joining our programme! — Ann"))
+        app.submit(
+            USER, form, input_values(content="Hi {firstName}, thanks for joining our programme! — Ann")
+        )
         received = wait_for(lambda: app.inbox.messages, what="the message")[-1]
         self.say(f"\nIn-platform message delivered to partner {received['mpid']} (signed webhook):")
         self.say(f"    “{received['text']}”")
@@ -217,11 +176,6 @@ class Script:
             self.say("─" * 78)
 
     # -- helpers --------------------------------------------------------------------------------------
-    def _opened_after(self, count: int) -> dict[str, Any] | None:
-        """The first view opened after the view log had ``count`` entries."""
-        opened = [v for m, v in self.app.standin.view_log[count:] if m == "views.open"]
-        return opened[0] if opened else None
-
     def _final_view(self, view_id: str) -> dict[str, Any] | None:
         """The form's view after the checks: the app updates it once the files are judged and the send starts."""
         updates = [v for m, v in self.app.standin.view_log if m == "views.update" and v["id"] == view_id]

@@ -97,6 +97,21 @@ class FullApp:
             user, [action], container={"type": "view", "view_id": view["id"]}, view=view, team_id=team
         )
 
+    def opened_after(self, count: int, method: str = "views.open") -> dict[str, Any]:
+        """The first view written by ``method`` after the view log had ``count`` entries (waits for it)."""
+        found: list[dict[str, Any]] = wait_for(
+            lambda: [v for m, v in self.standin.view_log[count:] if m == method], what=method
+        )
+        return found[0]
+
+    def open_form(
+        self, user: str, page: dict[str, Any], action: dict[str, Any], team: str = "T0001"
+    ) -> dict[str, Any]:
+        """Click ``action`` on a /prospects page and return the modal it opens."""
+        seen = len(self.standin.view_log)
+        self.click(user, page, action, team=team, expect_response=False)
+        return self.opened_after(seen)
+
     def submit(
         self, user: str, view: dict[str, Any], values: dict[str, Any], team: str = "T0001"
     ) -> HttpAnswer:
@@ -148,3 +163,80 @@ def full_app(base: Settings, users: tuple[SlackUser, ...] = DEFAULT_USERS) -> It
             server.stop()
             inbox.stop()
             services.close()
+
+
+# -- playing the Slack side: what a person clicks and types ---------------------------------------------------
+def rows(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The prospect rows of a /prospects page."""
+    return [b for b in message["blocks"] if b.get("block_id", "").startswith(ids.BLOCK_PICKS + "~")]
+
+
+def mpid_of(row: dict[str, Any]) -> str:
+    return str(row["elements"][0]["options"][0]["value"])
+
+
+def tick(row: dict[str, Any]) -> dict[str, Any]:
+    """Ticking a row's checkbox."""
+    return {
+        "type": "checkboxes",
+        "action_id": ids.ACTION_PICK,
+        "block_id": row["block_id"],
+        "selected_options": row["elements"][0]["options"],
+    }
+
+
+def more(row: dict[str, Any], verb: str) -> dict[str, Any]:
+    """Choosing ``verb`` (message, email, details) in a row's More menu."""
+    return {
+        "type": "overflow",
+        "action_id": ids.ACTION_ROW_MORE,
+        "block_id": row["block_id"],
+        "selected_option": {"value": f"{verb}:{mpid_of(row)}"},
+    }
+
+
+def button(message: dict[str, Any], action_id: str) -> dict[str, Any]:
+    """Clicking the button ``action_id`` of a message or view."""
+    for block in message["blocks"]:
+        for element in block.get("elements", []):
+            if element.get("action_id") == action_id:
+                return {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": block["block_id"],
+                    "value": element.get("value", ""),
+                }
+    raise LookupError(f"no {action_id} button")
+
+
+def choose(message: dict[str, Any], action_id: str, value: str | bool) -> dict[str, Any]:
+    """Picking ``value`` in a menu, or ticking (True) / unticking (False) a one-box checkbox, of a message."""
+    for block in message["blocks"]:
+        for element in block.get("elements", []):
+            if element.get("action_id") != action_id:
+                continue
+            if element["type"] == "checkboxes":
+                return {
+                    "type": "checkboxes",
+                    "action_id": action_id,
+                    "block_id": block["block_id"],
+                    "selected_options": element["options"] if value else [],
+                }
+            return {
+                "type": "static_select",
+                "action_id": action_id,
+                "block_id": block["block_id"],
+                "selected_option": {"value": value},
+            }
+    raise LookupError(action_id)
+
+
+def input_values(**fields: Any) -> dict[str, Any]:
+    """``view.state.values`` of a form: text by block id; a list of Slack file objects for the attachments."""
+    values: dict[str, Any] = {}
+    for block, value in fields.items():
+        if block == ids.BLOCK_ATTACHMENTS:
+            values[block] = {ids.ACTION_INPUT: {"type": "file_input", "files": value}}
+        else:
+            values[block] = {ids.ACTION_INPUT: {"type": "plain_text_input", "value": value}}
+    return values

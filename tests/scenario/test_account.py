@@ -9,7 +9,6 @@ import pytest
 
 from bot import ids
 from bot.devtools.harness import full_app, wait_for
-from bot.settings import Settings
 from outreach.compose import DraftFields
 from outreach.models import Channel, DraftStatus, Partner
 from tests.fixtures.smtp import PASSWORD, USERNAME
@@ -18,15 +17,8 @@ pytestmark = [pytest.mark.smtp, pytest.mark.clamd]
 
 
 @pytest.fixture
-def app(database_url, db_engine, smtp_server, clamd):
-    settings = Settings(
-        database_url=database_url,
-        smtp_host=smtp_server.host,
-        smtp_port=smtp_server.port,
-        clamd_socket=clamd.socket_path,
-        mail_from="Outreach <outreach@brand.example>",
-        secret_key="a-test-secret-key-of-enough-length",
-    )
+def app(scenario_settings):
+    settings = scenario_settings(secret_key="a-test-secret-key-of-enough-length")
     with full_app(settings) as running:
         with running.services.uow() as uow:
             uow.partners.upsert_many(

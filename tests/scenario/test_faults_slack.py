@@ -9,8 +9,7 @@ from collections import Counter
 import pytest
 
 from bot import ids
-from bot.devtools.harness import full_app, wait_for
-from bot.settings import Settings
+from bot.devtools.harness import button, full_app, input_values, wait_for
 from outreach.models import DeliveryStatus, DraftStatus, Partner
 
 pytestmark = [pytest.mark.smtp, pytest.mark.clamd]
@@ -19,15 +18,8 @@ TEAM, AUTHOR, COUNT = "T0001", "U0001", 25
 
 
 @pytest.fixture
-def app(database_url, db_engine, smtp_server, clamd):
-    settings = Settings(
-        database_url=database_url,
-        smtp_host=smtp_server.host,
-        smtp_port=smtp_server.port,
-        mail_from="Outreach <outreach@brand.example>",
-        clamd_socket=clamd.socket_path,
-        send_rate_per_second=0,
-    )
+def app(scenario_settings):
+    settings = scenario_settings(send_rate_per_second=0)
     with full_app(settings) as running:
         with running.services.uow() as uow:
             partners = [
@@ -39,26 +31,6 @@ def app(database_url, db_engine, smtp_server, clamd):
             )
             uow.commit()
         yield running
-
-
-def button(message, action_id):
-    for block in message["blocks"]:
-        for element in block.get("elements", []):
-            if element.get("action_id") == action_id:
-                return {
-                    "type": "button",
-                    "action_id": action_id,
-                    "block_id": block["block_id"],
-                    "value": element.get("value", ""),
-                }
-    raise AssertionError(f"no {action_id} button")
-
-
-def text_inputs(**fields):
-    return {
-        block: {ids.ACTION_INPUT: {"type": "plain_text_input", "value": value}}
-        for block, value in fields.items()
-    }
 
 
 def test_429s_from_slack_during_a_bulk_email_lose_no_email_and_no_summary(app, smtp_server):
@@ -76,7 +48,7 @@ def test_429s_from_slack_during_a_bulk_email_lose_no_email_and_no_summary(app, s
     answer = app.submit(
         AUTHOR,
         form,
-        text_inputs(
+        input_values(
             sender_name="Ann Lee", reply_to="ann@brand.example", subject="Hi {firstName}", content="Hello"
         ),
     )

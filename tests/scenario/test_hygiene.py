@@ -9,24 +9,16 @@ import urllib.request
 import pytest
 
 from bot import ids
-from bot.devtools.harness import full_app, wait_for
-from bot.settings import Settings
+from bot.devtools.harness import full_app, input_values, rows, wait_for
 from outreach.compose import DraftFields
 from outreach.models import Channel, DeliveryStatus, DraftStatus, Partner
-from tests.scenario.test_outreach import input_values, rows
 
 pytestmark = [pytest.mark.smtp, pytest.mark.clamd]
 
 
 @pytest.fixture
-def app(database_url, db_engine, smtp_server, clamd):
-    settings = Settings(
-        database_url=database_url,
-        smtp_host=smtp_server.host,
-        smtp_port=smtp_server.port,
-        clamd_socket=clamd.socket_path,
-        mail_from="Outreach <outreach@brand.example>",
-    )
+def app(scenario_settings):
+    settings = scenario_settings()
     with full_app(settings) as running:
         with running.services.uow() as uow:
             uow.partners.upsert_many(

@@ -8,8 +8,7 @@ import json
 import pytest
 
 from bot import ids
-from bot.devtools.harness import full_app, wait_for
-from bot.settings import Settings
+from bot.devtools.harness import button, full_app, input_values, rows, tick, wait_for
 from outreach.adapters.clamd_local import eicar_test_bytes
 from outreach.models import Ad, AdType, Channel, DraftStatus, Partner, PartnerKind
 from tests.attachment_samples import pdf
@@ -18,15 +17,9 @@ pytestmark = [pytest.mark.smtp, pytest.mark.clamd]
 
 
 @pytest.fixture
-def app(database_url, db_engine, smtp_server, clamd):
-    settings = Settings(
-        database_url=database_url,
-        smtp_host=smtp_server.host,
-        smtp_port=smtp_server.port,
-        mail_from="Outreach <outreach@brand.example>",
-        clamd_socket=clamd.socket_path,
-        tracking_link_template="https://track.example/c/{mpid}/{adid}/{program_id}",
-        program_id="7",
+def app(scenario_settings):
+    settings = scenario_settings(
+        tracking_link_template="https://track.example/c/{mpid}/{adid}/{program_id}", program_id="7"
     )
     with full_app(settings) as running:
         with running.services.uow() as uow:
@@ -65,43 +58,6 @@ def first_draft_id(app):
     with app.services.uow() as uow:
         sent = uow.drafts.for_author("T0001", "U0001")
     return sent[-1].id
-
-
-def rows(message):
-    return [b for b in message["blocks"] if b.get("block_id", "").startswith(ids.BLOCK_PICKS + "~")]
-
-
-def tick(row):
-    checkbox = row["elements"][0]
-    return {
-        "type": "checkboxes",
-        "action_id": ids.ACTION_PICK,
-        "block_id": row["block_id"],
-        "selected_options": checkbox["options"],
-    }
-
-
-def button(message, action_id):
-    for block in message["blocks"]:
-        for element in block.get("elements", []):
-            if element.get("action_id") == action_id:
-                return {
-                    "type": "button",
-                    "action_id": action_id,
-                    "block_id": block["block_id"],
-                    "value": element.get("value", ""),
-                }
-    raise AssertionError(f"no {action_id} button")
-
-
-def input_values(**fields):
-    values = {}
-    for block, value in fields.items():
-        if block == ids.BLOCK_ATTACHMENTS:
-            values[block] = {ids.ACTION_INPUT: {"type": "file_input", "files": value}}
-        else:
-            values[block] = {ids.ACTION_INPUT: {"type": "plain_text_input", "value": value}}
-    return values
 
 
 CONTENT = (

@@ -8,25 +8,17 @@ import pytest
 from slack_sdk import WebClient
 
 from bot import ids
-from bot.devtools.harness import full_app, wait_for
+from bot.devtools.harness import full_app, input_values, rows, wait_for
 from bot.devtools.slack_standin import SlackStandIn
 from bot.permissions import SenderPolicy
-from bot.settings import Settings
 from outreach.models import Channel, Partner
-from tests.scenario.test_outreach import input_values, rows
 
 pytestmark = [pytest.mark.smtp, pytest.mark.clamd]
 
 
 @pytest.fixture
-def app(database_url, db_engine, smtp_server, clamd):
-    settings = Settings(
-        database_url=database_url,
-        smtp_host=smtp_server.host,
-        smtp_port=smtp_server.port,
-        clamd_socket=clamd.socket_path,
-        senders_usergroup="S0SEND",
-    )
+def app(scenario_settings):
+    settings = scenario_settings(senders_usergroup="S0SEND")
     with full_app(settings) as running:
         running.standin.usergroups["S0SEND"] = ["U0002"]
         with running.services.uow() as uow:

@@ -8,26 +8,18 @@ import json
 import pytest
 
 from bot import ids
-from bot.devtools.harness import full_app, wait_for
-from bot.settings import Settings
+from bot.devtools.harness import button, choose, full_app, input_values, rows, tick, wait_for
 from outreach.compose import DraftFields
 from outreach.models import Channel, DraftStatus, Partner, PartnerKind
 from outreach.ports import ProspectQuery
 from outreach.prospecting import PageRequest
-from tests.scenario.test_outreach import button, input_values, rows, tick
 
 pytestmark = [pytest.mark.smtp, pytest.mark.clamd]
 
 
 @pytest.fixture
-def app(database_url, db_engine, smtp_server, clamd):
-    settings = Settings(
-        database_url=database_url,
-        smtp_host=smtp_server.host,
-        smtp_port=smtp_server.port,
-        mail_from="Outreach <outreach@brand.example>",
-        clamd_socket=clamd.socket_path,
-    )
+def app(scenario_settings):
+    settings = scenario_settings()
     with full_app(settings) as running:
         with running.services.uow() as uow:
             partners = [
@@ -55,42 +47,17 @@ def mpids_of(message):
     return [r["elements"][0]["options"][0]["value"] for r in rows(message)]
 
 
-def select(message, action_id, value):
-    for block in message["blocks"]:
-        for element in block.get("elements", []):
-            if element.get("action_id") == action_id:
-                if element["type"] == "checkboxes":
-                    chosen = element["options"] if value else []
-                    return {
-                        "type": "checkboxes",
-                        "action_id": action_id,
-                        "block_id": block["block_id"],
-                        "selected_options": chosen,
-                    }
-                return {
-                    "type": "static_select",
-                    "action_id": action_id,
-                    "block_id": block["block_id"],
-                    "selected_option": {"value": value},
-                }
-    raise AssertionError(action_id)
-
-
-def opened_after(app, count, method="views.open"):
-    return wait_for(lambda: [v for m, v in app.standin.view_log[count:] if m == method], what=method)[0]
-
-
 def test_filters_narrow_the_list_and_keep_the_search(app):
     page = app.command("U0001", "shop")
     assert len(rows(page)) == 10 and "of 12 prospects" in json.dumps(page)
-    creators = app.click("U0001", page, select(page, ids.ACTION_FILTER_KIND, "creator"))
+    creators = app.click("U0001", page, choose(page, ids.ACTION_FILTER_KIND, "creator"))
     assert mpids_of(creators) == ["c001", "c003", "c005", "c007", "c009", "c011"]
-    chinese = app.click("U0001", creators, select(creators, ids.ACTION_FILTER_COUNTRY, "CN"))
+    chinese = app.click("U0001", creators, choose(creators, ids.ACTION_FILTER_COUNTRY, "CN"))
     assert mpids_of(chinese) == ["c001", "c003"]
-    messaging = app.click("U0001", chinese, select(chinese, ids.ACTION_FILTER_MESSAGING, "on"))
+    messaging = app.click("U0001", chinese, choose(chinese, ids.ACTION_FILTER_MESSAGING, "on"))
     assert mpids_of(messaging) == ["c003"]
     assert "shop" in json.dumps(messaging)  # the search text is kept
-    everyone = app.click("U0001", messaging, select(messaging, ids.ACTION_FILTER_MESSAGING, "any"))
+    everyone = app.click("U0001", messaging, choose(messaging, ids.ACTION_FILTER_MESSAGING, "any"))
     assert mpids_of(everyone) == ["c001", "c003"]
 
 
@@ -105,7 +72,7 @@ def test_not_yet_contacted_hides_prospects_already_written_to(app, smtp_server):
     wait_for(smtp_server.messages, what="the e-mail")
     wait_for(lambda: app.services.prospects.get("T0001", "c000").last_contacted_at, what="contacted")
     page = app.command("U0001")
-    fresh = app.click("U0001", page, select(page, ids.ACTION_FILTER_NOT_CONTACTED, True))
+    fresh = app.click("U0001", page, choose(page, ids.ACTION_FILTER_NOT_CONTACTED, True))
     assert "c000" not in mpids_of(fresh) and "c001" in mpids_of(fresh)
 
 
@@ -125,7 +92,7 @@ def test_message_to_picked_prospects_leaves_out_those_without_messaging_and_name
     page = app.click("U0001", page, button(page, ids.ACTION_SELECT_ALL))
     seen = len(app.standin.view_log)
     app.click("U0001", page, button(page, ids.ACTION_MESSAGE_PICKED), expect_response=False)
-    form = opened_after(app, seen)
+    form = app.opened_after(seen)
     text = json.dumps(form, ensure_ascii=False)
     assert form["callback_id"] == ids.CALLBACK_COMPOSE_MESSAGE
     assert "Name0 Doe (Shop 00)" in text and "6 left out of this send" in text
@@ -145,7 +112,7 @@ def test_marketplace_tabs_card_mark_and_email(app):
         {"type": "button", "action_id": ids.ACTION_MARKET_OPEN, "block_id": "market~c012", "value": "c012"},
         expect_response=False,
     )
-    card = opened_after(app, seen)
+    card = app.opened_after(seen)
     assert "Mark as prospect" in json.dumps(card)
     mark = {
         "type": "button",
@@ -154,7 +121,7 @@ def test_marketplace_tabs_card_mark_and_email(app):
         "value": "c012",
     }
     app.click_in_view("U0001", card, mark)
-    updated = opened_after(app, seen, "views.update")
+    updated = app.opened_after(seen, "views.update")
     assert "Mark as prospect" not in json.dumps(updated) and "Your prospect since" in json.dumps(updated)
     app.click_in_view("U0001", card, mark)  # twice changes nothing
     assert (
@@ -171,7 +138,7 @@ def test_marketplace_tabs_card_mark_and_email(app):
         card,
         {"type": "button", "action_id": ids.ACTION_MARKET_EMAIL, "block_id": "card_actions", "value": "c012"},
     )
-    pushed = opened_after(app, seen, "views.push")
+    pushed = app.opened_after(seen, "views.push")
     assert pushed["callback_id"] == ids.CALLBACK_COMPOSE_EMAIL and "Name12 Doe (Shop 12)" in json.dumps(
         pushed
     )
@@ -192,7 +159,7 @@ def _email_form(app, mpid="c000"):
         },
         expect_response=False,
     )
-    return opened_after(app, seen)
+    return app.opened_after(seen)
 
 
 def _with_state(view, **fields):
@@ -205,7 +172,7 @@ def test_preview_renders_for_the_chosen_recipient(app):
     page = app.click("U0001", page, tick(rows(page)[1]))
     seen = len(app.standin.view_log)
     app.click("U0001", page, button(page, ids.ACTION_EMAIL_PICKED), expect_response=False)
-    form = opened_after(app, seen)
+    form = app.opened_after(seen)
     filled = _with_state(
         form,
         sender_name="Ann",
@@ -223,7 +190,7 @@ def test_preview_renders_for_the_chosen_recipient(app):
             "value": "1",
         },
     )
-    preview = opened_after(app, seen, "views.push")
+    preview = app.opened_after(seen, "views.push")
     assert "Dear Name0 of Shop 00" in json.dumps(preview) and "Hi Name0" in json.dumps(preview)
     app.click_in_view(
         "U0001",
@@ -331,13 +298,15 @@ def test_an_untouched_form_closed_leaves_no_draft_and_delete_removes_one(app):
 
 
 def test_retry_failed_sends_again_to_the_failed_recipients_only(app, smtp_server):
-    smtp_server.refuse_data("s1@shop.example")  # the message refused (not the address: that would suppress it)
+    smtp_server.refuse_data(
+        "s1@shop.example"
+    )  # the message refused (not the address: that would suppress it)
     page = app.command("U0001")
     page = app.click("U0001", page, tick(rows(page)[0]))
     page = app.click("U0001", page, tick(rows(page)[1]))
     seen = len(app.standin.view_log)
     app.click("U0001", page, button(page, ids.ACTION_EMAIL_PICKED), expect_response=False)
-    form = opened_after(app, seen)
+    form = app.opened_after(seen)
     app.submit(
         "U0001",
         form,
