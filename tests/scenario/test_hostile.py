@@ -9,7 +9,7 @@ import json
 import pytest
 
 from bot import ids
-from bot.devtools.harness import full_app, input_values, rows, wait_for
+from bot.devtools.harness import full_app, input_values, more, rows, wait_for
 from outreach.models import DraftStatus, Partner
 
 pytestmark = [pytest.mark.smtp, pytest.mark.clamd]
@@ -44,19 +44,7 @@ def app(scenario_settings):
 
 def email_form(app):
     page = app.command("U0001")
-    seen = len(app.standin.view_log)
-    app.click(
-        "U0001",
-        page,
-        {
-            "type": "overflow",
-            "action_id": ids.ACTION_ROW_MORE,
-            "block_id": rows(page)[0]["block_id"],
-            "selected_option": {"value": "email:p1"},
-        },
-        expect_response=False,
-    )
-    return wait_for(lambda: [v for m, v in app.standin.view_log[seen:] if m == "views.open"], what="form")[0]
+    return app.open_form("U0001", page, more(rows(page)[0], "email"))
 
 
 def test_ten_thousand_characters_of_search_are_cut_and_said_so(app):

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bot import ids
-from bot.devtools.harness import button, full_app, input_values, rows, tick, wait_for
+from bot.devtools.harness import button, full_app, input_values, more, rows, tick, wait_for
 from outreach.adapters.clamd_local import eicar_test_bytes
 from outreach.models import Ad, AdType, Channel, DraftStatus, Partner, PartnerKind
 from tests.attachment_samples import pdf
@@ -128,20 +128,7 @@ def test_ticks_on_two_pages_then_a_bulk_email_with_every_token_and_a_pdf(app, sm
 
 def test_an_eicar_attachment_is_refused_naming_its_signature_and_nothing_is_sent(app, smtp_server):
     page = app.command("U0001")
-    app.click(
-        "U0001",
-        page,
-        {
-            "type": "overflow",
-            "action_id": ids.ACTION_ROW_MORE,
-            "block_id": rows(page)[0]["block_id"],
-            "selected_option": {"value": "email:a000"},
-        },
-        expect_response=False,
-    )
-    form = wait_for(
-        lambda: app.standin.view_log and app.standin.last_view("views.open"), what="the email form"
-    )
+    form = app.open_form("U0001", page, more(rows(page)[0], "email"))
     infected = app.standin.add_file("contacts.csv", eicar_test_bytes(), "text/csv")
     answer = app.submit(
         "U0001",
@@ -167,20 +154,7 @@ def test_an_eicar_attachment_is_refused_naming_its_signature_and_nothing_is_sent
 
 def test_a_misspelt_token_is_shown_next_to_the_content_before_anything_is_sent(app, smtp_server):
     page = app.command("U0001")
-    app.click(
-        "U0001",
-        page,
-        {
-            "type": "overflow",
-            "action_id": ids.ACTION_ROW_MORE,
-            "block_id": rows(page)[0]["block_id"],
-            "selected_option": {"value": "email:a000"},
-        },
-        expect_response=False,
-    )
-    form = wait_for(
-        lambda: app.standin.view_log and app.standin.last_view("views.open"), what="the email form"
-    )
+    form = app.open_form("U0001", page, more(rows(page)[0], "email"))
     answer = app.submit(
         "U0001",
         form,
@@ -227,20 +201,7 @@ def test_a_message_reaches_a_prospect_with_messaging_enabled(app):
 
 def test_the_same_submission_delivered_twice_sends_once(app, smtp_server):
     page = app.command("U0001")
-    app.click(
-        "U0001",
-        page,
-        {
-            "type": "overflow",
-            "action_id": ids.ACTION_ROW_MORE,
-            "block_id": rows(page)[0]["block_id"],
-            "selected_option": {"value": "email:a000"},
-        },
-        expect_response=False,
-    )
-    form = wait_for(
-        lambda: app.standin.view_log and app.standin.last_view("views.open"), what="the email form"
-    )
+    form = app.open_form("U0001", page, more(rows(page)[0], "email"))
     values = input_values(
         sender_name="Ann", reply_to="ann@brand.example", subject="Once", content="Only once"
     )
