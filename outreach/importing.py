@@ -44,6 +44,7 @@ from outreach.clock import SystemClock
 from outreach.errors import ImportFailed
 from outreach.models import Ad, AdType, AuditEvent, Partner, PartnerKind
 from outreach.ports import Clock, UnitOfWork, UpsertCounts
+from outreach.validation import control_characters
 
 PARTNER_REQUIRED = ("mpid", "mpname", "email", "kind")
 PARTNER_OPTIONAL = (
@@ -495,6 +496,9 @@ def _optional(values: dict[str, str], name: str, limit: int) -> str:
 def _limit(value: str, name: str, limit: int) -> str:
     if len(value) > limit:
         raise RowInvalid(f"{name} is longer than {limit} characters")
+    controls = control_characters(value.replace("\n", "") if name == "description" else value)
+    if controls:  # a bell, a NUL or a line break in a name would reach Slack screens and e-mail headers
+        raise RowInvalid(f"{name} contains control characters ({', '.join(controls)})")
     return value
 
 

@@ -237,8 +237,8 @@ class ComposeHandlers:
             lines = tuple(FileLine(p.field, "rejected", describe(p, t)) for p in err.problems)
             return build_checking_view(CheckingScreen(draft_id, channel, lines, done=True), t)
         self._s.wake.set()
-        report = self._s.compose.report(team_id, user_id, draft_id)
-        files = tuple(FileLine(a.filename, "ok") for a in report.draft.attachments)
+        draft = self._s.compose.draft(team_id, user_id, draft_id)  # the draft alone: any number of recipients
+        files = tuple(FileLine(a.filename, "ok") for a in draft.attachments)
         return build_checking_view(
             CheckingScreen(draft_id, channel, files, done=True, sent_count=plan.recipients), t
         )

@@ -114,3 +114,20 @@ def test_a_misspelt_token_in_the_subject_blocks_sending(app, smtp_server):
     ).json()
     assert answer["response_action"] == "errors" and "{lastName}" in answer["errors"][ids.BLOCK_SUBJECT]
     assert smtp_server.messages() == []
+
+
+def test_control_characters_in_imported_names_are_refused_and_right_to_left_names_kept(app):
+    from outreach.importing import import_partners
+
+    csv = (
+        "mpid,mpname,first_name,last_name,email,kind\n"
+        "h1,Bell\x07Corp,,,b@bell.example,partner\n"
+        "h2,שלום Media,דנה,,d@shalom.example,partner\n"
+        "h3,Nul,A\x00nn,,n@nul.example,partner\n"
+    ).encode()
+    report = import_partners(csv, "T0001", app.services.uow, filename="hostile.csv")
+    assert [(e.line, e.reason) for e in report.rejected] == [
+        (2, "mpname contains control characters (U+0007)"),
+        (4, "first_name contains control characters (U+0000)"),
+    ]
+    assert app.services.prospects.get("T0001", "h2").partner.name == "שלום Media"

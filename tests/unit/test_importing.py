@@ -159,12 +159,12 @@ def test_bad_rows_are_reported_with_their_line_numbers_and_the_good_ones_kept(st
         + 'm7,"Broken"quote,,,,partner,,,,,\n'  # 8
         + "m8,Flag,,,,partner,maybe,,,,\n"  # 9
         + "m9,Where,,,,partner,,,Germany,,\n"  # 10
-        + 'm10,"Two\nlines",,,,partner,,,,,\n'  # 11-12 ok
+        + 'm10,"Two\nlines",,,,partner,,,,,\n'  # 11-12: a line break in a name would reach e-mail headers
         + "m11,Last,,,,creator,,,,,\n"  # 13 ok
     )
     report = run(store, text)
     reasons = {error.line: error.reason for error in report.rejected}
-    assert sorted(reasons) == [3, 4, 5, 6, 7, 8, 9, 10]
+    assert sorted(reasons) == [3, 4, 5, 6, 7, 8, 9, 10, 11]
     assert reasons[3] == "mpid is empty"
     assert reasons[4].startswith("bad email 'not-an-email'")
     assert reasons[5].startswith("unknown kind 'reseller'")
@@ -173,8 +173,8 @@ def test_bad_rows_are_reported_with_their_line_numbers_and_the_good_ones_kept(st
     assert reasons[8].startswith("broken quoting")
     assert "messaging_enabled" in reasons[9]
     assert "two-letter" in reasons[10]
-    assert sorted(mpid for _, mpid in store.partners.rows) == ["m1", "m10", "m11"]
-    assert store.partners.rows[("T1", "m10")].name == "Two\nlines"
+    assert reasons[11] == "mpname contains control characters (U+000A)"
+    assert sorted(mpid for _, mpid in store.partners.rows) == ["m1", "m11"]
     assert str(report.rejected[0]) == "line 3: mpid is empty"
 
 
