@@ -8,6 +8,7 @@ Every id that comes from a client (an mpid in a button value) is checked against
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 
@@ -17,6 +18,8 @@ from outreach.ports import Clock, ProspectQuery, UnitOfWork
 
 PAGE_SIZE = 10  # Slack's checkbox limit (SLACK.md §1.3)
 MAX_SEARCH = 200  # characters of search text kept; longer text is cut and the user is told
+COUNTRIES_TTL = 60.0  # seconds
+TOTAL_SHOWN = 10_000  # a list counts its matches up to here, then says "more than 10,000"
 
 
 def normalise(query: ProspectQuery) -> tuple[ProspectQuery, bool]:
@@ -50,6 +53,10 @@ class ProspectPage:
     search_cut: bool = False  # the search text was longer than MAX_SEARCH and was cut
 
     @property
+    def total_is_lower_bound(self) -> bool:
+        return self.total > TOTAL_SHOWN
+
+    @property
     def first_index(self) -> int:
         return (self.number - 1) * PAGE_SIZE + 1 if self.items else 0
 
@@ -62,6 +69,7 @@ class ProspectService:
     def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
+        self._countries: dict[str, tuple[float, list[str]]] = {}
 
     def page(self, team_id: str, user_id: str, query: ProspectQuery, req: PageRequest) -> ProspectPage:
         query, cut = normalise(query)
@@ -73,7 +81,7 @@ class ProspectService:
                 # The page's rows are gone (filters changed, rows removed): show the first page instead.
                 found = uow.prospects.page(team_id, query, size=PAGE_SIZE)
                 req = PageRequest()
-            total = uow.prospects.count(team_id, query)
+            total = uow.prospects.count(team_id, query, cap=TOTAL_SHOWN + 1)
             on_page = [p.partner.mpid for p in found.items]
             picked = uow.picks.among(team_id, user_id, on_page) if query.prospects_only else frozenset()
             picked_count = uow.picks.count(team_id, user_id)
@@ -93,8 +101,15 @@ class ProspectService:
         )
 
     def countries(self, team_id: str) -> list[str]:
+        """The countries for the list's filter; kept a minute (a distinct over every partner is not free)."""
+        now = time.monotonic()
+        hit = self._countries.get(team_id)
+        if hit is not None and now - hit[0] < COUNTRIES_TTL:
+            return hit[1]
         with self._uow() as uow:
-            return uow.partners.countries(team_id)
+            found = uow.partners.countries(team_id)
+        self._countries[team_id] = (now, found)
+        return found
 
     def get(self, team_id: str, mpid: str) -> Prospect:
         """A partner of this workspace (a prospect or not); NotFound for another workspace's mpid."""

@@ -312,8 +312,12 @@ class SqlProspectRepository:
                 where.append(_T.c.id.in_(candidates))
         return where
 
-    def count(self, team_id: str, query: ProspectQuery) -> int:
-        stmt = select(func.count()).select_from(_T).where(*self._where(team_id, query))
+    def count(self, team_id: str, query: ProspectQuery, cap: int | None = None) -> int:
+        if cap is None:
+            stmt = select(func.count()).select_from(_T).where(*self._where(team_id, query))
+        else:  # counting stops at ``cap`` rows: a page shows "more than …" instead of paying for all of them
+            capped = select(_T.c.id).where(*self._where(team_id, query)).limit(cap).subquery()
+            stmt = select(func.count()).select_from(capped)
         return int(self._session.execute(stmt).scalar_one())
 
     def get(self, team_id: str, mpid: str) -> Prospect | None:

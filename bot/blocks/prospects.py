@@ -140,7 +140,14 @@ def build_prospect_list(page: ProspectPage, countries: list[str], t: Translator,
     flt = page.query
     state = encode_state(flt, PageRequest(at=page.first_cursor, number=page.number))
     blocks: list[Block] = [header(t("list.title"))]
-    if page.total:
+    if page.total_is_lower_bound:
+        summary = t(
+            "list.showing_many",
+            first=t.number(page.first_index),
+            last=t.number(page.last_index),
+            total=t.number(page.total - 1),
+        )
+    elif page.total:
         summary = t(
             "list.showing",
             first=t.number(page.first_index),

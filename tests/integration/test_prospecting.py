@@ -122,3 +122,10 @@ def test_marketplace_lists_partners_and_creators_and_marking_twice_changes_nothi
 
 def test_countries_for_the_filter(service):
     assert service.countries(T1) == ["CN", "US"]
+
+
+def test_past_the_shown_total_the_count_stops_and_says_more_than(service, monkeypatch):
+    monkeypatch.setattr("outreach.prospecting.TOTAL_SHOWN", 20)
+    page = service.page(T1, "U1", ProspectQuery(), PageRequest())
+    assert page.total == 21 and page.total_is_lower_bound
+    assert not service.page(T1, "U1", ProspectQuery(text="company 1"), PageRequest()).total_is_lower_bound

@@ -197,3 +197,10 @@ def test_times_in_rows_use_the_viewers_zone():
     )
     text = json.dumps(build_prospect_list(page, [], Translator("en", "Asia/Tokyo"), "n"))
     assert "12:14" in text
+
+
+def test_a_very_long_list_says_more_than(monkeypatch):
+    monkeypatch.setattr("outreach.prospecting.TOTAL_SHOWN", 100)
+    page = ProspectPage(tuple(_prospect(i) for i in range(10)), 101, 1, frozenset(), 0, "a", "b", False, True)
+    text = json.dumps(build_prospect_list(page, [], Translator(), "n"))
+    assert "of more than 100 prospects" in text
