@@ -28,7 +28,7 @@ TEAM = "T0001"
 
 
 def seed(url: str, count: int) -> None:
-    from storage.db import make_engine, make_session_factory
+    from storage.db import analyze, make_engine, make_session_factory
     from storage.unit_of_work import SqlUnitOfWork
 
     upgrade(url)
@@ -48,6 +48,7 @@ def seed(url: str, count: int) -> None:
         with SqlUnitOfWork(factory) as uow:
             uow.partners.upsert_many(TEAM, chunk, mark_prospects={p.mpid for p in chunk}, marked_by="U0001")
             uow.commit()
+    analyze(engine, "partners")  # as `prospects-bot import` does after a bulk load
     engine.dispose()
 
 

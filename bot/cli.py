@@ -92,7 +92,7 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from storage.db import make_engine, make_session_factory
+    from storage.db import analyze, make_engine, make_session_factory
     from storage.migrate import upgrade
     from storage.unit_of_work import make_uow_factory
 
@@ -112,6 +112,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
         with bar:
             report = run(path, args.team, make_uow_factory(make_session_factory(engine)), progress=advance)
+        analyze(engine, "partners" if args.what == "partners" else "ads")  # fresh statistics for the planner
     except ImportFailed as exc:
         print(f"error: {path}: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE

@@ -71,3 +71,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
     finally:
         cursor.close()
+
+
+def analyze(engine: Engine, *tables: str) -> None:
+    """Refresh the planner's statistics after a bulk load (PostgreSQL's autovacuum would, a while later; until
+    then a keyset page can be planned as a scan of the whole table). SQLite: ANALYZE as well."""
+    from sqlalchemy import text
+
+    with engine.begin() as connection:
+        for table in tables:
+            if not table.isidentifier():
+                raise ValueError(f"not a table name: {table!r}")
+            connection.execute(text(f"ANALYZE {table}"))
