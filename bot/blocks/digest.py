@@ -5,19 +5,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import ids
 from bot.blocks.common import (
     Block,
-    actions,
-    button,
     check_limits,
     clip,
-    confirm_dialog,
     context,
     escape,
     header,
     section,
 )
+from bot.blocks.drafts import draft_buttons
 from bot.i18n import Translator
 from outreach.digest import DigestFor, DigestItem
 from outreach.models import Channel
@@ -36,25 +33,7 @@ def _row(item: DigestItem, t: Translator) -> list[Block]:
     title = escape(clip(item.title, 120)) if item.title else t("drafts.untitled")
     kind = t("compose.title_email") if item.channel is Channel.EMAIL else t("compose.title_message")
     meta = t("digest.meta", kind=kind, count=item.recipients, age=age_text(item.age, t))
-    value = str(item.draft_id)
-    delete = button(
-        t("drafts.delete"),
-        ids.ACTION_DRAFT_DELETE,
-        value,
-        style="danger",
-        confirm=confirm_dialog(
-            t("drafts.delete_title"), t("drafts.delete_confirm"), t("drafts.delete"), t("common.cancel")
-        ),
-    )
-    return [
-        section(f"*{title}*\n{meta}"),
-        actions(
-            button(t("drafts.open"), ids.ACTION_DRAFT_OPEN, value, style="primary"),
-            button(t("compose.send"), ids.ACTION_DRAFT_SEND, value),
-            delete,
-            block_id=f"digest~{item.draft_id}",
-        ),
-    ]
+    return [section(f"*{title}*\n{meta}"), draft_buttons(item.draft_id, t, f"digest~{item.draft_id}")]
 
 
 def build_digest(digest: DigestFor, t: Translator) -> list[Block]:

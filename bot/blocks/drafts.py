@@ -28,6 +28,20 @@ def draft_title(d: Draft, t: Translator) -> str:
     return escape(clip(excerpt, 120)) if excerpt else t("drafts.untitled")
 
 
+def draft_buttons(draft_id: int, t: Translator, block_id: str) -> Block:
+    """Open / Send / Delete for one draft (the same handlers answer them wherever they are shown)."""
+    value = str(draft_id)
+    delete_confirm = confirm_dialog(
+        t("drafts.delete_title"), t("drafts.delete_confirm"), t("drafts.delete"), t("common.cancel")
+    )
+    return actions(
+        button(t("drafts.open"), ids.ACTION_DRAFT_OPEN, value, style="primary"),
+        button(t("compose.send"), ids.ACTION_DRAFT_SEND, value),
+        button(t("drafts.delete"), ids.ACTION_DRAFT_DELETE, value, style="danger", confirm=delete_confirm),
+        block_id=block_id,
+    )
+
+
 def build_drafts(drafts: list[Draft], t: Translator, notice: str = "") -> list[Block]:
     blocks: list[Block] = [header(t("drafts.title"))]
     if notice:
@@ -43,26 +57,7 @@ def build_drafts(drafts: list[Draft], t: Translator, notice: str = "") -> list[B
             )
         )
         blocks.append(context(t("drafts.updated", when=t.when(d.updated_at))))
-        value = str(d.id)
-        blocks.append(
-            actions(
-                button(t("drafts.open"), ids.ACTION_DRAFT_OPEN, value, style="primary"),
-                button(t("compose.send"), ids.ACTION_DRAFT_SEND, value),
-                button(
-                    t("drafts.delete"),
-                    ids.ACTION_DRAFT_DELETE,
-                    value,
-                    style="danger",
-                    confirm=confirm_dialog(
-                        t("drafts.delete_title"),
-                        t("drafts.delete_confirm"),
-                        t("drafts.delete"),
-                        t("common.cancel"),
-                    ),
-                ),
-                block_id=f"draft~{d.id}",
-            )
-        )
+        blocks.append(draft_buttons(d.id or 0, t, f"draft~{d.id}"))
     if len(drafts) > MAX_SHOWN:
         blocks.append(context(t("compose.and_more", count=len(drafts) - MAX_SHOWN)))
     return check_limits(blocks)
