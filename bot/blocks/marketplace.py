@@ -19,7 +19,7 @@ from bot.blocks.common import (
     plain,
     section,
 )
-from bot.blocks.prospects import encode_state
+from bot.blocks.prospects import encode_state, nav_buttons
 from bot.i18n import Translator
 from outreach.models import PartnerKind, Prospect
 from outreach.prospecting import PageRequest, ProspectPage
@@ -72,25 +72,9 @@ def build_marketplace(page: ProspectPage, t: Translator, nonce: str) -> list[Blo
     blocks.append(context(summary))
     blocks.append(divider())
     blocks.extend(_row(p, t) for p in page.items)
-    nav = []
-    if page.has_prev:
-        nav.append(
-            button(
-                t("list.prev"),
-                ids.ACTION_MARKET_PREV,
-                encode_state(query, PageRequest(before=page.first_cursor, number=page.number - 1)),
-            )
-        )
-    if page.has_next:
-        nav.append(
-            button(
-                t("list.next"),
-                ids.ACTION_MARKET_NEXT,
-                encode_state(query, PageRequest(after=page.last_cursor, number=page.number + 1)),
-            )
-        )
-    if nav:
-        blocks.append(actions(*nav, block_id=f"market_nav~{nonce}"))
+    nav = nav_buttons(page, t, ids.ACTION_MARKET_PREV, ids.ACTION_MARKET_NEXT, f"market_nav~{nonce}")
+    if nav is not None:
+        blocks.append(nav)
     return check_limits(blocks)
 
 

@@ -135,6 +135,18 @@ def _filters(flt: ProspectQuery, countries: list[str], t: Translator, nonce: str
     return actions(*elements, block_id=ids.block_id("filters", nonce))
 
 
+def nav_buttons(page: ProspectPage, t: Translator, prev_id: str, next_id: str, block_id: str) -> Block | None:
+    """Previous / Next for a keyset-paged list; each button carries the list's state with its cursor."""
+    buttons: list[Block] = []
+    if page.has_prev:
+        back = PageRequest(before=page.first_cursor, number=page.number - 1)
+        buttons.append(button(t("list.prev"), prev_id, encode_state(page.query, back)))
+    if page.has_next:
+        ahead = PageRequest(after=page.last_cursor, number=page.number + 1)
+        buttons.append(button(t("list.next"), next_id, encode_state(page.query, ahead)))
+    return actions(*buttons, block_id=block_id) if buttons else None
+
+
 def build_prospect_list(page: ProspectPage, countries: list[str], t: Translator, nonce: str) -> list[Block]:
     """``nonce`` differs on every render so Slack never keeps stale element state (SLACK.md §1.1)."""
     flt = page.query
@@ -196,23 +208,7 @@ def build_prospect_list(page: ProspectPage, countries: list[str], t: Translator,
         blocks.append(_row(p, p.partner.mpid in page.picked_on_page, t, nonce))
     if not page.items:
         blocks.append(section(t("list.empty_hint")))
-    nav: list[Block] = []
-    if page.has_prev:
-        nav.append(
-            button(
-                t("list.prev"),
-                ids.ACTION_PAGE_PREV,
-                encode_state(flt, PageRequest(before=page.first_cursor, number=page.number - 1)),
-            )
-        )
-    if page.has_next:
-        nav.append(
-            button(
-                t("list.next"),
-                ids.ACTION_PAGE_NEXT,
-                encode_state(flt, PageRequest(after=page.last_cursor, number=page.number + 1)),
-            )
-        )
-    if nav:
-        blocks.append(actions(*nav, block_id=ids.block_id("nav", nonce)))
+    nav = nav_buttons(page, t, ids.ACTION_PAGE_PREV, ids.ACTION_PAGE_NEXT, ids.block_id("nav", nonce))
+    if nav is not None:
+        blocks.append(nav)
     return check_limits(blocks)
