@@ -88,6 +88,7 @@ class BackgroundSender:
         self._thread: threading.Thread | None = None
 
     def start(self) -> BackgroundSender:
+        self._services.wake.set()  # look for work at once: a send may be waiting from before a restart
         self._thread = threading.Thread(target=self._loop, name="sender", daemon=True)
         self._thread.start()
         return self
