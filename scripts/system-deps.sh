@@ -1,13 +1,17 @@
 #!/bin/sh
 # Installs the Debian packages the app and its tests need, when they are missing and installable:
-# ClamAV's daemon (virus scanning), libmagic (sniffing attachments), python3-venv.
+# Python 3 with venv, ClamAV's daemon (virus scanning), libmagic (sniffing attachments).
 # Runs apt-get as root, or through sudo when available; otherwise says what to install.
 set -eu
 
 missing=""
 command -v clamd >/dev/null 2>&1 || [ -x /usr/sbin/clamd ] || missing="$missing clamav clamav-daemon"
 [ -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 ] || ldconfig -p 2>/dev/null | grep -q 'libmagic.so.1' || missing="$missing libmagic1"
-python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$missing python3-venv"
+if ! command -v python3 >/dev/null 2>&1; then
+    missing="$missing python3 python3-venv"
+else
+    python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$missing python3-venv"
+fi
 
 [ -z "$missing" ] && exit 0
 
