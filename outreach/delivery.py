@@ -4,8 +4,9 @@ A send is a stored plan (see :mod:`outreach.compose`); workers only move its row
 ``PENDING → CLAIMED`` (a batch, an attempt counted) ``→ IN_FLIGHT`` (this one message, committed right before
 it goes out) ``→ SENT`` or ``FAILED``, or back to ``PENDING`` with a later due time after a passing failure.
 One recipient's failure never stops the others. Each result is committed as soon as it is known, in one short
-transaction. The partners of a claimed batch are read in one query when it is claimed; a draft being sent can no longer
-change, so a worker reads it once per send, not once per batch (ads and the time are read per batch);
+transaction, which also marks the batch's next e-mail IN_FLIGHT (one transaction a message, not two). The
+partners of a claimed batch are read in one query when it is claimed; a draft being sent can no longer change,
+so a worker reads it once per send, not once per batch (ads and the time are read per batch);
 progress is reported at most every ``progress_interval`` seconds per draft (and always when its send ends);
 ``run_until_idle`` keeps one SMTP connection across batches while they go well.
 
@@ -183,6 +184,7 @@ class DeliveryWorker:
         self._batch_size = batch_size
         self._on_progress = on_progress
         self._unsubscribe = unsubscribe
+        self._premarked: set[int] = set()  # deliveries already committed IN_FLIGHT with the previous result
         self._personal_mailer = personal_mailer  # (team, author) → the author's own account, if connected
         self._progress_interval = progress_interval
         self._monotonic = monotonic
@@ -241,9 +243,11 @@ class DeliveryWorker:
 
         own: dict[tuple[str, str], MailSession | None] = {}  # authors' own accounts, one session each a batch
         try:
-            for item in emails:
-                self._deliver(batch, item, self._own_sender(batch, item, own) or send)
+            for index, item in enumerate(emails):
+                following = emails[index + 1] if index + 1 < len(emails) else None
+                self._deliver(batch, item, self._own_sender(batch, item, own) or send, following)
         finally:
+            self._premarked.clear()
             for personal in own.values():
                 if personal is not None:
                     personal.close()
@@ -272,7 +276,16 @@ class DeliveryWorker:
         prepared = self._prepared(batch, item)
         return prepared.draft.channel if isinstance(prepared, PreparedDraft) else Channel.EMAIL
 
-    def _deliver(self, batch: _Batch, item: Claimed, send_email: Callable[..., str] | None) -> None:
+    def _deliver(
+        self,
+        batch: _Batch,
+        item: Claimed,
+        send_email: Callable[..., str] | None,
+        following: Claimed | None = None,
+    ) -> None:
+        """Send one delivery and record its result. ``following``: the next e-mail of the batch, marked IN_FLIGHT
+        in the same transaction that records this result (one transaction a message instead of two; it is still
+        committed IN_FLIGHT before it goes out)."""
         delivery = item.delivery
         assert delivery.id is not None
         prepared = self._prepared(batch, item)
@@ -288,7 +301,7 @@ class DeliveryWorker:
                 if not partner.email:
                     raise DeliveryFailed("the recipient has no e-mail address", permanent=True)
                 if self._suppressed(batch, item.team_id, partner.email):
-                    self._record_skipped(item, SKIP_SUPPRESSED)
+                    self._record_skipped(item, SKIP_SUPPRESSED, following)
                     return
                 assert send_email is not None
                 headers: tuple[tuple[str, str], ...] = ()
@@ -311,13 +324,16 @@ class DeliveryWorker:
                 provider_id = self._transport.send(message)
                 text = message.text
         except DeliveryFailed as failure:
-            self._record_failure(item, failure)
+            self._record_failure(item, failure, following)
             return
-        self._record_sent(item, prepared.draft, provider_id, text)
+        self._record_sent(item, prepared.draft, provider_id, text, following)
 
     def _mark_sending(self, item: Claimed) -> bool:
         """Commit that this one message is going out; False when the row is no longer ours (lease passed)."""
         assert item.delivery.id is not None
+        if item.delivery.id in self._premarked:
+            self._premarked.discard(item.delivery.id)
+            return True
         with self._uow() as uow:
             ours = uow.queue.sending(item.team_id, item.delivery.id, self.worker_id)
             uow.commit()
@@ -325,9 +341,21 @@ class DeliveryWorker:
             log.warning("delivery %s is no longer ours; not sending it", item.delivery.id)
         return ours
 
-    def _record_sent(self, item: Claimed, draft: Draft, provider_id: str, text: str = "") -> None:
+    def _premark(self, uow: UnitOfWork, following: Claimed | None) -> None:
+        ident = following.delivery.id if following is not None else None
+        if (
+            following is not None
+            and ident is not None
+            and uow.queue.sending(following.team_id, ident, self.worker_id)
+        ):
+            self._premarked.add(ident)
+
+    def _record_sent(
+        self, item: Claimed, draft: Draft, provider_id: str, text: str = "", following: Claimed | None = None
+    ) -> None:
         now = self._clock.now()
         with self._uow() as uow:
+            self._premark(uow, following)
             delivery = item.delivery
             uow.deliveries.save(item.team_id, _with(delivery, DeliveryStatus.SENT, "", provider_id, now))
             if draft.channel is Channel.MESSAGE:  # kept in the thread, where the partner's replies land
@@ -368,17 +396,23 @@ class DeliveryWorker:
                 batch.suppressed[team_id] = uow.suppressions.among(team_id, emails)
         return email.strip().lower() in batch.suppressed[team_id]
 
-    def _record_skipped(self, item: Claimed, reason: str) -> None:
+    def _record_skipped(self, item: Claimed, reason: str, following: Claimed | None = None) -> None:
+        self._premarked.discard(item.delivery.id or 0)
         with self._uow() as uow:
+            self._premark(uow, following)
             uow.deliveries.save(item.team_id, _with(item.delivery, DeliveryStatus.SKIPPED, reason, "", None))
             uow.commit()
         self._report(item.team_id, item.delivery.draft_id, finished=False)
 
-    def _record_failure(self, item: Claimed, failure: DeliveryFailed) -> None:
+    def _record_failure(
+        self, item: Claimed, failure: DeliveryFailed, following: Claimed | None = None
+    ) -> None:
         delivery = item.delivery
         assert delivery.id is not None
+        self._premarked.discard(delivery.id)
         now = self._clock.now()
         with self._uow() as uow:
+            self._premark(uow, following)
             if failure.bounce:
                 partner = uow.partners.get(item.team_id, delivery.mpid)
                 if partner is not None and partner.email:
