@@ -31,15 +31,12 @@ from bot.blocks.inbound import build_inbound
 from bot.http import Request, Response, Route
 from bot.users import UserProfiles
 from bot.wiring import Services
-from outreach.adapters.clamd import ClamdScanner
-from outreach.adapters.magic_sniffer import MagicSniffer
 from outreach.adapters.webhook import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     verify_signature,
 )
-from outreach.attachments import AttachmentPolicy, InMemoryScanCache
 from outreach.errors import NotFound, ValidationFailed
 from outreach.inbound import InboundResult, InboundService
 from outreach.ports import Clock
@@ -137,28 +134,10 @@ class SlackNotifier:
             )
 
 
-def inbound_service(services: Services) -> InboundService:
-    """The inbound use case from the app's settings (the same checks as outgoing files)."""
-    settings = services.settings
-    return InboundService(
-        uow=services.uow,
-        clock=services.clock,
-        sniffer=MagicSniffer(),
-        scanner=ClamdScanner(
-            socket_path=settings.clamd_socket,
-            host=settings.clamd_host or "127.0.0.1",
-            port=settings.clamd_port,
-            read_timeout=settings.clamd_timeout,
-        ),
-        scan_cache=InMemoryScanCache(),
-        policy=AttachmentPolicy(settings.max_file_bytes, settings.max_message_bytes, settings.max_files),
-    )
-
-
 def routes(services: Services, client: WebClient) -> dict[tuple[str, str], Route]:
     """``{("POST", "/messages/inbound"): route}`` for ``WsgiApp(app, routes=...)``."""
     route = inbound_route(
-        inbound_service(services),
+        services.inbound,
         services.settings.messages_webhook_secret,
         services.clock,
         SlackNotifier(client, services.profiles),

@@ -24,6 +24,7 @@ from outreach.attachments import AttachmentPolicy, InMemoryScanCache
 from outreach.clock import SystemClock
 from outreach.compose import ComposeService
 from outreach.delivery import DeliveryWorker, ProgressListener, RetryPolicy, Throttle
+from outreach.inbound import InboundService
 from outreach.layouts import Layouts
 from outreach.ports import Clock
 from outreach.prospecting import ProspectService
@@ -50,6 +51,7 @@ class Services:
     unsubscribe: UnsubscribeLinks
     close: Callable[[], None]  # releases the database connections
     accounts: AccountService
+    inbound: InboundService  # partners' replies: the same sniffer, scanner, scan cache and limits as outgoing files
     wake: threading.Event = field(default_factory=threading.Event)  # set when there is new work to send
 
 
@@ -162,4 +164,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         unsubscribe=unsubscribe,
         close=engine.dispose,
         accounts=accounts,
+        inbound=InboundService(
+            uow=uow, clock=clock, sniffer=sniffer, scanner=scanner, scan_cache=cache, policy=policy
+        ),
     )
