@@ -57,7 +57,6 @@ def rendered(count: int) -> list[OutgoingEmail]:
         TEAM,
         "U",
         Channel.EMAIL,
-        (),
         sender_name="Ann Lee",
         reply_to="ann@brand.example",
         subject=SUBJECT,

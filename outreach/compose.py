@@ -8,8 +8,10 @@ nothing. Drafts belong to their author: another user's (or workspace's) draft id
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Collection, Sequence
+import hashlib
+from collections.abc import Callable, Collection, Generator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -30,7 +32,7 @@ from outreach.models import (
 )
 from outreach.ports import Clock, Mailer, Scanner, Sniffer, UnitOfWork
 from outreach.rendering import TrackingConfig, email_for, message_for, prepare
-from outreach.tokens import Template, check, missing_values
+from outreach.tokens import MissingValues, Template, check
 from outreach.validation import check_email_address, check_headers
 
 SKIP_NO_EMAIL = "compose.skip.no_email"
@@ -38,6 +40,10 @@ SKIP_NO_MESSAGING = "compose.skip.no_messaging"
 SKIP_UNKNOWN = "compose.skip.unknown"
 SKIP_SUPPRESSED = "compose.skip.suppressed"
 CONTENT_MAX = 20_000
+
+
+NO_RECIPIENTS = Problem("recipients", "no_recipients", "There is nobody this can be sent to.")
+SHOWN_NAMES = 5  # names in a warning's text
 
 
 class DraftNotEditable(OutreachError):
@@ -58,11 +64,20 @@ class DraftFields:
     keep_attachment_ids: tuple[int, ...] | None = None  # None: keep every attached file
 
 
+SHOWN = 10  # how many recipients (and skipped ones) a state names; the form shows ten of each
+
+
 @dataclass(frozen=True)
 class ComposeState:
+    """A draft with what its recipients come to: counted over all of them (there may be 100,000), named for
+    the first ``SHOWN`` only."""
+
     draft: Draft
-    recipients: tuple[Partner, ...]  # who will get it
-    skipped: tuple[tuple[Partner, str], ...] = ()  # who will not, with a reason key
+    recipients: tuple[Recipient, ...]  # the first of those who will get it
+    skipped: tuple[tuple[Recipient, str], ...] = ()  # the first of those who will not, with a reason key
+    recipient_count: int = 0
+    skipped_count: int = 0
+    missing: tuple[Problem, ...] = ()  # recipient tokens of the subject or content empty for some of them
 
     @property
     def draft_id(self) -> int:
@@ -88,23 +103,31 @@ class SendReport:
         return self.counts.get(status, 0)
 
 
-def eligible(
-    channel: Channel, partners: Sequence[Partner], suppressed: Collection[str] = ()
-) -> tuple[list[Partner], list[tuple[Partner, str]]]:
-    """Who can receive on this channel: an e-mail address that is not suppressed (unsubscribed or bounced) for
-    e-mails, messaging enabled for messages."""
-    ok: list[Partner] = []
-    skipped: list[tuple[Partner, str]] = []
-    for p in partners:
-        if channel is Channel.EMAIL and not p.email:
-            skipped.append((p, SKIP_NO_EMAIL))
-        elif channel is Channel.EMAIL and p.email.strip().lower() in suppressed:
-            skipped.append((p, SKIP_SUPPRESSED))
-        elif channel is Channel.MESSAGE and not p.messaging_enabled:
-            skipped.append((p, SKIP_NO_MESSAGING))
-        else:
-            ok.append(p)
-    return ok, skipped
+def skip_reason(channel: Channel, recipient: Recipient, suppressed: Collection[str] = ()) -> str:
+    """Why this recipient cannot receive on this channel ("" when it can): e-mails need an address that is not
+    suppressed (unsubscribed or bounced), messages need messaging enabled."""
+    if channel is Channel.EMAIL:
+        if not recipient.email:
+            return SKIP_NO_EMAIL
+        if suppressed and recipient.email.strip().lower() in suppressed:
+            return SKIP_SUPPRESSED
+    elif not recipient.messaging_enabled:
+        return SKIP_NO_MESSAGING
+    return ""
+
+
+def audience(uow: UnitOfWork, draft: Draft) -> Generator[tuple[Recipient, str], None, None]:
+    """Every recipient of the draft with its skip reason, streamed in the draft's order."""
+    assert draft.id is not None
+    suppressed: Collection[str] = ()
+    if draft.channel is Channel.EMAIL:  # a workspace's list: far fewer than the recipients of a big send
+        suppressed = uow.suppressions.emails(draft.team_id)
+    stream = uow.drafts.audience(draft.team_id, draft.id)
+    try:
+        for recipient in stream:
+            yield recipient, skip_reason(draft.channel, recipient, suppressed)
+    finally:
+        stream.close()
 
 
 class ComposeService:
@@ -148,17 +171,10 @@ class ComposeService:
     ) -> ComposeState:
         """A new draft to these partners of the workspace (unknown mpids are dropped)."""
         with self._uow() as uow:
-            found = uow.partners.get_many(team_id, mpids)
-            ordered = [found[m] for m in dict.fromkeys(mpids) if m in found]
+            known = uow.partners.known(team_id, mpids)
+            ordered = [m for m in dict.fromkeys(mpids) if m in known]
             draft = uow.drafts.add(
-                Draft(
-                    team_id,
-                    author_id,
-                    channel,
-                    tuple(p.mpid for p in ordered),
-                    sender_name=sender_name,
-                    reply_to=reply_to,
-                )
+                Draft(team_id, author_id, channel, sender_name=sender_name, reply_to=reply_to), ordered
             )
             uow.audit.record(
                 AuditEvent(
@@ -171,7 +187,7 @@ class ComposeService:
                 )
             )
             uow.commit()
-            return self._state(uow, draft, ordered)
+            return self._state(uow, draft)
 
     def load(self, team_id: str, author_id: str, draft_id: int) -> ComposeState:
         with self._uow() as uow:
@@ -215,7 +231,13 @@ class ComposeService:
     # -- checks -------------------------------------------------------------------------------------------
     def check(self, state: ComposeState) -> list[Problem]:
         """Every problem that blocks sending, at once (fast: no files are read)."""
-        draft = state.draft
+        problems = self._draft_problems(state.draft)
+        if not state.recipient_count:
+            problems.append(NO_RECIPIENTS)
+        return problems
+
+    def _draft_problems(self, draft: Draft) -> list[Problem]:
+        """What the draft's own fields get wrong (its recipients aside)."""
         problems: list[Problem] = []
         if draft.channel is Channel.EMAIL:
             problems += check_headers(draft.sender_name, draft.reply_to, draft.subject)
@@ -235,17 +257,13 @@ class ComposeService:
         if draft.channel is Channel.EMAIL:
             problems += check(draft.subject, adids, field="subject")
         problems += check(draft.content, adids, field="content")
-        if not state.recipients:
-            problems.append(Problem("recipients", "no_recipients", "There is nobody this can be sent to."))
         return problems
 
     def warnings(self, state: ComposeState) -> list[Problem]:
-        """Tokens whose value is empty for some recipients: shown so the user can decide; sending renders them empty."""
-        recipients = [Recipient.of(p) for p in state.recipients]
-        found = missing_values(Template.parse(state.draft.content), recipients)
-        if state.draft.channel is Channel.EMAIL:
-            found += missing_values(Template.parse(state.draft.subject), recipients, field="subject")
-        if self._recent_contact is not None and state.recipients:
+        """Tokens whose value is empty for some recipients: shown so the user can decide; sending renders them
+        empty. And prospects a teammate contacted lately."""
+        found = list(state.missing)
+        if self._recent_contact is not None and state.recipient_count:
             found += self._recently_contacted(state)
         return found
 
@@ -255,26 +273,31 @@ class ComposeService:
         since = self._clock.now() - self._recent_contact
         draft = state.draft
         with self._uow() as uow:
-            recent = uow.queue.recent_sends(
-                draft.team_id, [p.mpid for p in state.recipients], since, draft.author_id
-            )
-        if not recent:
-            return []
-        names = {p.mpid: p.contact_name or p.name for p in state.recipients}
-        shown = [
-            f"{names[m]} ({m}, <@{author}> {when:%Y-%m-%d})" for m, (author, when) in sorted(recent.items())
-        ]
+            recent = uow.queue.recent_sends(draft.team_id, state.draft_id, since, draft.author_id)
+            if not recent:
+                return []
+            first = sorted(recent)[:SHOWN_NAMES]
+            partners = uow.partners.get_many(draft.team_id, first)
+        shown = []
+        for m in first:
+            author, when = recent[m]
+            p = partners.get(m)
+            name = (p.contact_name or p.name) if p else m
+            shown.append(f"{name} ({m}, <@{author}> {when:%Y-%m-%d})")
+        more = len(recent) - len(shown)
         days = self._recent_contact.days
         message = (
             f"{len(recent)} of these prospects were contacted by a teammate in the last {days} days: "
-            + ", ".join(shown[:5])
-            + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+            + ", ".join(shown)
+            + (f" and {more} more" if more else "")
         )
+        key = hashlib.sha256("\0".join(sorted(recent)).encode()).hexdigest()[:16]
         params = (
             ("count", str(len(recent))),
             ("days", str(days)),
-            ("names", "; ".join(shown)),
-            ("mpids", ",".join(sorted(recent))),
+            ("names", "; ".join(shown) + (f"; … +{more}" if more else "")),
+            ("mpids", ",".join(first)),
+            ("key", key),
         )
         return [Problem("recipients", "recently_contacted", message, params)]
 
@@ -304,45 +327,53 @@ class ComposeService:
 
     # -- sending ----------------------------------------------------------------------------------------
     def submit(self, team_id: str, author_id: str, draft_id: int) -> SendPlan:
-        """Store the send plan; raises ValidationFailed (every problem) when something blocks it."""
+        """Store the send plan; raises ValidationFailed (every problem) when something blocks it.
+
+        One pass over the recipients, in the transaction that moves the draft to SENDING: the deliveries of
+        100,000 recipients are written without holding them all as objects."""
         with self._uow() as uow:
             draft = self._own(uow, team_id, author_id, draft_id)
             if draft.status is not DraftStatus.DRAFT:
-                deliveries = uow.deliveries.for_draft(team_id, draft_id)
-                skipped = sum(d.status is DeliveryStatus.SKIPPED for d in deliveries)
-                return SendPlan(draft_id, len(deliveries) - skipped, skipped, already_submitted=True)
-            state = self._state(uow, draft)
-        problems = self.check(state)
-        unclean = [a for a in state.draft.attachments if a.verdict is None or not a.verdict.clean]
+                return self._already(uow, team_id, draft_id)
+        problems = self._draft_problems(draft)
         problems += [
             Problem("attachments", "not_scanned", f"{a.filename}: it has not been scanned clean.")
-            for a in unclean
+            for a in draft.attachments
+            if a.verdict is None or not a.verdict.clean
         ]
         if problems:
             raise ValidationFailed(problems)
-        now = self._clock.now()
         with self._uow() as uow:
             draft = self._own(uow, team_id, author_id, draft_id)
-            if draft.status is not DraftStatus.DRAFT:  # another submit won the race
-                return SendPlan(draft_id, len(state.recipients), len(state.skipped), already_submitted=True)
-            uow.deliveries.add_many(team_id, draft_id, [p.mpid for p in state.recipients])
-            for partner, reason in state.skipped:
-                uow.deliveries.add(
-                    team_id, Delivery(draft_id, partner.mpid, DeliveryStatus.SKIPPED, last_error=reason)
-                )
-            uow.drafts.set_status(team_id, draft_id, DraftStatus.SENDING)
+            # The check and the change in one statement: of two concurrent submits, one plans the send.
+            if not uow.drafts.set_status(team_id, draft_id, DraftStatus.SENDING, only_from=DraftStatus.DRAFT):
+                return self._already(uow, team_id, draft_id)
+            skipped: dict[str, list[str]] = {}
+            for recipient, reason in audience(uow, draft):
+                if reason:
+                    skipped.setdefault(reason, []).append(recipient.mpid)
+            skipped_count = sum(len(m) for m in skipped.values())
+            pending = uow.deliveries.plan(team_id, draft_id, skipped)
+            if not pending:
+                raise ValidationFailed([NO_RECIPIENTS])  # leaving without commit: still a draft, no plan
             uow.audit.record(
                 AuditEvent(
                     team_id,
                     author_id,
                     "draft.submitted",
-                    now,
+                    self._clock.now(),
                     draft_id=draft_id,
-                    detail=f"{len(state.recipients)} recipients, {len(state.skipped)} skipped",
+                    detail=f"{pending} recipients, {skipped_count} skipped",
                 )
             )
             uow.commit()
-        return SendPlan(draft_id, len(state.recipients), len(state.skipped))
+        return SendPlan(draft_id, pending, skipped_count)
+
+    @staticmethod
+    def _already(uow: UnitOfWork, team_id: str, draft_id: int) -> SendPlan:
+        counts = uow.queue.counts(team_id, draft_id)
+        skipped = counts.get(DeliveryStatus.SKIPPED, 0)
+        return SendPlan(draft_id, sum(counts.values()) - skipped, skipped, already_submitted=True)
 
     def report(self, team_id: str, author_id: str, draft_id: int, *, unsent_only: bool = False) -> SendReport:
         """Where a send stands: every recipient with its delivery (``unsent_only``: those not sent, with the
@@ -411,15 +442,18 @@ class ComposeService:
         self, team_id: str, author_id: str, draft_id: int, mpid: str | None = None
     ) -> OutgoingEmail | OutgoingMessage:
         """The message as ``mpid`` (by default the first recipient) would get it, rendered now."""
-        state = self.load(team_id, author_id, draft_id)
-        pool = {p.mpid: p for p in (*state.recipients, *(p for p, _ in state.skipped))}
-        partner = pool.get(mpid or "") or (state.recipients[0] if state.recipients else None)
-        if partner is None:
-            raise NotFound("recipient", mpid or "")
         with self._uow() as uow:
+            draft = self._own(uow, team_id, author_id, draft_id)
+            chosen = mpid if mpid and uow.drafts.has_recipient(team_id, draft_id, mpid) else None
+            if chosen is None:  # the first who will get it
+                with contextlib.closing(audience(uow, draft)) as stream:
+                    chosen = next((r.mpid for r, why in stream if not why), None)
+            partner = uow.partners.get(team_id, chosen) if chosen else None
+            if partner is None:
+                raise NotFound("recipient", mpid or "")
             ads = {a.adid: a for a in uow.ads.all(team_id)}
-        prepared = prepare(state.draft, ads, self._tracking, self._clock.now())
-        if state.draft.channel is Channel.MESSAGE:
+        prepared = prepare(draft, ads, self._tracking, self._clock.now())
+        if draft.channel is Channel.MESSAGE:
             return message_for(prepared, partner)
         return email_for(prepared, partner, self._layouts)
 
@@ -438,12 +472,24 @@ class ComposeService:
         return draft
 
     @staticmethod
-    def _state(uow: UnitOfWork, draft: Draft, partners: Sequence[Partner] | None = None) -> ComposeState:
-        if partners is None:
-            found = uow.partners.get_many(draft.team_id, draft.recipients)
-            partners = [found[m] for m in draft.recipients if m in found]
-        suppressed: Collection[str] = ()
+    def _state(uow: UnitOfWork, draft: Draft) -> ComposeState:
+        """One pass over the draft's recipients: counts, the first few named, and empty token values."""
+        tallies = [MissingValues(Template.parse(draft.content))]
         if draft.channel is Channel.EMAIL:
-            suppressed = uow.suppressions.among(draft.team_id, [p.email for p in partners if p.email])
-        ok, skipped = eligible(draft.channel, partners, suppressed)
-        return ComposeState(draft, tuple(ok), tuple(skipped))
+            tallies.append(MissingValues(Template.parse(draft.subject), field="subject"))
+        shown: list[Recipient] = []
+        skipped: list[tuple[Recipient, str]] = []
+        count = skipped_count = 0
+        for recipient, reason in audience(uow, draft):
+            if reason:
+                skipped_count += 1
+                if len(skipped) < SHOWN:
+                    skipped.append((recipient, reason))
+                continue
+            count += 1
+            if len(shown) < SHOWN:
+                shown.append(recipient)
+            for tally in tallies:
+                tally.add(recipient)
+        missing = tuple(p for tally in tallies for p in tally.problems())
+        return ComposeState(draft, tuple(shown), tuple(skipped), count, skipped_count, missing)

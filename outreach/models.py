@@ -101,6 +101,10 @@ class Recipient:
     email: str = ""
     messaging_enabled: bool = False
 
+    @property
+    def contact_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
     @classmethod
     def of(cls, partner: Partner) -> Recipient:
         return cls(
@@ -145,7 +149,7 @@ class Draft:
     team_id: str
     author_id: str
     channel: Channel
-    recipients: tuple[str, ...]  # mpids
+    recipient_count: int = 0  # the recipients themselves are fixed at creation and read in a stream
     sender_name: str = ""
     reply_to: str = ""
     subject: str = ""

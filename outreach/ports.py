@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
@@ -24,6 +24,7 @@ from outreach.models import (
     Partner,
     PartnerKind,
     Prospect,
+    Recipient,
     ScanVerdict,
     Thread,
     ThreadMessage,
@@ -153,6 +154,10 @@ class PartnerRepository(Protocol):
 
     def get_many(self, team_id: str, mpids: Collection[str]) -> dict[str, Partner]: ...
 
+    def known(self, team_id: str, mpids: Collection[str]) -> set[str]:
+        """Those of ``mpids`` that are partners of the workspace (nothing else is read)."""
+        ...
+
     def countries(self, team_id: str) -> list[str]:
         """The countries of this workspace's partners, sorted, for the list's filter."""
         ...
@@ -198,17 +203,33 @@ class AdRepository(Protocol):
 
 
 class DraftRepository(Protocol):
-    def add(self, draft: Draft) -> Draft:
-        """Store a new draft (its attachments must have ids); returns it with id and timestamps."""
+    """Drafts with their attachments. A draft's recipients are fixed when it is added: a draft may have
+    100,000 of them, so they are counted (``Draft.recipient_count``) and streamed, never loaded with it."""
+
+    def add(self, draft: Draft, recipients: Sequence[str]) -> Draft:
+        """Store a new draft to these mpids, in this order, duplicates dropped (its attachments must have
+        ids); returns it with id, timestamps and recipient count."""
         ...
 
     def get(self, team_id: str, draft_id: int) -> Draft | None: ...
 
     def save(self, draft: Draft) -> Draft:
-        """Replace an existing draft's fields, recipients and attachments. Raises NotFound."""
+        """Replace an existing draft's fields, status and attachments (not its recipients). Raises NotFound."""
         ...
 
-    def set_status(self, team_id: str, draft_id: int, status: DraftStatus) -> None: ...
+    def set_status(
+        self, team_id: str, draft_id: int, status: DraftStatus, *, only_from: DraftStatus | None = None
+    ) -> bool:
+        """Change the status; with ``only_from``, only if it is that now (the check and the change are one
+        statement, so of two concurrent callers one gets False). Raises NotFound for an unknown draft."""
+        ...
+
+    def audience(self, team_id: str, draft_id: int) -> Generator[Recipient, None, None]:
+        """The draft's recipients that are still partners of the workspace, in the draft's order. Streamed a
+        few thousand rows at a time: consume it while the unit of work is open."""
+        ...
+
+    def has_recipient(self, team_id: str, draft_id: int, mpid: str) -> bool: ...
 
     def delete(self, team_id: str, draft_id: int) -> None:
         """Remove a draft with its recipient and attachment links (the attachments' rows stay). Raises NotFound."""
@@ -237,7 +258,15 @@ class DeliveryRepository(Protocol):
         ...
 
     def add_many(self, team_id: str, draft_id: int, mpids: Collection[str]) -> int:
-        """Create pending deliveries; existing (draft, mpid) pairs are left alone. Returns how many were new."""
+        """Create PENDING deliveries, in this order; existing (draft, mpid) pairs are left alone. Returns how
+        many were new."""
+        ...
+
+    def plan(self, team_id: str, draft_id: int, skipped: Mapping[str, Collection[str]]) -> int:
+        """The send plan of a draft, written by the database itself: a PENDING delivery for each recipient of
+        the draft that is still a partner of the workspace, in the draft's order, except those in ``skipped``
+        ({reason: mpids}), which are SKIPPED with their reason as the error. Returns how many are PENDING.
+        Call it once per draft (the caller holds the draft's move to SENDING)."""
         ...
 
     def get(self, team_id: str, draft_id: int, mpid: str) -> Delivery | None: ...
@@ -306,9 +335,10 @@ class DeliveryQueue(Protocol):
         ...
 
     def recent_sends(
-        self, team_id: str, mpids: Collection[str], since: datetime, exclude_author: str
+        self, team_id: str, draft_id: int, since: datetime, exclude_author: str
     ) -> dict[str, tuple[str, datetime]]:
-        """{mpid: (author, when)} of the latest send to each of ``mpids`` since ``since`` by someone else."""
+        """{mpid: (author, when)} of the latest send since ``since`` by someone else than ``exclude_author``
+        to each recipient of the draft ``draft_id``."""
         ...
 
     def send_log(self, team_id: str, since: datetime | None = None) -> list[SendRecord]:
@@ -402,6 +432,10 @@ class SuppressionRepository(Protocol):
 
     def among(self, team_id: str, emails: Collection[str]) -> dict[str, str]:
         """{lower-cased address: reason} for the suppressed ones among ``emails``."""
+        ...
+
+    def emails(self, team_id: str) -> frozenset[str]:
+        """Every suppressed address of the workspace, lower-cased (read once for a whole send plan)."""
         ...
 
 

@@ -34,8 +34,9 @@ link (its link text, else its name), a linked ``<img>`` for a banner. In plain t
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -50,6 +51,7 @@ __all__ = [
     "RECIPIENT_TOKENS",
     "TIME_TOKENS",
     "TOKEN_NAMES",
+    "MissingValues",
     "RenderContext",
     "Template",
     "check",
@@ -253,6 +255,14 @@ def check(text: str, known_adids: Set[str], *, field: str = "content") -> list[P
     return [_problem(text, field, group) for group in groups.values()]
 
 
+_RECIPIENT_ATTRIBUTES = {
+    "mpid": "mpid",
+    "mpname": "mpname",
+    "firstName": "first_name",
+    "lastName": "last_name",
+}
+
+
 def _recipient_values(recipient: Recipient) -> dict[str, str]:
     return {
         "mpid": recipient.mpid,
@@ -262,33 +272,73 @@ def _recipient_values(recipient: Recipient) -> dict[str, str]:
     }
 
 
-def missing_values(
-    template: Template, recipients: Sequence[Recipient], *, field: str = "content"
-) -> list[Problem]:
-    """One ``missing_value`` problem per recipient token that is empty for some recipients, in text order.
-
-    ``params``: token, count, total, mpids (comma-separated, all of them) and names (``mpname (mpid)``).
+class MissingValues:
+    """Tallies, one recipient at a time, the recipient tokens of a template that are empty for some of them
+    (a send may have 100,000 recipients: only counts, the first few names and a digest of the mpids are kept).
     """
-    problems: list[Problem] = []
-    for token in dict.fromkeys(s for s in template.slots if s in RECIPIENT_TOKENS):
-        empty = [r for r in recipients if not _recipient_values(r)[token].strip()]
-        if not empty:
-            continue
-        names = [f"{r.mpname or r.mpid} ({r.mpid})" for r in empty]
-        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-        message = (
-            f"{{{token}}} is empty for {len(empty)} of {len(recipients)} recipients: {shown}"
-            " — sent as is, it will be left blank for them."
-        )
-        params = (
-            ("token", "{" + token + "}"),
-            ("count", str(len(empty))),
-            ("total", str(len(recipients))),
-            ("mpids", ",".join(r.mpid for r in empty)),
-            ("names", "; ".join(names)),
-        )
-        problems.append(Problem(field, "missing_value", message, params))
-    return problems
+
+    SHOWN = 5
+
+    def __init__(self, template: Template, *, field: str = "content") -> None:
+        self._field = field
+        self._tokens = tuple(dict.fromkeys(s for s in template.slots if s in RECIPIENT_TOKENS))
+        self._empty = {token: 0 for token in self._tokens}
+        self._names: dict[str, list[str]] = {token: [] for token in self._tokens}
+        self._mpids: dict[str, list[str]] = {token: [] for token in self._tokens}
+        self._digests = {token: hashlib.sha256() for token in self._tokens}
+        self.total = 0
+
+    def add(self, recipient: Recipient) -> None:
+        self.total += 1
+        if not self._tokens:
+            return
+        for token in self._tokens:
+            if getattr(recipient, _RECIPIENT_ATTRIBUTES[token]).strip():
+                continue
+            self._empty[token] += 1
+            self._digests[token].update(recipient.mpid.encode() + b"\0")
+            if len(self._names[token]) < self.SHOWN:
+                self._names[token].append(f"{recipient.mpname or recipient.mpid} ({recipient.mpid})")
+                self._mpids[token].append(recipient.mpid)
+
+    def problems(self) -> list[Problem]:
+        """One ``missing_value`` problem per recipient token that is empty for some recipients, in text order.
+
+        ``params``: token, count, total, names (``mpname (mpid)`` of the first five, then ``… +N``), mpids
+        (the first five) and key (a digest of all of their mpids: the same recipients give the same key).
+        """
+        found: list[Problem] = []
+        for token in self._tokens:
+            count = self._empty[token]
+            if not count:
+                continue
+            names = self._names[token]
+            more = count - len(names)
+            shown = ", ".join(names) + (f" and {more} more" if more else "")
+            message = (
+                f"{{{token}}} is empty for {count} of {self.total} recipients: {shown}"
+                " — sent as is, it will be left blank for them."
+            )
+            params = (
+                ("token", "{" + token + "}"),
+                ("count", str(count)),
+                ("total", str(self.total)),
+                ("mpids", ",".join(self._mpids[token])),
+                ("names", "; ".join(names) + (f"; … +{more}" if more else "")),
+                ("key", self._digests[token].hexdigest()[:16]),
+            )
+            found.append(Problem(self._field, "missing_value", message, params))
+        return found
+
+
+def missing_values(
+    template: Template, recipients: Iterable[Recipient], *, field: str = "content"
+) -> list[Problem]:
+    """:class:`MissingValues` over ``recipients`` at once."""
+    tally = MissingValues(template, field=field)
+    for recipient in recipients:
+        tally.add(recipient)
+    return tally.problems()
 
 
 # ---------------------------------------------------------------------------------------------- rendering

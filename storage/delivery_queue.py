@@ -7,7 +7,6 @@ keeps workers from queueing behind each other's candidate rows.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
@@ -15,7 +14,14 @@ from sqlalchemy.orm import Session
 
 from outreach.models import DeliveryStatus
 from outreach.ports import Claimed, Clock, SendRecord
-from storage.models import AttachmentRow, DeliveryRow, DraftAttachmentRow, DraftRow, PartnerRow
+from storage.models import (
+    AttachmentRow,
+    DeliveryRow,
+    DraftAttachmentRow,
+    DraftRecipientRow,
+    DraftRow,
+    PartnerRow,
+)
 from storage.repositories import to_delivery
 
 PENDING = DeliveryStatus.PENDING.value
@@ -161,26 +167,29 @@ class SqlDeliveryQueue:
         return int(getattr(result, "rowcount", 0) or 0)
 
     def recent_sends(
-        self, team_id: str, mpids: Collection[str], since: datetime, exclude_author: str
+        self, team_id: str, draft_id: int, since: datetime, exclude_author: str
     ) -> dict[str, tuple[str, datetime]]:
-        """{mpid: (author, when)} of the latest send to each of ``mpids`` since ``since`` by someone else."""
         found: dict[str, tuple[str, datetime]] = {}
-        wanted = sorted(set(mpids))
-        for start in range(0, len(wanted), 500):
-            stmt = (
-                select(DeliveryRow.mpid, DraftRow.author_id, DeliveryRow.sent_at)
-                .join(DraftRow, DraftRow.id == DeliveryRow.draft_id)
-                .where(
-                    DeliveryRow.team_id == team_id,
-                    DeliveryRow.mpid.in_(wanted[start : start + 500]),
-                    DeliveryRow.status == DeliveryStatus.SENT.value,
-                    DeliveryRow.sent_at >= since,
-                    DraftRow.author_id != exclude_author,
-                )
+        stmt = (
+            select(DeliveryRow.mpid, DraftRow.author_id, DeliveryRow.sent_at)
+            .join(DraftRow, DraftRow.id == DeliveryRow.draft_id)
+            .join(
+                DraftRecipientRow,
+                (DraftRecipientRow.team_id == DeliveryRow.team_id)
+                & (DraftRecipientRow.mpid == DeliveryRow.mpid),
             )
-            for mpid, author, sent_at in self._session.execute(stmt):
-                if sent_at is not None and (mpid not in found or found[mpid][1] < sent_at):
-                    found[mpid] = (author, sent_at)
+            .where(
+                DraftRecipientRow.draft_id == draft_id,
+                DraftRecipientRow.team_id == team_id,
+                DeliveryRow.team_id == team_id,
+                DeliveryRow.status == DeliveryStatus.SENT.value,
+                DeliveryRow.sent_at >= since,
+                DraftRow.author_id != exclude_author,
+            )
+        )
+        for mpid, author, sent_at in self._session.execute(stmt):
+            if sent_at is not None and (mpid not in found or found[mpid][1] < sent_at):
+                found[mpid] = (author, sent_at)
         return found
 
     def send_log(self, team_id: str, since: datetime | None = None) -> list[SendRecord]:

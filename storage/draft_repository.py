@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import sys
+from collections.abc import Collection, Generator, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from outreach.errors import NotFound
-from outreach.models import Attachment, Channel, Draft, DraftStatus, ScanStatus, ScanVerdict
+from outreach.models import Attachment, Channel, Draft, DraftStatus, Recipient, ScanStatus, ScanVerdict
 from outreach.ports import Clock
-from storage.models import AttachmentRow, DraftAttachmentRow, DraftRecipientRow, DraftRow
+from storage.models import AttachmentRow, DraftAttachmentRow, DraftRecipientRow, DraftRow, PartnerRow
 
 LINK_BATCH = 5000
+STREAM_BATCH = 2000
 _RECIPIENTS = cast(Table, DraftRecipientRow.__table__)
+_PARTNERS = cast(Table, PartnerRow.__table__)
 
 
 def _verdict(row: AttachmentRow) -> ScanVerdict | None:
@@ -93,13 +96,14 @@ class SqlDraftRepository:
         self._session = session
         self._clock = clock
 
-    def add(self, draft: Draft) -> Draft:
+    def add(self, draft: Draft, recipients: Sequence[str]) -> Draft:
         now = self._clock.now()
         row = DraftRow(team_id=draft.team_id, author_id=draft.author_id, created_at=draft.created_at or now)
         self._fill(row, draft, now)
         self._session.add(row)
         self._session.flush()
-        self._link(row.id, draft)
+        self._link_recipients(row.id, draft.team_id, recipients)
+        self._link_attachments(row.id, draft)
         return self._to_draft(row)
 
     def get(self, team_id: str, draft_id: int) -> Draft | None:
@@ -111,19 +115,52 @@ class SqlDraftRepository:
         if row is None:
             raise NotFound("draft", str(draft.id))
         self._fill(row, draft, self._clock.now())
-        self._session.execute(delete(DraftRecipientRow).where(DraftRecipientRow.draft_id == row.id))
         self._session.execute(delete(DraftAttachmentRow).where(DraftAttachmentRow.draft_id == row.id))
-        self._link(row.id, draft)
+        self._link_attachments(row.id, draft)
         self._session.flush()
         return self._to_draft(row)
 
-    def set_status(self, team_id: str, draft_id: int, status: DraftStatus) -> None:
-        row = self._row(team_id, draft_id)
-        if row is None:
-            raise NotFound("draft", str(draft_id))
-        row.status = status.value
-        row.updated_at = self._clock.now()
+    def set_status(
+        self, team_id: str, draft_id: int, status: DraftStatus, *, only_from: DraftStatus | None = None
+    ) -> bool:
         self._session.flush()
+        stmt = update(DraftRow).where(DraftRow.team_id == team_id, DraftRow.id == draft_id)
+        if only_from is not None:
+            stmt = stmt.where(DraftRow.status == only_from.value)
+        result = self._session.execute(
+            stmt.values(status=status.value, updated_at=self._clock.now()).execution_options(
+                synchronize_session="fetch"
+            )
+        )
+        if getattr(result, "rowcount", 0):
+            return True
+        if self._row(team_id, draft_id) is None:
+            raise NotFound("draft", str(draft_id))
+        return False
+
+    def audience(self, team_id: str, draft_id: int) -> Generator[Recipient, None, None]:
+        p, r = _PARTNERS.c, _RECIPIENTS.c
+        stmt = (
+            select(p.mpid, p.name, p.first_name, p.last_name, p.email, p.messaging_enabled)
+            .select_from(_RECIPIENTS.join(_PARTNERS, (p.team_id == r.team_id) & (p.mpid == r.mpid)))
+            .where(r.draft_id == draft_id, r.team_id == team_id)
+            .order_by(r.position)
+            .execution_options(yield_per=STREAM_BATCH)
+        )
+        intern = sys.intern
+        result = self._session.execute(stmt)
+        try:
+            for rows in result.partitions():
+                for mpid, name, first, last, email, messaging in rows:
+                    yield Recipient(mpid, name, intern(first), intern(last), email, bool(messaging))
+        finally:  # also when the reader stops early: PostgreSQL's server-side cursor is closed at once
+            result.close()
+
+    def has_recipient(self, team_id: str, draft_id: int, mpid: str) -> bool:
+        stmt = select(_RECIPIENTS.c.mpid).where(
+            _RECIPIENTS.c.draft_id == draft_id, _RECIPIENTS.c.team_id == team_id, _RECIPIENTS.c.mpid == mpid
+        )
+        return self._session.execute(stmt).first() is not None
 
     def delete(self, team_id: str, draft_id: int) -> None:
         row = self._row(team_id, draft_id)
@@ -155,22 +192,22 @@ class SqlDraftRepository:
         row.status = draft.status.value
         row.updated_at = now  # type: ignore[assignment]
 
-    def _link(self, draft_id: int, draft: Draft) -> None:
-        # Recipients as plain rows, a few thousand at a time: a draft may have 100,000, and an ORM object (or
+    def _link_recipients(self, draft_id: int, team_id: str, recipients: Sequence[str]) -> None:
+        # Plain rows, a few thousand at a time: a draft may have 100,000 recipients, and an ORM object (or
         # even a dict) for each at once would cost far more memory than the draft itself.
         seen: set[str] = set()
         rows: list[dict[str, Any]] = []
-        for position, mpid in enumerate(draft.recipients):
+        for position, mpid in enumerate(recipients):
             if mpid not in seen:
                 seen.add(mpid)
-                rows.append(
-                    {"draft_id": draft_id, "mpid": mpid, "team_id": draft.team_id, "position": position}
-                )
+                rows.append({"draft_id": draft_id, "mpid": mpid, "team_id": team_id, "position": position})
                 if len(rows) == LINK_BATCH:
                     self._session.execute(insert(_RECIPIENTS), rows)
                     rows = []
         if rows:
             self._session.execute(insert(_RECIPIENTS), rows)
+
+    def _link_attachments(self, draft_id: int, draft: Draft) -> None:
         for position, attachment in enumerate(draft.attachments):
             if attachment.id is None:
                 raise ValueError(f"attachment {attachment.filename!r} must be stored before it is linked")
@@ -182,11 +219,9 @@ class SqlDraftRepository:
         self._session.flush()
 
     def _to_draft(self, row: DraftRow) -> Draft:
-        recipients = self._session.scalars(
-            select(DraftRecipientRow.mpid)
-            .where(DraftRecipientRow.draft_id == row.id)
-            .order_by(DraftRecipientRow.position)
-        )
+        recipients = self._session.execute(
+            select(func.count()).where(_RECIPIENTS.c.draft_id == row.id)
+        ).scalar_one()
         attachments: Sequence[AttachmentRow] = self._session.scalars(
             select(AttachmentRow)
             .join(DraftAttachmentRow, DraftAttachmentRow.attachment_id == AttachmentRow.id)
@@ -197,7 +232,7 @@ class SqlDraftRepository:
             team_id=row.team_id,
             author_id=row.author_id,
             channel=Channel(row.channel),
-            recipients=tuple(recipients),
+            recipient_count=int(recipients),
             sender_name=row.sender_name,
             reply_to=row.reply_to,
             subject=row.subject,

@@ -164,6 +164,13 @@ class SqlPartnerRepository:
                 )
         return found
 
+    def known(self, team_id: str, mpids: Collection[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in chunks(sorted(set(mpids))):
+            stmt = select(_T.c.mpid).where(_T.c.team_id == team_id, _T.c.mpid.in_(chunk))
+            found.update(self._session.scalars(stmt))
+        return found
+
     def countries(self, team_id: str) -> list[str]:
         stmt = select(_T.c.country).where(_T.c.team_id == team_id, _T.c.country != "").distinct()
         return sorted(self._session.scalars(stmt))

@@ -10,10 +10,10 @@ Partners and prospects live in ``storage.partner_repository``; drafts and attach
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from outreach.models import (
@@ -26,7 +26,7 @@ from outreach.models import (
 from outreach.ports import AlreadyExists, Clock, UpsertCounts
 from storage.digest_repository import SqlDigestRepository
 from storage.draft_repository import SqlAttachmentRepository, SqlDraftRepository
-from storage.models import AdRow, AuditEventRow, DeliveryRow
+from storage.models import AdRow, AuditEventRow, DeliveryRow, DraftRecipientRow, PartnerRow
 from storage.partner_repository import SqlPartnerRepository, SqlProspectRepository
 from storage.thread_repository import SqlThreadRepository
 from storage.upsert import chunks, insert_for
@@ -114,6 +114,8 @@ def _same_ad(old: Ad, new: Ad) -> bool:
 
 
 _DELIVERIES = cast(Table, DeliveryRow.__table__)
+_DRAFT_RECIPIENTS = cast(Table, DraftRecipientRow.__table__)
+_PARTNERS = cast(Table, PartnerRow.__table__)
 # Built once: a worker saves one delivery per message sent, so building and keying a fresh statement each
 # time would cost more than running it. (Bound parameters of a WHERE clause are prefixed `w_`.)
 _SAVE_DELIVERY = (
@@ -180,13 +182,46 @@ class SqlDeliveryRepository:
 
     def add_many(self, team_id: str, draft_id: int, mpids: Collection[str]) -> int:
         before = self._count(team_id, draft_id)
-        for chunk in chunks(sorted(set(mpids))):
+        for chunk in chunks(list(dict.fromkeys(mpids))):  # in the given order: sent in that order
             rows = [self._row_values(team_id, Delivery(draft_id=draft_id, mpid=mpid)) for mpid in chunk]
             stmt = insert_for(self._session, _DELIVERIES).on_conflict_do_nothing(
                 index_elements=[_DELIVERIES.c.draft_id, _DELIVERIES.c.mpid]
             )
             self._session.execute(stmt, rows)
         return self._count(team_id, draft_id) - before
+
+    def plan(self, team_id: str, draft_id: int, skipped: Mapping[str, Collection[str]]) -> int:
+        r, p = _DRAFT_RECIPIENTS.c, _PARTNERS.c
+        now = bindparam("now", self._clock.now(), type_=_DELIVERIES.c.created_at.type)
+        pending = literal(DeliveryStatus.PENDING.value)
+        rows = (
+            select(r.team_id, r.draft_id, r.mpid, pending, literal(0), literal(""), literal(""), literal(""))
+            .add_columns(now, now)
+            .select_from(_DRAFT_RECIPIENTS.join(_PARTNERS, (p.team_id == r.team_id) & (p.mpid == r.mpid)))
+            .where(r.draft_id == draft_id, r.team_id == team_id)
+            .order_by(r.position)  # ids in the draft's order: it is sent in that order
+        )
+        columns = ["team_id", "draft_id", "mpid", "status", "attempts", "last_error"]
+        columns += ["provider_message_id", "claimed_by", "created_at", "updated_at"]
+        self._session.execute(insert(_DELIVERIES).from_select(columns, rows))
+        for reason, mpids in skipped.items():
+            for chunk in chunks(sorted(set(mpids))):
+                self._session.execute(
+                    update(_DELIVERIES)
+                    .where(
+                        _DELIVERIES.c.draft_id == draft_id,
+                        _DELIVERIES.c.team_id == team_id,
+                        _DELIVERIES.c.mpid.in_(chunk),
+                    )
+                    .values(status=DeliveryStatus.SKIPPED.value, last_error=reason)
+                )
+        # Counted, not summed from row counts (psycopg gives none for INSERT … SELECT through SQLAlchemy).
+        stmt = select(func.count()).where(
+            _DELIVERIES.c.team_id == team_id,
+            _DELIVERIES.c.draft_id == draft_id,
+            _DELIVERIES.c.status == DeliveryStatus.PENDING.value,
+        )
+        return int(self._session.execute(stmt).scalar_one())
 
     def _count(self, team_id: str, draft_id: int) -> int:
         stmt = select(func.count()).where(

@@ -48,6 +48,10 @@ class SqlSuppressionRepository:
             found.update((row.email, row.reason) for row in self._session.execute(stmt))
         return found
 
+    def emails(self, team_id: str) -> frozenset[str]:
+        stmt = select(SuppressionRow.email).where(SuppressionRow.team_id == team_id)
+        return frozenset(self._session.scalars(stmt))
+
 
 class SqlAppKeys:
     def __init__(self, session: Session, clock: Clock) -> None:

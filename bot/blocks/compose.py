@@ -42,8 +42,10 @@ class ComposeScreen:
 
     draft_id: int
     channel: Channel
-    recipients: tuple[RecipientLine, ...]
+    recipients: tuple[RecipientLine, ...]  # the first of them (all of them when recipient_count is None)
     skipped: tuple[tuple[RecipientLine, str], ...] = ()  # (who, reason key) left out of this send
+    recipient_count: int | None = None  # how many in all, when more than the lines given
+    skipped_count: int | None = None
     sender_name: str = ""
     reply_to: str = ""
     subject: str = ""
@@ -104,7 +106,8 @@ def _text(initial: str, max_length: int, *, multiline: bool = False, placeholder
 
 def recipients_text(screen: ComposeScreen, t: Translator) -> str:
     shown = [escape(r.label) for r in screen.recipients[:SHOWN_RECIPIENTS]]
-    more = len(screen.recipients) - len(shown)
+    total = len(screen.recipients) if screen.recipient_count is None else screen.recipient_count
+    more = total - len(shown)
     text = t("compose.to", names=", ".join(shown)) if shown else t("compose.no_recipients")
     if more > 0:
         text += " " + t("compose.and_more", count=t.number(more))
@@ -123,9 +126,10 @@ def build_compose_view(screen: ComposeScreen, t: Translator, *, confirm: str = "
     blocks.append(section(recipients_text(screen, t), block_id=ids.BLOCK_RECIPIENTS))
     if screen.skipped:
         lines = [f"{escape(r.label)} — {t(reason)}" for r, reason in screen.skipped[:SHOWN_RECIPIENTS]]
-        if len(screen.skipped) > SHOWN_RECIPIENTS:
-            lines.append(t("compose.and_more", count=t.number(len(screen.skipped) - SHOWN_RECIPIENTS)))
-        blocks.append(context(t("compose.skipped", count=len(screen.skipped)) + "\n" + "\n".join(lines)))
+        skipped = len(screen.skipped) if screen.skipped_count is None else screen.skipped_count
+        if skipped > len(lines):
+            lines.append(t("compose.and_more", count=t.number(skipped - len(lines))))
+        blocks.append(context(t("compose.skipped", count=t.number(skipped)) + "\n" + "\n".join(lines)))
     if email:
         blocks.append(
             _input(

@@ -53,7 +53,7 @@ def build_drafts(drafts: list[Draft], t: Translator, notice: str = "") -> list[B
         blocks.append(
             section(
                 f"*{draft_title(d, t)}*\n{kind} · "
-                + t("drafts.meta", count=len(d.recipients), files=len(d.attachments))
+                + t("drafts.meta", count=d.recipient_count, files=len(d.attachments))
             )
         )
         blocks.append(context(t("drafts.updated", when=t.when(d.updated_at))))

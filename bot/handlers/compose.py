@@ -29,14 +29,14 @@ from bot.problems import block_errors, describe
 from bot.wiring import Services
 from outreach.compose import ComposeState, DraftFields, DraftNotEditable
 from outreach.errors import DeliveryFailed, NotFound, Problem, ValidationFailed
-from outreach.models import Channel, DraftStatus, Partner
+from outreach.models import Channel, DraftStatus, Recipient
 
 log = logging.getLogger(__name__)
 
 
-def label(p: Partner) -> str:
-    who = p.contact_name
-    return f"{who} ({p.name})" if who else p.name
+def label(r: Recipient) -> str:
+    who = r.contact_name
+    return f"{who} ({r.mpname})" if who else r.mpname
 
 
 def screen_of(state: ComposeState, warnings: tuple[str, ...] = ()) -> ComposeScreen:
@@ -46,6 +46,8 @@ def screen_of(state: ComposeState, warnings: tuple[str, ...] = ()) -> ComposeScr
         channel=d.channel,
         recipients=tuple(RecipientLine(p.mpid, label(p)) for p in state.recipients),
         skipped=tuple((RecipientLine(p.mpid, label(p)), why) for p, why in state.skipped),
+        recipient_count=state.recipient_count,
+        skipped_count=state.skipped_count,
         sender_name=d.sender_name,
         reply_to=d.reply_to,
         subject=d.subject,
@@ -56,7 +58,7 @@ def screen_of(state: ComposeState, warnings: tuple[str, ...] = ()) -> ComposeScr
 
 
 def warnings_digest(problems: list[Problem]) -> str:
-    text = "|".join(f"{p.field}:{p.code}:{dict(p.params).get('mpids', '')}" for p in problems)
+    text = "|".join(f"{p.field}:{p.code}:{dict(p.params).get('key', '')}" for p in problems)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -168,27 +170,24 @@ class ComposeHandlers:
             return
         if not values.uploads:
             # Nothing slow to do: the send plan is stored before Slack gets its answer.
-            ack(response_action="update", view=self._next_view(view, team_id, user_id, draft_id, channel, t))
+            ack(response_action="update", view=self._next_view(view, state, t))
             return
         files = tuple(FileLine(str(f.get("name") or f.get("id")), "checking") for f in values.uploads)
         ack(response_action="update", view=build_checking_view(CheckingScreen(draft_id, channel, files), t))
         # After the ack: download, sniff and scan, then show the verdict with views.update.
         if self._attach(client, view["id"], team_id, user_id, draft_id, channel, values, t):
-            client.views_update(
-                view_id=view["id"], view=self._next_view(view, team_id, user_id, draft_id, channel, t)
-            )
+            state = self._s.compose.load(team_id, user_id, draft_id)  # with its new files
+            client.views_update(view_id=view["id"], view=self._next_view(view, state, t))
 
-    def _next_view(
-        self, view: dict[str, Any], team_id: str, user_id: str, draft_id: int, channel: Channel, t: Translator
-    ) -> dict[str, Any]:
+    def _next_view(self, view: dict[str, Any], state: ComposeState, t: Translator) -> dict[str, Any]:
         """Warnings not yet confirmed: the form again, with them on top. Otherwise: store the plan and say so."""
-        state = self._s.compose.load(team_id, user_id, draft_id)
+        draft = state.draft
         warnings = self._s.compose.warnings(state)
         digest = warnings_digest(warnings) if warnings else ""
         if warnings and not self._confirmed(view, digest):
             notes = (t("compose.warnings_confirm"), *(describe(w, t) for w in warnings))
             return build_compose_view(screen_of(state, notes), t, confirm=digest)
-        return self._send(team_id, user_id, draft_id, channel, t)
+        return self._send(draft.team_id, draft.author_id, state.draft_id, draft.channel, t)
 
     @staticmethod
     def _confirmed(view: dict[str, Any], digest: str) -> bool:

@@ -184,3 +184,66 @@ def test_drafts_lists_unsent_drafts_newest_first_and_delete_removes_one(compose)
     assert [d.id for d in compose.drafts(T1, "U1")] == [a, b]
     compose.delete(T1, "U1", a)
     assert [d.id for d in compose.drafts(T1, "U1")] == [b]
+
+
+def test_a_large_draft_is_counted_in_full_and_named_for_its_first_ten(compose, uow_factory):
+    # 2,500 more partners (past the stream's chunks): every fifth without an address, every third without a
+    # first name; one of them unsubscribed.
+    crowd = [
+        Partner(
+            T1,
+            f"c{i:04}",
+            f"Crowd {i}",
+            "" if i % 3 == 0 else "Ann",
+            "Lee",
+            "" if i % 5 == 0 else f"c{i}@x.example",
+        )
+        for i in range(2500)
+    ]
+    with uow_factory() as uow:
+        uow.partners.upsert_many(T1, crowd)
+        uow.suppressions.add(T1, "C7@X.example", "unsubscribed")
+        uow.commit()
+    mpids = [p.mpid for p in reversed(crowd)]
+    state = compose.start(T1, "U1", Channel.EMAIL, mpids)
+    state = compose.save(T1, "U1", state.draft_id, GOOD)
+    no_address = sum(1 for i in range(2500) if i % 5 == 0)
+    assert (state.recipient_count, state.skipped_count) == (2500 - no_address - 1, no_address + 1)
+    assert state.draft.recipient_count == 2500
+    assert [r.mpid for r in state.recipients] == [m for m in mpids if int(m[1:]) % 5][:10]
+    assert len(state.skipped) == 10 and state.skipped[0] == (state.skipped[0][0], SKIP_NO_EMAIL)
+    empty_first = sum(1 for i in range(2500) if i % 3 == 0 and i % 5 and i != 7)
+    content, subject = compose.warnings(state)
+    assert (content.field, content.param("count"), content.param("total")) == (
+        "content",
+        str(empty_first),
+        str(state.recipient_count),
+    )
+    assert subject.field == "subject" and subject.param("key") == content.param("key")
+    plan = compose.submit(T1, "U1", state.draft_id)
+    assert (plan.recipients, plan.skipped) == (state.recipient_count, state.skipped_count)
+    with uow_factory() as uow:
+        deliveries = uow.deliveries.for_draft(T1, state.draft_id)
+    assert [d.mpid for d in deliveries if d.status is DeliveryStatus.PENDING][:3] == [
+        r.mpid for r in state.recipients[:3]
+    ]
+    assert {d.last_error for d in deliveries if d.mpid == "c0007"} == {"compose.skip.suppressed"}
+
+
+def test_a_draft_nobody_can_receive_is_not_sent_and_stays_a_draft(compose, uow_factory):
+    state = compose.start(T1, "U1", Channel.MESSAGE, ["m2"])
+    compose.save(T1, "U1", state.draft_id, GOOD)
+    with pytest.raises(ValidationFailed) as err:
+        compose.submit(T1, "U1", state.draft_id)
+    assert [p.code for p in err.value.problems] == ["no_recipients"]
+    with uow_factory() as uow:
+        assert uow.drafts.get(T1, state.draft_id).status is DraftStatus.DRAFT
+        assert uow.deliveries.for_draft(T1, state.draft_id) == []
+
+
+def test_a_preview_is_only_for_the_drafts_own_recipients(compose):
+    state = compose.save(T1, "U1", compose.start(T1, "U1", Channel.EMAIL, ["m2", "m1"]).draft_id, GOOD)
+    assert compose.preview(T1, "U1", state.draft_id, "m1").to == "ann@acme.example"
+    # Not on the draft (or another workspace's): the first recipient instead, never someone else's data.
+    assert compose.preview(T1, "U1", state.draft_id, "m3").to == "li@bolt.example"
+    assert compose.preview(T1, "U1", state.draft_id).to == "li@bolt.example"

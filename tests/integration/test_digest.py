@@ -21,12 +21,12 @@ def add_draft(uow_factory, team, author, *, age, subject="", content="", recipie
                 team,
                 author,
                 Channel.EMAIL if subject else Channel.MESSAGE,
-                tuple(recipients),
                 subject=subject,
                 content=content,
                 status=status or DraftStatus.DRAFT,
                 created_at=NOW - age,
-            )
+            ),
+            tuple(recipients),
         )
         uow.commit()
     return draft.id

@@ -33,12 +33,12 @@ def add_draft(uow_factory, author, created_at, subject="", recipients=("m1", "m2
                 "T1",
                 author,
                 Channel.EMAIL if subject else Channel.MESSAGE,
-                recipients,
                 subject=subject,
                 content="Hello {firstName}, about our spring campaign",
                 status=status,
                 created_at=created_at,
-            )
+            ),
+            recipients,
         )
         uow.commit()
     return draft.id

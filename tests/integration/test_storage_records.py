@@ -19,6 +19,7 @@ from outreach.models import (
     Direction,
     Draft,
     DraftStatus,
+    Partner,
     ScanStatus,
     ScanVerdict,
     ThreadMessage,
@@ -40,13 +41,13 @@ def new_draft(uow, team=T1, recipients=("m1", "m2"), attachments=()) -> Draft:
             team_id=team,
             author_id="U1",
             channel=Channel.EMAIL,
-            recipients=recipients,
             sender_name="Ann",
             reply_to="ann@brand.example",
             subject="Hello {firstName} 你好",
             content="Hi",
             attachments=attachments,
-        )
+        ),
+        recipients,
     )
 
 
@@ -84,33 +85,48 @@ def test_ads_upsert_by_adid_and_stay_in_their_workspace(uow_factory):
 
 def test_a_draft_round_trips_with_recipients_and_attachments_in_order(uow_factory):
     with uow_factory() as uow:
+        uow.partners.upsert_many(
+            T1, [Partner(T1, m, f"Media {m}", first_name=m.upper()) for m in ("m1", "m2")]
+        )
+        uow.partners.upsert_many(T2, [Partner(T2, "m3", "Other workspace")])
         stored = uow.attachments.add(T1, attachment(verdict=ScanVerdict(ScanStatus.CLEAN)))
-        draft = new_draft(uow, recipients=("m2", "m1", "m3"), attachments=(stored,))
+        draft = new_draft(uow, recipients=("m2", "m1", "m3", "m2"), attachments=(stored,))
         uow.commit()
     with uow_factory() as uow:
         loaded = uow.drafts.get(T1, draft.id)
         assert uow.drafts.get(T2, draft.id) is None
+        # In the draft's order, duplicates dropped; m3 is no partner of T1 and never comes out.
+        audience = list(uow.drafts.audience(T1, draft.id))
+        assert list(uow.drafts.audience(T2, draft.id)) == []
+        assert uow.drafts.has_recipient(T1, draft.id, "m1")
+        assert not uow.drafts.has_recipient(T2, draft.id, "m1")
+        assert not uow.drafts.has_recipient(T1, draft.id, "m9")
     assert loaded == draft
-    assert loaded.recipients == ("m2", "m1", "m3")
+    assert loaded.recipient_count == 3
+    assert [(r.mpid, r.mpname, r.first_name) for r in audience] == [
+        ("m2", "Media m2", "M2"),
+        ("m1", "Media m1", "M1"),
+    ]
     assert loaded.attachments[0].data == b"%PDF-1.4 hello"
     assert loaded.attachments[0].verdict == ScanVerdict(ScanStatus.CLEAN)
     assert loaded.subject == "Hello {firstName} 你好"
     assert loaded.created_at.tzinfo is not None
 
 
-def test_saving_a_draft_replaces_its_recipients_and_status_changes_are_kept(uow_factory):
+def test_saving_a_draft_keeps_its_recipients_and_status_changes_are_kept(uow_factory):
     with uow_factory() as uow:
         draft = new_draft(uow)
         uow.commit()
     with uow_factory() as uow:
         from dataclasses import replace
 
-        uow.drafts.save(replace(draft, recipients=("m9",), subject="New"))
-        uow.drafts.set_status(T1, draft.id, DraftStatus.SENT)
+        uow.drafts.save(replace(draft, recipient_count=0, subject="New"))
+        assert uow.drafts.set_status(T1, draft.id, DraftStatus.SENT, only_from=DraftStatus.DRAFT)
+        assert not uow.drafts.set_status(T1, draft.id, DraftStatus.SENDING, only_from=DraftStatus.DRAFT)
         uow.commit()
     with uow_factory() as uow:
         loaded = uow.drafts.get(T1, draft.id)
-        assert (loaded.recipients, loaded.subject, loaded.status) == (("m9",), "New", DraftStatus.SENT)
+        assert (loaded.recipient_count, loaded.subject, loaded.status) == (2, "New", DraftStatus.SENT)
         assert [d.id for d in uow.drafts.for_author(T1, "U1", [DraftStatus.SENT])] == [draft.id]
         assert uow.drafts.for_author(T1, "U1", [DraftStatus.DRAFT]) == []
         with pytest.raises(NotFound):

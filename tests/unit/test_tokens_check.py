@@ -6,7 +6,7 @@ import pytest
 
 from outreach.errors import Problem
 from outreach.models import Recipient
-from outreach.tokens import Template, check, missing_values
+from outreach.tokens import MissingValues, Template, check, missing_values
 
 ADIDS = frozenset({"42", "7"})
 
@@ -188,12 +188,27 @@ def test_missing_values_only_looks_at_tokens_the_text_uses() -> None:
     assert missing_values(Template.parse("Hello {lastName}"), [ALL_SET, NO_FIRST]) == []
 
 
-def test_many_missing_recipients_are_summarised_in_the_message_but_all_listed_in_params() -> None:
+def test_many_missing_recipients_are_summarised_with_the_first_five_named_and_a_key_for_all() -> None:
     recipients = [Recipient(mpid=str(i), mpname=f"P{i}") for i in range(8)]
     problem = only(missing_values(Template.parse("{firstName}"), recipients))
     assert problem.message.startswith("{firstName} is empty for 8 of 8 recipients: P0 (0), P1 (1), P2 (2)")
     assert "P4 (4) and 3 more —" in problem.message
-    assert problem.param("mpids") == "0,1,2,3,4,5,6,7"
+    assert problem.param("mpids") == "0,1,2,3,4"
+    assert problem.param("names") == "P0 (0); P1 (1); P2 (2); P3 (3); P4 (4); … +3"
+    # The key stands for every one of them: another set of empty recipients gives another key.
+    same = only(missing_values(Template.parse("{firstName}"), list(recipients)))
+    other = only(missing_values(Template.parse("{firstName}"), recipients[:7]))
+    assert problem.param("key") == same.param("key") != other.param("key")
+
+
+def test_the_tally_keeps_little_however_many_recipients_it_sees() -> None:
+    tally = MissingValues(Template.parse("Hi {firstName} {lastName}"), field="subject")
+    for i in range(100_000):
+        tally.add(Recipient(mpid=f"m{i}", mpname=f"M{i}", first_name="" if i % 2 else "Ana", last_name="Lee"))
+    problem = only(tally.problems())
+    assert (problem.field, problem.param("count"), problem.param("total")) == ("subject", "50000", "100000")
+    assert problem.param("names").endswith("; … +49995")
+    assert len(problem.message) < 300
 
 
 @pytest.mark.parametrize("source", ["{" * 20_000, "}" * 20_000, "{ " * 10_000, "${" * 10_000])
