@@ -2,7 +2,8 @@
 
 The real app over HTTP (SQLite file), a draft to N prospects, then the signed view_submission: the clock runs
 from sending it to the app's HTTP answer, which comes after the send plan (one delivery row per recipient) is
-stored. No files, so nothing is left for after the answer.
+stored. No files, so nothing is left for after the answer. The app's in-process worker starts sending at
+once, as it does in production, to a counting SMTP sink on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _sendkit import partners
+from _sendkit import SinkServer, partners
 from list import TEAM, seed
 
 from bot import ids
@@ -28,7 +29,18 @@ from outreach.models import Channel
 def measure(count: int, workdir: Path) -> float:
     url = f"sqlite:///{workdir / f'submit{count}.db'}"
     seed(url, count)
-    settings = Settings(database_url=url, clamd_socket="/nonexistent/clamd.sock", recent_contact_days=7)
+    with SinkServer() as sink:
+        settings = Settings(
+            database_url=url,
+            clamd_socket="/nonexistent/clamd.sock",
+            recent_contact_days=7,
+            smtp_host=sink.host,
+            smtp_port=sink.port,
+        )
+        return _measure(settings, count)
+
+
+def _measure(settings: Settings, count: int) -> float:
     with full_app(settings) as app:
         mpids = [p.mpid for p in partners(count, TEAM)]
         state = app.services.compose.start(TEAM, "U0001", Channel.EMAIL, mpids, sender_name="Ann")

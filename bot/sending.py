@@ -104,7 +104,7 @@ class BackgroundSender:
             self._services.wake.wait(self._poll)
             self._services.wake.clear()
             try:
-                self._worker.run_until_idle()
+                self._worker.run_until_idle(stop=self._stop.is_set)
             except Exception:  # the loop must outlive one bad batch; the batch's rows stay claimed, not lost
                 log.exception("delivery batch failed")
                 self._stop.wait(self._poll)

@@ -197,8 +197,14 @@ class DeliveryWorker:
         with self._mailer.open() as session:
             return self._run_batch(draft_id, session)[0]
 
-    def run_until_idle(self, draft_id: int | None = None, max_batches: int = 1_000_000) -> int:
-        """Work batches until none is due; returns how many deliveries were handled.
+    def run_until_idle(
+        self,
+        draft_id: int | None = None,
+        max_batches: int = 1_000_000,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> int:
+        """Work batches until none is due (or ``stop()`` says so between batches: a shutdown finishes the batch
+        it is in, so nothing it claimed waits for the lease); returns how many deliveries were handled.
 
         Consecutive batches share one mail session (one SMTP connection) while their sends go well; after a
         send failed, the next batch starts on a fresh one.
@@ -207,6 +213,8 @@ class DeliveryWorker:
         session = self._mailer.open()
         try:
             for _ in range(max_batches):
+                if stop():
+                    break
                 handled, clean = self._run_batch(draft_id, session)
                 if not handled:
                     break

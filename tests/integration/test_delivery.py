@@ -215,3 +215,24 @@ def test_two_workers_never_claim_the_same_delivery(env, uow_factory):
         b.commit()
     assert {c.delivery.mpid for c in first}.isdisjoint({c.delivery.mpid for c in second})
     assert len(first) + len(second) == 5
+
+
+def test_a_worker_asked_to_stop_finishes_its_batch_and_claims_no_more(env, smtp_server, uow_factory):
+    compose, worker, _, _ = env
+    draft_id = submit(compose, ["m0", "m1", "m2", "m3", "m4"])
+    batches = []
+
+    def stop():
+        batches.append(len(smtp_server.messages()))
+        return len(batches) > 1  # asked after the first batch
+
+    assert worker(batch_size=2).run_until_idle(stop=stop) == 2
+    assert len(smtp_server.messages()) == 2
+    with uow_factory() as uow:
+        counts = uow.queue.counts(T1, draft_id)
+    assert (counts[DeliveryStatus.SENT], counts[DeliveryStatus.PENDING], counts[DeliveryStatus.CLAIMED]) == (
+        2,
+        3,
+        0,
+    )
+    assert worker(batch_size=2).run_until_idle() == 3  # the rest, by whoever comes next
