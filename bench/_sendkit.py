@@ -1,10 +1,12 @@
-"""Shared by bulk.py and memory.py: a counting SMTP sink on 127.0.0.1 and the real send pipeline on a fresh DB.
+"""Shared by bulk.py, memory.py and submit.py: a counting SMTP sink on 127.0.0.1 (a process of its own) and
+the real send pipeline on a fresh DB.
 
 Not a benchmark itself (run_all.py only runs the scripts it lists).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import socket
 import time
 from collections.abc import Iterator
@@ -49,36 +51,56 @@ def free_port() -> int:
 
 
 class CountingSink:
-    """aiosmtpd handler: accepts everything, keeps nothing but a count."""
+    """aiosmtpd handler: accepts everything, keeps nothing but a count (shared with the parent process)."""
 
-    def __init__(self) -> None:
-        self.count = 0
+    def __init__(self, counter: Any) -> None:
+        self.counter = counter
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.count += 1
+        with self.counter.get_lock():
+            self.counter.value += 1
         return "250 OK"
 
 
+def _serve(port: int, counter: Any, ready: Any, stop: Any) -> None:
+    controller = Controller(
+        CountingSink(counter), hostname=HOST, port=port, server_hostname="sink.local", ready_timeout=10
+    )
+    controller.start()
+    ready.set()
+    stop.wait()
+    controller.stop()
+
+
 class SinkServer:
-    """A plain SMTP server on 127.0.0.1 in a thread of this process."""
+    """A plain SMTP server (aiosmtpd) on 127.0.0.1 in a process of its own, as a real mail server is: its
+    work does not compete with the sender's for one Python interpreter."""
 
     def __init__(self) -> None:
-        self.handler = CountingSink()
+        ctx = multiprocessing.get_context("fork")  # started before any thread of this process
+        self._counter = ctx.Value("q", 0)
+        self._ready, self._stop = ctx.Event(), ctx.Event()
         self.host, self.port = HOST, free_port()
-        self._controller = Controller(
-            self.handler, hostname=HOST, port=self.port, server_hostname="sink.local", ready_timeout=10
+        self._process = ctx.Process(
+            target=_serve, args=(self.port, self._counter, self._ready, self._stop), daemon=True
         )
 
     def __enter__(self) -> SinkServer:
-        self._controller.start()
+        self._process.start()
+        if not self._ready.wait(20):
+            self._process.kill()
+            raise RuntimeError("the SMTP sink did not start")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._controller.stop()
+        self._stop.set()
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
 
     @property
     def count(self) -> int:
-        return self.handler.count
+        return int(self._counter.value)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
