@@ -59,6 +59,7 @@ class Settings:
     send_rate_per_second: float = 10.0
     max_attempts: int = 5
     claim_lease_seconds: float = 600.0  # an in-flight delivery older than this was interrupted
+    in_flight_group: int = 10  # e-mails marked in flight together (one commit per group, not per message)
     # Digest
     digest_cron: str = "0 9 * * mon-fri"
     digest_min_age_hours: float = 24.0

@@ -131,6 +131,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             worker_id=f"{worker_name}:{threading.get_ident()}",
             retry=RetryPolicy(max_attempts=settings.max_attempts),
             lease=timedelta(seconds=settings.claim_lease_seconds),
+            in_flight_group=settings.in_flight_group,
             throttle=throttle,
             on_progress=on_progress,
             unsubscribe=unsubscribe,

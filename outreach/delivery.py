@@ -1,21 +1,25 @@
 """The send pipeline: claim a batch of deliveries, render, send, record each result.
 
 A send is a stored plan (see :mod:`outreach.compose`); workers only move its rows along:
-``PENDING → CLAIMED`` (a batch, an attempt counted) ``→ IN_FLIGHT`` (this one message, committed right before
-it goes out) ``→ SENT`` or ``FAILED``, or back to ``PENDING`` with a later due time after a passing failure.
-One recipient's failure never stops the others. Each result is committed as soon as it is known, in one short
-transaction, which also marks the batch's next e-mail IN_FLIGHT (one transaction a message, not two). The
-partners of a claimed batch are read in one query when it is claimed; a draft being sent can no longer change,
-so a worker reads it once per send, not once per batch (ads and the time are read per batch);
-progress is reported at most every ``progress_interval`` seconds per draft (and always when its send ends);
-``run_until_idle`` keeps one SMTP connection across batches while they go well.
+``PENDING → CLAIMED`` (a batch, an attempt counted) ``→ IN_FLIGHT`` (a group of ``in_flight_group`` e-mails,
+committed before any of them goes out) ``→ SENT`` or ``FAILED``, or back to ``PENDING`` with a later due time
+after a passing failure. One recipient's failure never stops the others. A group's results are committed in
+the transaction that puts the next group in flight (one commit a group, not two a message: a commit costs as
+much as building a message, and the throughput target is 80% of a bare SMTP loop). The partners of a claimed
+batch are read in one query when it is claimed, and marked contacted in one statement when it ends; a draft
+being sent can no longer change, so a worker reads it once per send, not once per batch (ads and the time are
+read per batch); progress is reported at most every ``progress_interval`` seconds per draft (and always when
+its send ends); ``run_until_idle`` keeps one SMTP connection across batches while they go well. Each e-mail
+is built into its wire bytes before its group is committed in flight, so a message that cannot be built never
+is.
 
-The window between "sent" and "recorded": a worker killed there leaves one row IN_FLIGHT, and nobody can know
-whether that message left. We resolve it **at most once**: once the claim lease has passed, that row is marked
-FAILED ("interrupted while sending") and never retried by itself, because a partner receiving the same e-mail
-twice is worse for the author than one missing e-mail that the summary names and that "Retry failed" sends
-again on the author's say-so. The rest of the dead worker's batch (CLAIMED, never attempted) goes back to the
-queue. The window is one SMTP transaction long: at most one recipient per dead worker.
+The window between "in flight" and "recorded": a worker killed there leaves its group IN_FLIGHT, and nobody
+can know which of those messages left. We resolve it **at most once**: once the claim lease has passed, those
+rows are marked FAILED ("interrupted while sending") and never retried by themselves, because a partner
+receiving the same e-mail twice is worse for the author than a few missing e-mails that the summary names and
+that "Retry failed" sends again on the author's say-so. The rest of the dead worker's batch (CLAIMED, never
+attempted) goes back to the queue. The window is one group long (``in_flight_group=1``: the one message being
+sent). In-platform messages go one at a time.
 
 Attachments are checked again (type, structure, scan — through the scan cache, so each content is scanned once
 per send, not once per recipient) before a draft's first message leaves: scanning is in and out. Anything that
@@ -44,8 +48,8 @@ from outreach.models import (
     Direction,
     Draft,
     DraftStatus,
-    OutgoingEmail,
     Partner,
+    ReadyMail,
     ThreadMessage,
 )
 from outreach.ports import (
@@ -133,6 +137,18 @@ class Progress:
 ProgressListener = Callable[[Progress], None]
 
 
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What came of one delivery, until it is recorded: ``sent`` (the provider's id), ``skipped`` (why) or a
+    ``failure``."""
+
+    item: Claimed
+    sent: str = ""
+    skipped: str = ""
+    failure: DeliveryFailed | None = None
+    text: str = ""  # an in-platform message's text, kept in its thread
+
+
 @dataclass
 class _Batch:
     prepared: dict[tuple[str, int], PreparedDraft | str] = field(
@@ -161,6 +177,7 @@ class DeliveryWorker:
         throttle: Throttle | None = None,
         lease: timedelta = timedelta(minutes=10),
         batch_size: int = 100,
+        in_flight_group: int = 10,
         on_progress: ProgressListener | None = None,
         unsubscribe: UnsubscribeLinks | None = None,
         personal_mailer: Callable[[str, str], Mailer | None] | None = None,
@@ -182,14 +199,15 @@ class DeliveryWorker:
         self._throttle = throttle or Throttle(0)
         self._lease = lease
         self._batch_size = batch_size
+        self._group = max(1, in_flight_group)
         self._on_progress = on_progress
         self._unsubscribe = unsubscribe
-        self._premarked: set[int] = set()  # deliveries already committed IN_FLIGHT with the previous result
         self._personal_mailer = personal_mailer  # (team, author) → the author's own account, if connected
         self._progress_interval = progress_interval
         self._monotonic = monotonic
         self._last_report: dict[tuple[str, int], float] = {}  # when each draft's progress was last reported
         self._drafts: dict[tuple[str, int], Draft] = {}  # drafts being sent (a sending draft never changes)
+        self._contacted: dict[str, list[str]] = {}  # team → partners sent to, not yet marked contacted
 
     # -- the loop ------------------------------------------------------------------------------------------
     def run_once(self, draft_id: int | None = None) -> int:
@@ -239,35 +257,49 @@ class DeliveryWorker:
         self._load_partners(batch, claimed)
         emails = [c for c in claimed if self._channel(batch, c) is Channel.EMAIL]
         messages = [c for c in claimed if self._channel(batch, c) is not Channel.EMAIL]
+        for team_id in dict.fromkeys(c.team_id for c in emails):
+            self._suppressed(batch, team_id, "")  # one query a batch and workspace
         clean = True
-
-        def send(email: OutgoingEmail) -> str:
-            nonlocal clean
-            try:
-                return session.send(email)
-            except DeliveryFailed:
-                clean = False
-                raise
-
+        known: list[_Outcome] = []  # results not recorded yet
         own: dict[tuple[str, str], MailSession | None] = {}  # authors' own accounts, one session each a batch
         try:
-            for index, item in enumerate(emails):
-                following = emails[index + 1] if index + 1 < len(emails) else None
-                self._deliver(batch, item, self._own_sender(batch, item, own) or send, following)
+            for start in range(0, len(emails), self._group):
+                group = emails[start : start + self._group]
+                senders = [self._own_sender(batch, item, own) or session for item in group]
+                built = [
+                    self._build(batch, item, sender) for item, sender in zip(group, senders, strict=True)
+                ]
+                going = [item for item, mail in zip(group, built, strict=True) if isinstance(mail, ReadyMail)]
+                # One transaction: the results so far, and this group in flight before any of it goes out.
+                ours = self._commit(batch, known, going)
+                known = []
+                for item, sender, mail in zip(group, senders, built, strict=True):
+                    if isinstance(mail, str):
+                        known.append(_Outcome(item, skipped=mail))
+                    elif isinstance(mail, DeliveryFailed):
+                        known.append(_Outcome(item, failure=mail))
+                    elif item.delivery.id in ours:
+                        self._throttle.wait()
+                        try:
+                            known.append(_Outcome(item, sent=sender.send_ready(mail)))
+                        except DeliveryFailed as failure:
+                            clean = clean and sender is not session
+                            known.append(_Outcome(item, failure=failure))
         finally:
-            self._premarked.clear()
+            self._commit(batch, known, [])  # also when the batch stops on an error: those results are true
             for personal in own.values():
                 if personal is not None:
                     personal.close()
         for item in messages:
-            self._deliver(batch, item, None)
+            self._deliver_message(batch, item)
+        self._mark_contacted()
         for team_id, draft_id_ in sorted({(c.team_id, c.delivery.draft_id) for c in claimed}):
             self._finish_if_done(team_id, draft_id_)
         return len(claimed), clean
 
     def _own_sender(
         self, batch: _Batch, item: Claimed, own: dict[tuple[str, str], MailSession | None]
-    ) -> Callable[[OutgoingEmail], str] | None:
+    ) -> MailSession | None:
         """The author's own account's session when they connected one; None for the shared mailer."""
         prepared = self._prepared(batch, item)
         if self._personal_mailer is None or not isinstance(prepared, PreparedDraft):
@@ -276,153 +308,97 @@ class DeliveryWorker:
         if key not in own:
             mailer = self._personal_mailer(*key)
             own[key] = mailer.open() if mailer is not None else None
-        session = own[key]
-        return session.send if session is not None else None
+        return own[key]
 
     # -- one delivery ---------------------------------------------------------------------------------
     def _channel(self, batch: _Batch, item: Claimed) -> Channel:
         prepared = self._prepared(batch, item)
         return prepared.draft.channel if isinstance(prepared, PreparedDraft) else Channel.EMAIL
 
-    def _deliver(
-        self,
-        batch: _Batch,
-        item: Claimed,
-        send_email: Callable[..., str] | None,
-        following: Claimed | None = None,
-    ) -> None:
-        """Send one delivery and record its result. ``following``: the next e-mail of the batch, marked IN_FLIGHT
-        in the same transaction that records this result (one transaction a message instead of two; it is still
-        committed IN_FLIGHT before it goes out)."""
-        delivery = item.delivery
-        assert delivery.id is not None
+    def _build(self, batch: _Batch, item: Claimed, session: MailSession) -> ReadyMail | DeliveryFailed | str:
+        """The e-mail of one delivery as it will go out; DeliveryFailed when it cannot, or the reason it is
+        skipped. Reads only what the batch holds (no database)."""
         prepared = self._prepared(batch, item)
         partner = self._partner(batch, item)
-        text = ""
+        if isinstance(prepared, str):
+            return DeliveryFailed(prepared, permanent=prepared.startswith("the draft"))
+        if partner is None:
+            return DeliveryFailed("the recipient is no longer in this workspace", permanent=True)
+        if not partner.email:
+            return DeliveryFailed("the recipient has no e-mail address", permanent=True)
+        if self._suppressed(batch, item.team_id, partner.email):
+            return SKIP_SUPPRESSED
+        headers: tuple[tuple[str, str], ...] = ()
+        footer = ""
+        if self._unsubscribe is not None:
+            headers = self._unsubscribe.headers(item.team_id, partner.email)
+            footer = UNSUBSCRIBE_FOOTER + self._unsubscribe.url(item.team_id, partner.email)
+        try:
+            return session.build(email_for(prepared, partner, self._layouts, headers, footer))
+        except DeliveryFailed as failure:
+            return failure
+
+    def _deliver_message(self, batch: _Batch, item: Claimed) -> None:
+        """Send one in-platform message: in flight (committed), sent, recorded."""
+        prepared = self._prepared(batch, item)
+        partner = self._partner(batch, item)
         try:
             if isinstance(prepared, str):
                 raise DeliveryFailed(prepared, permanent=prepared.startswith("the draft"))
             if partner is None:
                 raise DeliveryFailed("the recipient is no longer in this workspace", permanent=True)
+            if not partner.messaging_enabled:
+                raise DeliveryFailed("the recipient does not accept messages", permanent=True)
+            if self._transport is None:
+                raise DeliveryFailed("in-platform messages are not configured", permanent=False)
+            message = message_for(prepared, partner)
+            if item.delivery.id not in self._commit(batch, [], [item]):
+                return
             self._throttle.wait()
-            if prepared.draft.channel is Channel.EMAIL:
-                if not partner.email:
-                    raise DeliveryFailed("the recipient has no e-mail address", permanent=True)
-                if self._suppressed(batch, item.team_id, partner.email):
-                    self._record_skipped(item, SKIP_SUPPRESSED, following)
-                    return
-                assert send_email is not None
-                headers: tuple[tuple[str, str], ...] = ()
-                footer = ""
-                if self._unsubscribe is not None:
-                    headers = self._unsubscribe.headers(item.team_id, partner.email)
-                    footer = UNSUBSCRIBE_FOOTER + self._unsubscribe.url(item.team_id, partner.email)
-                email = email_for(prepared, partner, self._layouts, headers, footer)
-                if not self._mark_sending(item):
-                    return
-                provider_id = send_email(email)
-            else:
-                if not partner.messaging_enabled:
-                    raise DeliveryFailed("the recipient does not accept messages", permanent=True)
-                if self._transport is None:
-                    raise DeliveryFailed("in-platform messages are not configured", permanent=False)
-                message = message_for(prepared, partner)
-                if not self._mark_sending(item):
-                    return
-                provider_id = self._transport.send(message)
-                text = message.text
+            outcome = _Outcome(item, sent=self._transport.send(message), text=message.text)
         except DeliveryFailed as failure:
-            self._record_failure(item, failure, following)
-            return
-        self._record_sent(item, prepared.draft, provider_id, text, following)
+            outcome = _Outcome(item, failure=failure)
+        self._commit(batch, [outcome], [])
 
-    def _mark_sending(self, item: Claimed) -> bool:
-        """Commit that this one message is going out; False when the row is no longer ours (lease passed)."""
-        assert item.delivery.id is not None
-        if item.delivery.id in self._premarked:
-            self._premarked.discard(item.delivery.id)
-            return True
+    # -- recording -----------------------------------------------------------------------------------
+    def _commit(self, batch: _Batch, outcomes: list[_Outcome], going: list[Claimed]) -> set[int]:
+        """Record ``outcomes`` and move ``going`` CLAIMED → IN_FLIGHT, in one transaction; returns the ids
+        of ``going`` that were still ours (a row whose lease passed belongs to nobody now: not sent)."""
+        if not outcomes and not going:
+            return set()
+        now = self._clock.now()
+        ours: set[int] = set()
         with self._uow() as uow:
-            ours = uow.queue.sending(item.team_id, item.delivery.id, self.worker_id)
+            by_team: dict[str, list[int]] = {}
+            for item in going:
+                assert item.delivery.id is not None
+                by_team.setdefault(item.team_id, []).append(item.delivery.id)
+            for team_id, delivery_ids in by_team.items():
+                ours |= uow.queue.sending_many(team_id, delivery_ids, self.worker_id)
+            for outcome in outcomes:
+                self._record(uow, batch, outcome, now)
             uow.commit()
-        if not ours:
-            log.warning("delivery %s is no longer ours; not sending it", item.delivery.id)
+        for item in going:
+            if item.delivery.id not in ours:
+                log.warning("delivery %s is no longer ours; not sending it", item.delivery.id)
+        for outcome in outcomes:
+            if outcome.sent:
+                self._contacted.setdefault(outcome.item.team_id, []).append(outcome.item.delivery.mpid)
+        for team_id, draft_id in dict.fromkeys((o.item.team_id, o.item.delivery.draft_id) for o in outcomes):
+            self._report(team_id, draft_id, finished=False)
         return ours
 
-    def _premark(self, uow: UnitOfWork, following: Claimed | None) -> None:
-        ident = following.delivery.id if following is not None else None
-        if (
-            following is not None
-            and ident is not None
-            and uow.queue.sending(following.team_id, ident, self.worker_id)
-        ):
-            self._premarked.add(ident)
-
-    def _record_sent(
-        self, item: Claimed, draft: Draft, provider_id: str, text: str = "", following: Claimed | None = None
-    ) -> None:
-        now = self._clock.now()
-        with self._uow() as uow:
-            self._premark(uow, following)
-            delivery = item.delivery
-            uow.deliveries.save(item.team_id, _with(delivery, DeliveryStatus.SENT, "", provider_id, now))
-            if draft.channel is Channel.MESSAGE:  # kept in the thread, where the partner's replies land
-                thread = uow.threads.open(item.team_id, delivery.mpid, Channel.MESSAGE)
-                assert thread.id is not None
-                uow.threads.add_message(
-                    item.team_id,
-                    thread.id,
-                    ThreadMessage(
-                        Direction.OUT,
-                        text,
-                        author_id=draft.author_id,
-                        provider_message_id=provider_id,
-                        delivery_id=delivery.id,
-                        at=now,
-                    ),
-                )
-            uow.prospects.mark_contacted(item.team_id, [delivery.mpid], now)
-            uow.audit.record(
-                AuditEvent(
-                    item.team_id,
-                    draft.author_id,
-                    f"{draft.channel.value}.sent",
-                    now,
-                    draft_id=delivery.draft_id,
-                    mpid=delivery.mpid,
-                    detail=provider_id,
-                )
-            )
-            uow.commit()
-        self._report(item.team_id, item.delivery.draft_id, finished=False)
-
-    def _suppressed(self, batch: _Batch, team_id: str, email: str) -> bool:
-        """Addresses that unsubscribed or bounced since the plan was stored are never e-mailed (one query a batch)."""
-        if team_id not in batch.suppressed:
-            emails = [p.email for (team, _), p in batch.partners.items() if team == team_id and p.email]
-            with self._uow() as uow:
-                batch.suppressed[team_id] = uow.suppressions.among(team_id, emails)
-        return email.strip().lower() in batch.suppressed[team_id]
-
-    def _record_skipped(self, item: Claimed, reason: str, following: Claimed | None = None) -> None:
-        self._premarked.discard(item.delivery.id or 0)
-        with self._uow() as uow:
-            self._premark(uow, following)
-            uow.deliveries.save(item.team_id, _with(item.delivery, DeliveryStatus.SKIPPED, reason, "", None))
-            uow.commit()
-        self._report(item.team_id, item.delivery.draft_id, finished=False)
-
-    def _record_failure(
-        self, item: Claimed, failure: DeliveryFailed, following: Claimed | None = None
-    ) -> None:
-        delivery = item.delivery
+    def _record(self, uow: UnitOfWork, batch: _Batch, outcome: _Outcome, now: datetime) -> None:
+        item, delivery = outcome.item, outcome.item.delivery
         assert delivery.id is not None
-        self._premarked.discard(delivery.id)
-        now = self._clock.now()
-        with self._uow() as uow:
-            self._premark(uow, following)
+        if outcome.skipped:
+            uow.deliveries.save(
+                item.team_id, _with(delivery, DeliveryStatus.SKIPPED, outcome.skipped, "", None)
+            )
+        elif outcome.failure is not None:
+            failure = outcome.failure
             if failure.bounce:
-                partner = uow.partners.get(item.team_id, delivery.mpid)
+                partner = self._partner(batch, item)
                 if partner is not None and partner.email:
                     uow.suppressions.add(item.team_id, partner.email, "bounced", failure.reason)
             if not failure.permanent and delivery.attempts < self._retry.max_attempts:
@@ -444,8 +420,47 @@ class DeliveryWorker:
                         detail=failure.reason,
                     )
                 )
+        else:
+            # Its delivery row is the record of the send (the audit export reads it); the partner is marked
+            # contacted with the rest of the batch.
+            uow.deliveries.save(item.team_id, _with(delivery, DeliveryStatus.SENT, "", outcome.sent, now))
+            prepared = self._prepared(batch, item)
+            if isinstance(prepared, PreparedDraft) and prepared.draft.channel is Channel.MESSAGE:
+                thread = uow.threads.open(item.team_id, delivery.mpid, Channel.MESSAGE)
+                assert thread.id is not None  # kept in the thread, where the partner's replies land
+                uow.threads.add_message(
+                    item.team_id,
+                    thread.id,
+                    ThreadMessage(
+                        Direction.OUT,
+                        outcome.text,
+                        author_id=prepared.draft.author_id,
+                        provider_message_id=outcome.sent,
+                        delivery_id=delivery.id,
+                        at=now,
+                    ),
+                )
+
+    def _mark_contacted(self) -> None:
+        """The partners sent to since the last call are marked contacted: one statement a batch, not one a
+        message (a worker killed mid-batch leaves theirs unmarked; their deliveries still say SENT)."""
+        contacted, self._contacted = self._contacted, {}
+        if not contacted:
+            return
+        now = self._clock.now()
+        with self._uow() as uow:
+            for team_id, mpids in contacted.items():
+                uow.prospects.mark_contacted(team_id, mpids, now)
             uow.commit()
-        self._report(item.team_id, delivery.draft_id, finished=False)
+
+    def _suppressed(self, batch: _Batch, team_id: str, email: str) -> bool:
+        """Addresses that unsubscribed or bounced since the plan was stored are never e-mailed (one query a
+        batch and workspace, made before the batch's e-mails are built)."""
+        if team_id not in batch.suppressed:
+            emails = [p.email for (team, _), p in batch.partners.items() if team == team_id and p.email]
+            with self._uow() as uow:
+                batch.suppressed[team_id] = uow.suppressions.among(team_id, emails)
+        return email.strip().lower() in batch.suppressed[team_id]
 
     # -- per batch caches ------------------------------------------------------------------------------
     def _prepared(self, batch: _Batch, item: Claimed) -> PreparedDraft | str:

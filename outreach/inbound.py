@@ -17,7 +17,7 @@ Idempotency: ``external_id`` is unique per workspace, so the same inbound delive
 servers at once) is stored once; the second call returns the stored message with ``duplicate=True``.
 
 The author to tell is the Slack user who wrote the message being answered, else whoever last messaged the
-partner (thread or audit log), else whoever marked the partner as a prospect; "" when nobody is known.
+partner (thread or sent delivery), else whoever marked the partner as a prospect; "" when nobody is known.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ from outreach.ports import AlreadyExists, Clock, Scanner, Sniffer, UnitOfWork
 
 TEXT_MAX = 20_000
 ID_MAX = 255
-_SENT_ACTIONS = ("message.sent", "email.sent")
 _IDEMPOTENCY_KEY = re.compile(r"^(?P<team>[^:]+):(?P<draft>\d+):(?P<mpid>.+)$")  # see rendering.message_for
 
 
@@ -205,9 +204,9 @@ class InboundService:
         last = uow.threads.last_out_message(inbound.team_id, inbound.mpid)
         if last is not None and last.author_id:
             return last.author_id
-        for event in uow.audit.recent(inbound.team_id, limit=20, mpid=inbound.mpid):
-            if event.action in _SENT_ACTIONS and event.actor_id:
-                return event.actor_id
+        sender = uow.queue.last_sender(inbound.team_id, inbound.mpid)
+        if sender:
+            return sender
         prospect = uow.prospects.get(inbound.team_id, inbound.mpid)
         return prospect.marked_by if prospect is not None else ""
 

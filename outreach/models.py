@@ -188,6 +188,16 @@ class OutgoingEmail:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadyMail:
+    """An e-mail built into the bytes that go over the wire, by the session that will send it."""
+
+    to: str  # the envelope recipient
+    data: bytes = field(repr=False)
+    message_id: str
+    international: bool = False  # needs SMTPUTF8
+
+
+@dataclass(frozen=True, slots=True)
 class OutgoingMessage:
     """One rendered in-platform message for one recipient."""
 

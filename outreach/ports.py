@@ -24,6 +24,7 @@ from outreach.models import (
     Partner,
     PartnerKind,
     Prospect,
+    ReadyMail,
     Recipient,
     ScanVerdict,
     Thread,
@@ -55,6 +56,15 @@ class MailSession(Protocol):
     def send(self, email: OutgoingEmail) -> str:
         """Send one message (reconnecting once if the server dropped the connection); returns the
         Message-ID. Raises DeliveryFailed, ``permanent`` telling whether a retry may help."""
+        ...
+
+    def build(self, email: OutgoingEmail) -> ReadyMail:
+        """The message as it will go out (no I/O; safe to call from another thread while this session sends).
+        Raises a permanent DeliveryFailed for a message that cannot be built."""
+        ...
+
+    def send_ready(self, mail: ReadyMail) -> str:
+        """``send`` for a message already built (by this session); returns its Message-ID."""
         ...
 
     def close(self) -> None:
@@ -328,6 +338,10 @@ class DeliveryQueue(Protocol):
         """CLAIMED → IN_FLIGHT right before this one message goes out; False when the row is not ours any more."""
         ...
 
+    def sending_many(self, team_id: str, delivery_ids: Collection[int], worker_id: str) -> set[int]:
+        """``sending`` for several at once (one statement); returns the ids that were still ours."""
+        ...
+
     def counts(self, team_id: str, draft_id: int) -> dict[DeliveryStatus, int]: ...
 
     def requeue_failed(self, team_id: str, draft_id: int) -> int:
@@ -339,6 +353,10 @@ class DeliveryQueue(Protocol):
     ) -> dict[str, tuple[str, datetime]]:
         """{mpid: (author, when)} of the latest send since ``since`` by someone else than ``exclude_author``
         to each recipient of the draft ``draft_id``."""
+        ...
+
+    def last_sender(self, team_id: str, mpid: str) -> str | None:
+        """The author of the draft whose delivery to ``mpid`` was sent last, if any."""
         ...
 
     def send_log(self, team_id: str, since: datetime | None = None) -> list[SendRecord]:

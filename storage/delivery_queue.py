@@ -7,9 +7,11 @@ keeps workers from queueing behind each other's candidate rows.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from outreach.models import DeliveryStatus
@@ -31,16 +33,17 @@ WORKING = (CLAIMED, IN_FLIGHT)
 
 
 # Built once: marking a message as going out happens once per message.
+_DELIVERIES = cast(Table, DeliveryRow.__table__)
+# Built once, on the table (not the ORM class: no ORM bulk-update machinery for a statement run per message).
 _SENDING = (
-    update(DeliveryRow)
+    update(_DELIVERIES)
     .where(
-        DeliveryRow.team_id == bindparam("w_team_id"),
-        DeliveryRow.id == bindparam("w_id"),
-        DeliveryRow.status == CLAIMED,
-        DeliveryRow.claimed_by == bindparam("w_worker"),
+        _DELIVERIES.c.team_id == bindparam("w_team_id"),
+        _DELIVERIES.c.id == bindparam("w_id"),
+        _DELIVERIES.c.status == CLAIMED,
+        _DELIVERIES.c.claimed_by == bindparam("w_worker"),
     )
     .values(status=IN_FLIGHT, updated_at=bindparam("w_now"))
-    .execution_options(synchronize_session=False)
 )
 
 
@@ -111,6 +114,20 @@ class SqlDeliveryQueue:
         }
         result = self._session.execute(_SENDING, params)
         return bool(getattr(result, "rowcount", 0))
+
+    def sending_many(self, team_id: str, delivery_ids: Collection[int], worker_id: str) -> set[int]:
+        stmt = (
+            update(_DELIVERIES)
+            .where(
+                _DELIVERIES.c.team_id == team_id,
+                _DELIVERIES.c.id.in_(sorted(set(delivery_ids))),
+                _DELIVERIES.c.status == CLAIMED,
+                _DELIVERIES.c.claimed_by == worker_id,
+            )
+            .values(status=IN_FLIGHT, updated_at=self._clock.now())
+            .returning(_DELIVERIES.c.id)
+        )
+        return {int(i) for i in self._session.execute(stmt).scalars()}
 
     def abandon_stale(self, claimed_before: datetime, reason: str) -> list[tuple[str, int]]:
         stale = and_(DeliveryRow.status.in_(WORKING), DeliveryRow.claimed_at < claimed_before)
@@ -191,6 +208,21 @@ class SqlDeliveryQueue:
             if sent_at is not None and (mpid not in found or found[mpid][1] < sent_at):
                 found[mpid] = (author, sent_at)
         return found
+
+    def last_sender(self, team_id: str, mpid: str) -> str | None:
+        stmt = (
+            select(DraftRow.author_id)
+            .select_from(DeliveryRow)
+            .join(DraftRow, DraftRow.id == DeliveryRow.draft_id)
+            .where(
+                DeliveryRow.team_id == team_id,
+                DeliveryRow.mpid == mpid,
+                DeliveryRow.status == DeliveryStatus.SENT.value,
+            )
+            .order_by(DeliveryRow.sent_at.desc(), DeliveryRow.id.desc())
+            .limit(1)
+        )
+        return self._session.execute(stmt).scalar_one_or_none()
 
     def send_log(self, team_id: str, since: datetime | None = None) -> list[SendRecord]:
         done = [DeliveryStatus.SENT.value, DeliveryStatus.FAILED.value, DeliveryStatus.SKIPPED.value]

@@ -22,13 +22,12 @@ import contextlib
 import smtplib
 import ssl
 from collections.abc import Callable, Sequence
-from email.message import EmailMessage
 from types import TracebackType
 from typing import Literal, Self, cast
 
 from outreach.errors import DeliveryFailed
 from outreach.mailmsg import MAIL_POLICY, MAIL_POLICY_UTF8, build_message, mail_from_address, needs_smtputf8
-from outreach.models import MailAccount, OutgoingEmail
+from outreach.models import MailAccount, OutgoingEmail, ReadyMail
 
 Security = Literal["none", "starttls", "tls"]
 SECURITY_MODES: tuple[Security, ...] = ("none", "starttls", "tls")
@@ -132,21 +131,30 @@ class SmtpSession:
         self.close()
 
     def send(self, email: OutgoingEmail) -> str:
+        return self.send_ready(self.build(email))
+
+    def build(self, email: OutgoingEmail) -> ReadyMail:
+        mailer = self._mailer
         try:
-            msg = build_message(email, self._mailer.mail_from, self._mailer.message_id_domain)
+            msg = build_message(email, mailer.mail_from, mailer.message_id_domain)
         except ValueError as exc:
             raise DeliveryFailed(f"the message cannot be built: {exc}", permanent=True) from exc
-        message_id = str(msg["Message-ID"])
+        envelope_to = email.to.strip()
+        international = needs_smtputf8(msg) or not (envelope_to + mailer.envelope_from).isascii()
+        data = msg.as_bytes(policy=MAIL_POLICY_UTF8 if international else MAIL_POLICY)
+        return ReadyMail(envelope_to, data, str(msg["Message-ID"]), international)
+
+    def send_ready(self, mail: ReadyMail) -> str:
         try:
-            self._deliver(msg, email.to)
+            self._deliver(mail)
         except _Dropped:
             self._discard()
             try:
-                self._deliver(msg, email.to)  # once more, on a new connection
+                self._deliver(mail)  # once more, on a new connection
             except _Dropped as again:
                 self._discard()
                 raise classify(again.cause, "the server dropped the connection again") from again.cause
-        return message_id
+        return mail.message_id
 
     def close(self) -> None:
         if self._smtp is not None:
@@ -170,7 +178,7 @@ class SmtpSession:
             self.connections += 1
         return self._smtp
 
-    def _deliver(self, msg: EmailMessage, to: str) -> None:
+    def _deliver(self, mail: ReadyMail) -> None:
         """One mail transaction on the current connection.
 
         Raises _Dropped when the connection was lost before the message content went out (or the server
@@ -179,23 +187,20 @@ class SmtpSession:
         accepted the message, and sending it again could deliver it twice.
         """
         smtp = self._connection()
-        envelope_to = to.strip()
-        international = needs_smtputf8(msg) or not (envelope_to + self._mailer.envelope_from).isascii()
-        if international and not smtp.has_extn("smtputf8"):
+        if mail.international and not smtp.has_extn("smtputf8"):
             raise DeliveryFailed(
                 "an internationalised address needs SMTPUTF8, which the server does not offer", permanent=True
             )
-        options = ["SMTPUTF8", "BODY=8BITMIME"] if international else []
-        data = msg.as_bytes(policy=MAIL_POLICY_UTF8 if international else MAIL_POLICY)
+        options = ["SMTPUTF8", "BODY=8BITMIME"] if mail.international else []
         try:
-            self._envelope(smtp, envelope_to, options)
+            self._envelope(smtp, mail.to, options)
         except (smtplib.SMTPServerDisconnected, ConnectionError, ssl.SSLEOFError) as exc:
             raise _Dropped(exc) from exc
         except (smtplib.SMTPException, OSError) as exc:  # a timeout: the connection's state is unknown
             self._discard()
             raise classify(exc) from exc
         try:
-            code, reply = smtp.data(data)
+            code, reply = smtp.data(mail.data)
         except smtplib.SMTPDataError as exc:  # refused at the DATA command, before the content
             self._answered(smtp, exc.smtp_code)
             raise classify(exc) from exc

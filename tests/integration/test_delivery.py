@@ -76,11 +76,10 @@ def env(uow_factory, smtp_server, clock):
     listener = Listener()
 
     def worker(name="w1", **kw):
-        options = {"scan_cache": cache, **kw}
+        options = {"scan_cache": cache, "mailer": mailer, **kw}
         return DeliveryWorker(
             uow=uow_factory,
             clock=clock,
-            mailer=mailer,
             transport=None,
             sniffer=sniffer,
             scanner=scanner,
@@ -236,3 +235,66 @@ def test_a_worker_asked_to_stop_finishes_its_batch_and_claims_no_more(env, smtp_
         0,
     )
     assert worker(batch_size=2).run_until_idle() == 3  # the rest, by whoever comes next
+
+
+class WatchedMailer:
+    """The real mailer, but each send first looks at the draft's rows from another connection."""
+
+    def __init__(self, mailer, uow_factory, draft_id):
+        self.mailer, self.uow_factory, self.draft_id = mailer, uow_factory, draft_id
+        self.seen = []  # (recipient, {mpid: status committed when it was about to go out})
+
+    def open(self):
+        return WatchedSession(self, self.mailer.open())
+
+    def send_many(self, emails):
+        return self.mailer.send_many(emails)
+
+
+class WatchedSession:
+    def __init__(self, owner, inner):
+        self.owner, self.inner = owner, inner
+
+    def build(self, email):
+        return self.inner.build(email)
+
+    def send_ready(self, mail):
+        with self.owner.uow_factory() as uow:
+            rows = uow.deliveries.for_draft(T1, self.owner.draft_id)
+        self.owner.seen.append((mail.to, {d.mpid: d.status.value for d in rows}))
+        return self.inner.send_ready(mail)
+
+    def send(self, email):
+        return self.send_ready(self.build(email))
+
+    def close(self):
+        self.inner.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def test_a_group_is_committed_in_flight_with_the_previous_groups_results_before_it_goes_out(
+    env, smtp_server, uow_factory
+):
+    compose, worker, _, _ = env
+    draft_id = submit(compose, ["m0", "m1", "m2", "m3", "m4"])
+    mailer = SmtpMailer(
+        smtp_server.host, smtp_server.port, "", "", "none", "Outreach <outreach@brand.example>", 10
+    )
+    watched = WatchedMailer(mailer, uow_factory, draft_id)
+    assert worker(mailer=watched, in_flight_group=2).run_until_idle() == 5
+    c, f, s = "claimed", "in_flight", "sent"
+    assert watched.seen == [
+        ("p0@partner.example", {"m0": f, "m1": f, "m2": c, "m3": c, "m4": c}),
+        ("p1@partner.example", {"m0": f, "m1": f, "m2": c, "m3": c, "m4": c}),
+        ("p2@partner.example", {"m0": s, "m1": s, "m2": f, "m3": f, "m4": c}),
+        ("p3@partner.example", {"m0": s, "m1": s, "m2": f, "m3": f, "m4": c}),
+        ("p4@partner.example", {"m0": s, "m1": s, "m2": s, "m3": s, "m4": f}),
+    ]
+    with uow_factory() as uow:
+        assert {d.status for d in uow.deliveries.for_draft(T1, draft_id)} == {DeliveryStatus.SENT}
+        assert all(uow.prospects.get(T1, m).last_contacted_at == AT for m in ("m0", "m4"))

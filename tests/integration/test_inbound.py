@@ -20,9 +20,11 @@ from outreach.errors import NotFound, ValidationFailed
 from outreach.inbound import InboundService
 from outreach.layouts import Layouts
 from outreach.models import (
-    AuditEvent,
     Channel,
+    Delivery,
+    DeliveryStatus,
     Direction,
+    Draft,
     OutgoingMessage,
     Partner,
     ScanStatus,
@@ -159,10 +161,16 @@ def test_without_a_reference_the_last_author_is_told(uow_factory, service, trans
     assert service.receive(payload(in_reply_to="unknown-id")).author_id == "U_BOB"
 
 
-def test_an_e_mail_in_the_audit_log_or_the_marker_is_the_fallback(uow_factory, service):
+def test_the_author_of_the_last_e_mail_sent_or_the_marker_is_the_fallback(uow_factory, service):
     assert service.receive(payload(mpid="m2", external_id="a")).author_id == "U_MARKER"
     with uow_factory() as uow:
-        uow.audit.record(AuditEvent(T1, "U_MAIL", "email.sent", AT, draft_id=1, mpid="m2"))
+        for author, status, when in (
+            ("U_OLD", DeliveryStatus.SENT, AT.replace(year=2037)),
+            ("U_MAIL", DeliveryStatus.SENT, AT),
+            ("U_FAILED", DeliveryStatus.FAILED, None),
+        ):
+            draft = uow.drafts.add(Draft(T1, author, Channel.EMAIL, subject="Hi", content="Hi"), ["m2"])
+            uow.deliveries.add(T1, Delivery(draft.id, "m2", status, sent_at=when))
         uow.commit()
     assert service.receive(payload(mpid="m2", external_id="b")).author_id == "U_MAIL"
 
