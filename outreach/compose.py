@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 from collections.abc import Callable, Collection, Generator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -437,6 +438,13 @@ class ComposeService:
             )
             uow.commit()
         return provider_id
+
+    def first_recipients(self, team_id: str, author_id: str, draft_id: int, limit: int) -> list[Recipient]:
+        """The draft's first ``limit`` recipients (those it will skip too), in its order: a preview's choices."""
+        with self._uow() as uow:
+            self._own(uow, team_id, author_id, draft_id)  # the author's own draft only
+            with contextlib.closing(uow.drafts.audience(team_id, draft_id)) as stream:
+                return list(itertools.islice(stream, limit))
 
     def preview(
         self, team_id: str, author_id: str, draft_id: int, mpid: str | None = None

@@ -32,6 +32,7 @@ from outreach.errors import DeliveryFailed, NotFound, Problem, ValidationFailed
 from outreach.models import Channel, DraftStatus, Recipient
 
 log = logging.getLogger(__name__)
+PREVIEW_CHOICES = 100  # a static menu's limit
 
 
 def label(r: Recipient) -> str:
@@ -316,7 +317,7 @@ class ComposeHandlers:
             rendered = self._s.compose.preview(team_id, user_id, state.draft_id, mpid)
         except NotFound:
             return None
-        pool = (*state.recipients, *(p for p, _ in state.skipped))
+        pool = self._s.compose.first_recipients(team_id, user_id, state.draft_id, PREVIEW_CHOICES)
         lines = tuple(RecipientLine(p.mpid, label(p)) for p in pool)
         chosen = mpid or (state.recipients[0].mpid if state.recipients else "")
         return build_preview_view(state.draft_id, rendered, lines, chosen, t)

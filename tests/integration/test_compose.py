@@ -247,3 +247,15 @@ def test_a_preview_is_only_for_the_drafts_own_recipients(compose):
     # Not on the draft (or another workspace's): the first recipient instead, never someone else's data.
     assert compose.preview(T1, "U1", state.draft_id, "m3").to == "li@bolt.example"
     assert compose.preview(T1, "U1", state.draft_id).to == "li@bolt.example"
+
+
+def test_a_previews_choices_are_the_drafts_first_hundred_in_its_order(compose, uow_factory):
+    with uow_factory() as uow:
+        uow.partners.upsert_many(T1, [Partner(T1, f"c{i:03}", f"Crowd {i}") for i in range(150)])
+        uow.commit()
+    mpids = ["m3", *(f"c{i:03}" for i in range(149, -1, -1))]
+    draft_id = compose.start(T1, "U1", Channel.EMAIL, mpids).draft_id
+    choices = compose.first_recipients(T1, "U1", draft_id, 100)
+    assert [r.mpid for r in choices] == mpids[:100]  # m3 (no address: skipped) is a choice too
+    with pytest.raises(NotFound):
+        compose.first_recipients(T1, "U2", draft_id, 100)
