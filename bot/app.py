@@ -59,8 +59,14 @@ def _authorizer(client: WebClient, token: str) -> Callable[..., AuthorizeResult]
 
 
 def _skip_slack_retries(request: Any, next: Callable[[], None]) -> BoltResponse | None:
-    """Slack re-sends an event it thinks timed out; we already acted on the first one (SLACK.md §3.7)."""
-    if request.headers.get("x-slack-retry-num"):
+    """Slack re-sends an event it thinks timed out; we already acted on the first one (SLACK.md §3.7).
+
+    Over HTTP a retry carries ``X-Slack-Retry-Num: 1`` (2, 3); over Socket Mode every envelope may carry
+    ``retry_attempt``, which Bolt turns into the same header — ``0`` on a first delivery, which is no retry.
+    """
+    raw = request.headers.get("x-slack-retry-num")
+    value = raw[0] if isinstance(raw, (list, tuple)) and raw else raw
+    if value and str(value).strip() not in ("", "0"):
         return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
     next()
     return None

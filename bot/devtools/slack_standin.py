@@ -81,6 +81,8 @@ class SlackStandIn:
             tuple[str, dict[str, Any]]
         ] = []  # (views.open|push|update|publish, view as stored)
         self._faults: dict[str, _Fault] = {}
+        self.app_token = "xapp-1-standin"
+        self.socket_url = ""  # what apps.connections.open answers (a SocketModeStandIn's url)
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
@@ -220,6 +222,11 @@ class SlackStandIn:
                 headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
                 self._send_json(req, fault.status, {"ok": False, "error": fault.error}, headers)
                 return
+        if method == "apps.connections.open":  # the one method called with the app-level token
+            ok = token == self.app_token and bool(self.socket_url)
+            opened = {"ok": True, "url": self.socket_url} if ok else {"ok": False, "error": "invalid_auth"}
+            self._send_json(req, 200, opened)
+            return
         if token != self.bot_token:
             self._send_json(req, 200, {"ok": False, "error": "invalid_auth"})
             return

@@ -1,0 +1,163 @@
+"""`prospects-bot run` with SLACK_APP_TOKEN: the real process connects over Socket Mode to a local stand-in.
+
+It asks the Web API (at SLACK_API_URL) for the socket URL with its app-level token, connects, answers each
+envelope within Slack's 3 seconds (a view submission's answer carries its response_action), still serves its
+HTTP routes, and stops cleanly on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bot import ids
+from bot.devtools.harness import DEFAULT_USERS, wait_for
+from bot.devtools.maildir_smtp import free_port
+from bot.devtools.slack_standin import SlackStandIn
+from bot.devtools.socket_standin import SocketModeStandIn
+from outreach.clock import SystemClock
+from outreach.models import Partner
+from storage.db import make_engine, make_session_factory
+from storage.migrate import upgrade
+from storage.unit_of_work import SqlUnitOfWork
+
+ROOT = Path(__file__).resolve().parents[2]
+TEAM, USER = "T0001", "U0001"
+
+
+def seed(url: str) -> None:
+    upgrade(url)
+    engine = make_engine(url)
+    with SqlUnitOfWork(make_session_factory(engine), SystemClock()) as uow:
+        partners = [
+            Partner(TEAM, f"m{i}", f"Media {i}", "Ana", "Lee", f"p{i}@media.example") for i in range(3)
+        ]
+        uow.partners.upsert_many(TEAM, partners, mark_prospects={p.mpid for p in partners}, marked_by=USER)
+        uow.commit()
+    engine.dispose()
+
+
+@pytest.fixture
+def bot_process(tmp_path):
+    url = f"sqlite:///{tmp_path / 'socket.db'}"
+    seed(url)
+    with SlackStandIn() as standin, SocketModeStandIn() as socket:
+        for user in DEFAULT_USERS:
+            standin.add_user(user)
+        standin.socket_url = socket.url
+        http_port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SMTP_", "CLAMD_"))}
+        env.update(
+            DATABASE_URL=url,
+            SLACK_BOT_TOKEN=standin.bot_token,
+            SLACK_APP_TOKEN=standin.app_token,
+            SLACK_SIGNING_SECRET="not-used-over-the-socket",
+            SLACK_API_URL=standin.api_url,
+            HTTP_PORT=str(http_port),
+            SMTP_PORT=str(free_port()),  # nothing is sent here
+            LOG_LEVEL="INFO",
+        )
+        log = (tmp_path / "run.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run", "--no-worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        log.close()
+        try:
+            yield process, standin, socket, http_port, tmp_path / "run.log"
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=30)
+
+
+def command_payload(standin: SlackStandIn, text: str = "") -> dict:
+    return {
+        "token": "deprecated",
+        "team_id": TEAM,
+        "team_domain": "brand",
+        "channel_id": "C0001",
+        "channel_name": "general",
+        "user_id": USER,
+        "user_name": "ann",
+        "command": ids.COMMAND,
+        "text": text,
+        "api_app_id": "A0001",
+        "response_url": standin.response_url(),
+        "trigger_id": "1.2.standin",
+    }
+
+
+def test_run_connects_over_socket_mode_answers_envelopes_and_stops_on_sigterm(bot_process):
+    process, standin, socket, http_port, log = bot_process
+    socket.wait_connected(timeout=60)
+    opened = standin.calls_to("apps.connections.open")
+    assert opened and opened[0].token == standin.app_token  # the app-level token, at SLACK_API_URL
+
+    # /prospects over the socket: acknowledged in time, the list posted to the command's response URL.
+    envelope = socket.send("slash_commands", command_payload(standin))
+    assert socket.ack(envelope, timeout=3)["envelope_id"] == envelope
+    posted = wait_for(lambda: standin.responses, what="the list at the response URL")
+    page = json.dumps(posted[-1][1])
+    assert "Media 0" in page and "Media 2" in page
+
+    # A view submission whose answer is an error next to its field: the payload travels in the ack.
+    form = {
+        "id": "V1",
+        "type": "modal",
+        "callback_id": ids.CALLBACK_COMPOSE_EMAIL,
+        "private_metadata": "not a draft",
+        "blocks": [],
+        "state": {"values": {}},
+    }
+    submission = {
+        "type": "view_submission",
+        "team": {"id": TEAM, "domain": "brand"},
+        "user": {"id": USER, "username": "ann", "team_id": TEAM},
+        "api_app_id": "A0001",
+        "trigger_id": "1.3.standin",
+        "view": form,
+        "response_urls": [],
+    }
+    envelope = socket.send("interactive", submission)
+    answer = socket.ack(envelope, timeout=3)
+    assert answer["payload"]["response_action"] == "errors"
+    assert ids.BLOCK_CONTENT in answer["payload"]["errors"]
+
+    # Events: a first delivery (retry_attempt 0) is handled — the home tab is published; Slack's retry of
+    # an event already handled is acknowledged and dropped.
+    for attempt in (0, 1):
+        event = {
+            "token": "deprecated",
+            "team_id": TEAM,
+            "api_app_id": "A0001",
+            "type": "event_callback",
+            "event_id": "Ev0001",
+            "event_time": 2147483647,
+            "event": {"type": "app_home_opened", "user": USER, "channel": "D0001", "tab": "home"},
+            "authorizations": [{"team_id": TEAM, "user_id": "UBOT", "is_bot": True}],
+        }
+        envelope = socket.send("events_api", event, retry_attempt=attempt)
+        assert socket.ack(envelope, timeout=3)["envelope_id"] == envelope
+        wait_for(lambda: standin.calls_to("views.publish"), what="the home tab")
+    # The retry was acknowledged; had it been handled, its publish would follow within moments.
+    with pytest.raises(AssertionError):
+        wait_for(lambda: len(standin.calls_to("views.publish")) > 1, timeout=1.5, what="a second publish")
+
+    # The HTTP routes (unsubscribe, inbound replies, health) are served beside the socket.
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/healthz", timeout=5) as health:
+        assert health.status == 200
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0, log.read_text()
