@@ -164,8 +164,12 @@ class Pipeline:
     cache: InMemoryScanCache
     layouts: Layouts
 
-    def worker(self, on_progress: ProgressCounter | None, name: str = "bench") -> DeliveryWorker:
-        """A worker built as bot.wiring builds one (default batch size, lease, retry policy, no throttle)."""
+    def worker(
+        self, on_progress: ProgressCounter | None, name: str = "bench", group: int | None = None
+    ) -> DeliveryWorker:
+        """A worker built as bot.wiring builds one (default batch size, lease, retry policy, in-flight group;
+        no throttle)."""
+        options = {} if group is None else {"in_flight_group": group}
         return DeliveryWorker(
             uow=self.uow,
             clock=SystemClock(),
@@ -179,6 +183,7 @@ class Pipeline:
             layouts=self.layouts,
             worker_id=name,
             on_progress=on_progress,
+            **options,
         )
 
 

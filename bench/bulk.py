@@ -100,6 +100,9 @@ def main() -> int:
     )
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--profile", help="write a cProfile of the pipeline's send to this file")
+    parser.add_argument(
+        "--group", type=int, default=None, help="e-mails committed in flight together (IN_FLIGHT_GROUP)"
+    )
     args = parser.parse_args()
     n = args.recipients
     with tempfile.TemporaryDirectory(prefix="bulk-bench-") as tmp, SinkServer() as sink:
@@ -110,7 +113,7 @@ def main() -> int:
         print(f"bulk_store_plan_{n} {time.perf_counter() - started:.2f} s", flush=True)
 
         progress = ProgressCounter()
-        worker = p.worker(progress)
+        worker = p.worker(progress, group=args.group)
         profiler = cProfile.Profile() if args.profile else None
         started = time.perf_counter()
         if profiler:
