@@ -147,6 +147,7 @@ class _Outcome:
     skipped: str = ""
     failure: DeliveryFailed | None = None
     text: str = ""  # an in-platform message's text, kept in its thread
+    at: datetime | None = None  # when it was sent
 
 
 @dataclass
@@ -207,7 +208,6 @@ class DeliveryWorker:
         self._monotonic = monotonic
         self._last_report: dict[tuple[str, int], float] = {}  # when each draft's progress was last reported
         self._drafts: dict[tuple[str, int], Draft] = {}  # drafts being sent (a sending draft never changes)
-        self._contacted: dict[str, list[str]] = {}  # team → partners sent to, not yet marked contacted
 
     # -- the loop ------------------------------------------------------------------------------------------
     def run_once(self, draft_id: int | None = None) -> int:
@@ -271,8 +271,8 @@ class DeliveryWorker:
                 ]
                 going = [item for item, mail in zip(group, built, strict=True) if isinstance(mail, ReadyMail)]
                 # One transaction: the results so far, and this group in flight before any of it goes out.
-                ours = self._commit(batch, known, going)
-                known = []
+                recording, known = known, []
+                ours = self._commit(batch, recording, going)
                 for item, sender, mail in zip(group, senders, built, strict=True):
                     if isinstance(mail, str):
                         known.append(_Outcome(item, skipped=mail))
@@ -281,18 +281,19 @@ class DeliveryWorker:
                     elif item.delivery.id in ours:
                         self._throttle.wait()
                         try:
-                            known.append(_Outcome(item, sent=sender.send_ready(mail)))
+                            provider_id = sender.send_ready(mail)
+                            known.append(_Outcome(item, sent=provider_id, at=self._clock.now()))
                         except DeliveryFailed as failure:
                             clean = clean and sender is not session
                             known.append(_Outcome(item, failure=failure))
         finally:
-            self._commit(batch, known, [])  # also when the batch stops on an error: those results are true
+            recording, known = known, []
+            self._commit(batch, recording, [])  # also when the batch stops on an error: those results are true
             for personal in own.values():
                 if personal is not None:
                     personal.close()
         for item in messages:
             self._deliver_message(batch, item)
-        self._mark_contacted()
         for team_id, draft_id_ in sorted({(c.team_id, c.delivery.draft_id) for c in claimed}):
             self._finish_if_done(team_id, draft_id_)
         return len(claimed), clean
@@ -355,7 +356,8 @@ class DeliveryWorker:
             if item.delivery.id not in self._commit(batch, [], [item]):
                 return
             self._throttle.wait()
-            outcome = _Outcome(item, sent=self._transport.send(message), text=message.text)
+            provider_id = self._transport.send(message)
+            outcome = _Outcome(item, sent=provider_id, text=message.text, at=self._clock.now())
         except DeliveryFailed as failure:
             outcome = _Outcome(item, failure=failure)
         self._commit(batch, [outcome], [])
@@ -375,15 +377,18 @@ class DeliveryWorker:
                 by_team.setdefault(item.team_id, []).append(item.delivery.id)
             for team_id, delivery_ids in by_team.items():
                 ours |= uow.queue.sending_many(team_id, delivery_ids, self.worker_id)
+            contacted: dict[str, list[_Outcome]] = {}
             for outcome in outcomes:
                 self._record(uow, batch, outcome, now)
+                if outcome.sent:
+                    contacted.setdefault(outcome.item.team_id, []).append(outcome)
+            for team_id, sent in contacted.items():  # one statement a group, with its results
+                at = max(o.at or now for o in sent)
+                uow.prospects.mark_contacted(team_id, [o.item.delivery.mpid for o in sent], at)
             uow.commit()
         for item in going:
             if item.delivery.id not in ours:
                 log.warning("delivery %s is no longer ours; not sending it", item.delivery.id)
-        for outcome in outcomes:
-            if outcome.sent:
-                self._contacted.setdefault(outcome.item.team_id, []).append(outcome.item.delivery.mpid)
         for team_id, draft_id in dict.fromkeys((o.item.team_id, o.item.delivery.draft_id) for o in outcomes):
             self._report(team_id, draft_id, finished=False)
         return ours
@@ -421,9 +426,9 @@ class DeliveryWorker:
                     )
                 )
         else:
-            # Its delivery row is the record of the send (the audit export reads it); the partner is marked
-            # contacted with the rest of the batch.
-            uow.deliveries.save(item.team_id, _with(delivery, DeliveryStatus.SENT, "", outcome.sent, now))
+            # Its delivery row is the record of the send (the audit export reads it).
+            sent_at = outcome.at or now
+            uow.deliveries.save(item.team_id, _with(delivery, DeliveryStatus.SENT, "", outcome.sent, sent_at))
             prepared = self._prepared(batch, item)
             if isinstance(prepared, PreparedDraft) and prepared.draft.channel is Channel.MESSAGE:
                 thread = uow.threads.open(item.team_id, delivery.mpid, Channel.MESSAGE)
@@ -437,21 +442,9 @@ class DeliveryWorker:
                         author_id=prepared.draft.author_id,
                         provider_message_id=outcome.sent,
                         delivery_id=delivery.id,
-                        at=now,
+                        at=sent_at,
                     ),
                 )
-
-    def _mark_contacted(self) -> None:
-        """The partners sent to since the last call are marked contacted: one statement a batch, not one a
-        message (a worker killed mid-batch leaves theirs unmarked; their deliveries still say SENT)."""
-        contacted, self._contacted = self._contacted, {}
-        if not contacted:
-            return
-        now = self._clock.now()
-        with self._uow() as uow:
-            for team_id, mpids in contacted.items():
-                uow.prospects.mark_contacted(team_id, mpids, now)
-            uow.commit()
 
     def _suppressed(self, batch: _Batch, team_id: str, email: str) -> bool:
         """Addresses that unsubscribed or bounced since the plan was stored are never e-mailed (one query a
@@ -510,11 +503,17 @@ class DeliveryWorker:
     def _recover(self) -> None:
         with self._uow() as uow:
             touched = uow.queue.abandon_stale(self._clock.now() - self._lease, INTERRUPTED)
+            # Drafts whose every delivery is done but which are still SENDING: whoever finished the last one
+            # stopped before closing the draft (an error after the last commit). Closed by whoever comes next.
+            unclosed = [key for key in uow.queue.finished_sending() if key not in touched]
             uow.commit()
         for team_id, draft_id in touched:
             log.warning(
                 "deliveries of draft %s (%s) were interrupted mid-send; marked failed", draft_id, team_id
             )
+            self._finish_if_done(team_id, draft_id)
+        for team_id, draft_id in unclosed:
+            log.warning("draft %s (%s) was sent but not closed; closing it", draft_id, team_id)
             self._finish_if_done(team_id, draft_id)
 
     def _finish_if_done(self, team_id: str, draft_id: int) -> None:
@@ -526,17 +525,13 @@ class DeliveryWorker:
                 or counts[DeliveryStatus.IN_FLIGHT]
             ):
                 return
-            draft = uow.drafts.get(team_id, draft_id)
-            if draft is None:
-                return
-            if draft.status is DraftStatus.SENDING:
-                sent, failed = counts[DeliveryStatus.SENT], counts[DeliveryStatus.FAILED]
-                status = (
-                    DraftStatus.SENT if not failed else (DraftStatus.PARTIAL if sent else DraftStatus.FAILED)
-                )
-                uow.drafts.set_status(team_id, draft_id, status)
-                uow.commit()
-        self._report(team_id, draft_id, finished=True)
+            sent, failed = counts[DeliveryStatus.SENT], counts[DeliveryStatus.FAILED]
+            status = DraftStatus.SENT if not failed else (DraftStatus.PARTIAL if sent else DraftStatus.FAILED)
+            # Whoever moves it out of SENDING tells the author, once (several workers may finish a send).
+            closed = uow.drafts.set_status(team_id, draft_id, status, only_from=DraftStatus.SENDING)
+            uow.commit()
+        if closed:
+            self._report(team_id, draft_id, finished=True)
 
     def _report(self, team_id: str, draft_id: int, *, finished: bool) -> None:
         """Tell the listener where the send stands: at once when it ends, else at most every interval."""
@@ -555,7 +550,10 @@ class DeliveryWorker:
         else:
             self._last_report[key] = now
         if draft is not None:
-            self._on_progress(Progress(team_id, draft_id, draft.author_id, counts, finished))
+            try:
+                self._on_progress(Progress(team_id, draft_id, draft.author_id, counts, finished))
+            except Exception:  # telling the author is not sending: a failing listener stops no send
+                log.exception("progress of draft %s (%s) could not be reported", draft_id, team_id)
 
 
 def _with(

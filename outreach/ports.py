@@ -339,7 +339,8 @@ class DeliveryQueue(Protocol):
         ...
 
     def sending_many(self, team_id: str, delivery_ids: Collection[int], worker_id: str) -> set[int]:
-        """``sending`` for several at once (one statement); returns the ids that were still ours."""
+        """``sending`` for several at once (one statement); returns the ids that were still ours. Their lease
+        starts again: it counts from when they went in flight."""
         ...
 
     def counts(self, team_id: str, draft_id: int) -> dict[DeliveryStatus, int]: ...
@@ -361,6 +362,10 @@ class DeliveryQueue(Protocol):
 
     def send_log(self, team_id: str, since: datetime | None = None) -> list[SendRecord]:
         """Every finished delivery of the workspace (since ``since``), oldest first."""
+        ...
+
+    def finished_sending(self) -> list[tuple[str, int]]:
+        """(team, draft) of every SENDING draft none of whose deliveries is PENDING, CLAIMED or IN_FLIGHT."""
         ...
 
     def sending_drafts(self) -> list[tuple[str, int]]:

@@ -14,7 +14,7 @@ from typing import cast
 from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from outreach.models import DeliveryStatus
+from outreach.models import DeliveryStatus, DraftStatus
 from outreach.ports import Claimed, Clock, SendRecord
 from storage.models import (
     AttachmentRow,
@@ -124,7 +124,7 @@ class SqlDeliveryQueue:
                 _DELIVERIES.c.status == CLAIMED,
                 _DELIVERIES.c.claimed_by == worker_id,
             )
-            .values(status=IN_FLIGHT, updated_at=self._clock.now())
+            .values(status=IN_FLIGHT, claimed_at=self._clock.now(), updated_at=self._clock.now())
             .returning(_DELIVERIES.c.id)
         )
         return {int(i) for i in self._session.execute(stmt).scalars()}
@@ -277,6 +277,21 @@ class SqlDeliveryQueue:
                 )
             )
         return records
+
+    def finished_sending(self) -> list[tuple[str, int]]:
+        open_rows = (
+            select(DeliveryRow.id)
+            .where(
+                DeliveryRow.draft_id == DraftRow.id,
+                DeliveryRow.team_id == DraftRow.team_id,
+                DeliveryRow.status.in_([PENDING, *WORKING]),
+            )
+            .exists()
+        )
+        stmt = select(DraftRow.team_id, DraftRow.id).where(
+            DraftRow.status == DraftStatus.SENDING.value, ~open_rows
+        )
+        return sorted((r.team_id, r.id) for r in self._session.execute(stmt))
 
     def sending_drafts(self) -> list[tuple[str, int]]:
         stmt = (

@@ -76,7 +76,7 @@ def env(uow_factory, smtp_server, clock):
     listener = Listener()
 
     def worker(name="w1", **kw):
-        options = {"scan_cache": cache, "mailer": mailer, **kw}
+        options = {"scan_cache": cache, "mailer": mailer, "on_progress": listener, **kw}
         return DeliveryWorker(
             uow=uow_factory,
             clock=clock,
@@ -87,7 +87,6 @@ def env(uow_factory, smtp_server, clock):
             tracking=TRACKING,
             layouts=Layouts(),
             worker_id=name,
-            on_progress=listener,
             **options,
         )
 
@@ -298,3 +297,34 @@ def test_a_group_is_committed_in_flight_with_the_previous_groups_results_before_
     with uow_factory() as uow:
         assert {d.status for d in uow.deliveries.for_draft(T1, draft_id)} == {DeliveryStatus.SENT}
         assert all(uow.prospects.get(T1, m).last_contacted_at == AT for m in ("m0", "m4"))
+
+
+def test_a_progress_listener_that_fails_stops_no_send(env, smtp_server, uow_factory):
+    compose, worker, _, _ = env
+    draft_id = submit(compose, ["m0", "m1", "m2", "m3", "m4"])
+
+    def broken(progress):
+        raise ConnectionError("Slack is unreachable")
+
+    assert worker(on_progress=broken, in_flight_group=2).run_until_idle() == 5
+    assert sorted(m["To"] for m in smtp_server.messages()) == [f"p{i}@partner.example" for i in range(5)]
+    with uow_factory() as uow:
+        assert {d.status for d in uow.deliveries.for_draft(T1, draft_id)} == {DeliveryStatus.SENT}
+        assert uow.drafts.get(T1, draft_id).status is DraftStatus.SENT
+
+
+def test_a_send_finished_but_left_open_is_closed_by_the_next_worker_once(env, smtp_server, uow_factory):
+    compose, worker, listener, _ = env
+    draft_id = submit(compose, ["m0", "m1"])
+    assert worker().run_until_idle() == 2
+    assert [e.finished for e in listener.events].count(True) == 1
+    with uow_factory() as uow:  # as if its worker had stopped between the last result and closing the draft
+        uow.drafts.set_status(T1, draft_id, DraftStatus.SENDING)
+        uow.commit()
+    assert worker("w2").run_until_idle() == 0  # nothing to send, but the draft is closed and the author told
+    with uow_factory() as uow:
+        assert uow.drafts.get(T1, draft_id).status is DraftStatus.SENT
+    assert [e.finished for e in listener.events].count(True) == 2
+    worker("w3").run_until_idle()
+    assert [e.finished for e in listener.events].count(True) == 2  # closed once, told once
+    assert len(smtp_server.messages()) == 2
