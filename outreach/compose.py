@@ -13,8 +13,9 @@ import dataclasses
 import hashlib
 import itertools
 from collections.abc import Callable, Collection, Generator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from outreach.attachments import AttachmentCheck, AttachmentPolicy, ScanCache, check_attachments
 from outreach.errors import DeliveryFailed, NotFound, OutreachError, Problem, ValidationFailed
@@ -45,6 +46,50 @@ CONTENT_MAX = 20_000
 
 NO_RECIPIENTS = Problem("recipients", "no_recipients", "There is nobody this can be sent to.")
 SHOWN_NAMES = 5  # names in a warning's text
+
+
+class RecentContacts:
+    """Tallies, one recipient at a time, those whose latest contact was by a teammate since ``since``."""
+
+    def __init__(self, since: datetime, author_id: str) -> None:
+        self._since = since
+        self._author = author_id
+        self._first: list[Recipient] = []
+        self._digest = hashlib.sha256()
+        self.count = 0
+
+    def add(self, recipient: Recipient) -> None:
+        at, by = recipient.last_contacted_at, recipient.last_contacted_by
+        if at is None or at < self._since or not by or by == self._author:
+            return
+        self.count += 1
+        self._digest.update(recipient.mpid.encode() + b"\0")
+        if len(self._first) < SHOWN_NAMES:
+            self._first.append(recipient)
+
+    def problems(self, days: int) -> list[Problem]:
+        """One ``recently_contacted`` warning (params: count, days, names of the first five, mpids of those,
+        key: a digest of them all), or none."""
+        if not self.count:
+            return []
+        shown = [
+            f"{r.contact_name or r.mpname} ({r.mpid}, <@{r.last_contacted_by}> {r.last_contacted_at:%Y-%m-%d})"
+            for r in self._first
+        ]
+        more = self.count - len(shown)
+        message = (
+            f"{self.count} of these prospects were contacted by a teammate in the last {days} days: "
+            + ", ".join(shown)
+            + (f" and {more} more" if more else "")
+        )
+        params = (
+            ("count", str(self.count)),
+            ("days", str(days)),
+            ("names", "; ".join(shown) + (f"; … +{more}" if more else "")),
+            ("mpids", ",".join(r.mpid for r in self._first)),
+            ("key", self._digest.hexdigest()[:16]),
+        )
+        return [Problem("recipients", "recently_contacted", message, params)]
 
 
 class DraftNotEditable(OutreachError):
@@ -117,13 +162,18 @@ def skip_reason(channel: Channel, recipient: Recipient, suppressed: Collection[s
     return ""
 
 
-def audience(uow: UnitOfWork, draft: Draft) -> Generator[tuple[Recipient, str], None, None]:
-    """Every recipient of the draft with its skip reason, streamed in the draft's order."""
+def audience(
+    uow: UnitOfWork, draft: Draft, contacted_since: datetime | None = None
+) -> Generator[tuple[Recipient, str], None, None]:
+    """Every recipient of the draft with its skip reason, streamed in the draft's order (with teammates'
+    contacts since ``contacted_since``, when given)."""
     assert draft.id is not None
     suppressed: Collection[str] = ()
     if draft.channel is Channel.EMAIL:  # a workspace's list: far fewer than the recipients of a big send
         suppressed = uow.suppressions.emails(draft.team_id)
-    stream = uow.drafts.audience(draft.team_id, draft.id)
+    stream = uow.drafts.audience(
+        draft.team_id, draft.id, contacted_since=contacted_since, author_id=draft.author_id
+    )
     try:
         for recipient in stream:
             yield recipient, skip_reason(draft.channel, recipient, suppressed)
@@ -232,12 +282,15 @@ class ComposeService:
     # -- checks -------------------------------------------------------------------------------------------
     def check(self, state: ComposeState) -> list[Problem]:
         """Every problem that blocks sending, at once (fast: no files are read)."""
-        problems = self._draft_problems(state.draft)
+        with self._uow() as uow:
+            adids = {a.adid for a in uow.ads.all(state.draft.team_id)}
+        problems = self._draft_problems(state.draft, adids)
         if not state.recipient_count:
             problems.append(NO_RECIPIENTS)
         return problems
 
-    def _draft_problems(self, draft: Draft) -> list[Problem]:
+    @staticmethod
+    def _draft_problems(draft: Draft, adids: AbstractSet[str]) -> list[Problem]:
         """What the draft's own fields get wrong (its recipients aside)."""
         problems: list[Problem] = []
         if draft.channel is Channel.EMAIL:
@@ -253,54 +306,15 @@ class ComposeService:
                     (("limit", str(CONTENT_MAX)),),
                 )
             )
-        with self._uow() as uow:
-            adids = {a.adid for a in uow.ads.all(draft.team_id)}
         if draft.channel is Channel.EMAIL:
             problems += check(draft.subject, adids, field="subject")
         problems += check(draft.content, adids, field="content")
         return problems
 
     def warnings(self, state: ComposeState) -> list[Problem]:
-        """Tokens whose value is empty for some recipients: shown so the user can decide; sending renders them
-        empty. And prospects a teammate contacted lately."""
-        found = list(state.missing)
-        if self._recent_contact is not None and state.recipient_count:
-            found += self._recently_contacted(state)
-        return found
-
-    def _recently_contacted(self, state: ComposeState) -> list[Problem]:
-        """Prospects a teammate contacted lately: a warning, so two people do not write to the same partner."""
-        assert self._recent_contact is not None
-        since = self._clock.now() - self._recent_contact
-        draft = state.draft
-        with self._uow() as uow:
-            recent = uow.queue.recent_sends(draft.team_id, state.draft_id, since, draft.author_id)
-            if not recent:
-                return []
-            first = sorted(recent)[:SHOWN_NAMES]
-            partners = uow.partners.get_many(draft.team_id, first)
-        shown = []
-        for m in first:
-            author, when = recent[m]
-            p = partners.get(m)
-            name = (p.contact_name or p.name) if p else m
-            shown.append(f"{name} ({m}, <@{author}> {when:%Y-%m-%d})")
-        more = len(recent) - len(shown)
-        days = self._recent_contact.days
-        message = (
-            f"{len(recent)} of these prospects were contacted by a teammate in the last {days} days: "
-            + ", ".join(shown)
-            + (f" and {more} more" if more else "")
-        )
-        key = hashlib.sha256("\0".join(sorted(recent)).encode()).hexdigest()[:16]
-        params = (
-            ("count", str(len(recent))),
-            ("days", str(days)),
-            ("names", "; ".join(shown) + (f"; … +{more}" if more else "")),
-            ("mpids", ",".join(first)),
-            ("key", key),
-        )
-        return [Problem("recipients", "recently_contacted", message, params)]
+        """Tokens whose value is empty for some recipients (sending renders them empty), and prospects a
+        teammate contacted lately: shown so the user can decide. Worked out in the state's pass."""
+        return list(state.missing)
 
     # -- attachments ----------------------------------------------------------------------------------
     def attach(
@@ -334,21 +348,19 @@ class ComposeService:
         100,000 recipients are written without holding them all as objects."""
         with self._uow() as uow:
             draft = self._own(uow, team_id, author_id, draft_id)
-            if draft.status is not DraftStatus.DRAFT:
-                return self._already(uow, team_id, draft_id)
-        problems = self._draft_problems(draft)
-        problems += [
-            Problem("attachments", "not_scanned", f"{a.filename}: it has not been scanned clean.")
-            for a in draft.attachments
-            if a.verdict is None or not a.verdict.clean
-        ]
-        if problems:
-            raise ValidationFailed(problems)
-        with self._uow() as uow:
-            draft = self._own(uow, team_id, author_id, draft_id)
-            # The check and the change in one statement: of two concurrent submits, one plans the send.
+            # The check and the change in one statement: of two concurrent submits, one plans the send; and
+            # from here the draft is ours (its row locked): no save can change it between check and plan.
             if not uow.drafts.set_status(team_id, draft_id, DraftStatus.SENDING, only_from=DraftStatus.DRAFT):
                 return self._already(uow, team_id, draft_id)
+            draft = self._own(uow, team_id, author_id, draft_id)  # as it is now, with any save before ours
+            problems = self._draft_problems(draft, {a.adid for a in uow.ads.all(team_id)})
+            problems += [
+                Problem("attachments", "not_scanned", f"{a.filename}: it has not been scanned clean.")
+                for a in draft.attachments
+                if a.verdict is None or not a.verdict.clean
+            ]
+            if problems:
+                raise ValidationFailed(problems)  # leaving without commit: still a draft
             skipped: dict[str, list[str]] = {}
             for recipient, reason in audience(uow, draft):
                 if reason:
@@ -474,21 +486,28 @@ class ComposeService:
         return draft
 
     def _editable(self, uow: UnitOfWork, team_id: str, author_id: str, draft_id: int) -> Draft:
-        draft = self._own(uow, team_id, author_id, draft_id)
+        """The author's draft, locked for this transaction, while it is still a draft (not being sent)."""
+        draft = uow.drafts.get(team_id, draft_id, for_update=True)
+        if draft is None or draft.author_id != author_id:
+            raise NotFound("draft", str(draft_id))
         if draft.status is not DraftStatus.DRAFT:
             raise DraftNotEditable(draft_id, draft.status)
         return draft
 
-    @staticmethod
-    def _state(uow: UnitOfWork, draft: Draft) -> ComposeState:
-        """One pass over the draft's recipients: counts, the first few named, and empty token values."""
+    def _state(self, uow: UnitOfWork, draft: Draft) -> ComposeState:
+        """One pass over the draft's recipients: counts, the first few named, empty token values, and
+        teammates' recent contacts."""
         tallies = [MissingValues(Template.parse(draft.content))]
         if draft.channel is Channel.EMAIL:
             tallies.append(MissingValues(Template.parse(draft.subject), field="subject"))
+        contacts = since = None
+        if self._recent_contact is not None:
+            since = self._clock.now() - self._recent_contact
+            contacts = RecentContacts(since, draft.author_id)
         shown: list[Recipient] = []
         skipped: list[tuple[Recipient, str]] = []
         count = skipped_count = 0
-        for recipient, reason in audience(uow, draft):
+        for recipient, reason in audience(uow, draft, since):
             if reason:
                 skipped_count += 1
                 if len(skipped) < SHOWN:
@@ -499,5 +518,9 @@ class ComposeService:
                 shown.append(recipient)
             for tally in tallies:
                 tally.add(recipient)
-        missing = tuple(p for tally in tallies for p in tally.problems())
-        return ComposeState(draft, tuple(shown), tuple(skipped), count, skipped_count, missing)
+            if contacts is not None:
+                contacts.add(recipient)
+        missing = [p for tally in tallies for p in tally.problems()]
+        if contacts is not None and self._recent_contact is not None:
+            missing += contacts.problems(self._recent_contact.days)
+        return ComposeState(draft, tuple(shown), tuple(skipped), count, skipped_count, tuple(missing))

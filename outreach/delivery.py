@@ -288,7 +288,9 @@ class DeliveryWorker:
                             known.append(_Outcome(item, failure=failure))
         finally:
             recording, known = known, []
-            self._commit(batch, recording, [])  # also when the batch stops on an error: those results are true
+            self._commit(
+                batch, recording, []
+            )  # also when the batch stops on an error: those results are true
             for personal in own.values():
                 if personal is not None:
                     personal.close()
@@ -376,15 +378,17 @@ class DeliveryWorker:
                 assert item.delivery.id is not None
                 by_team.setdefault(item.team_id, []).append(item.delivery.id)
             for team_id, delivery_ids in by_team.items():
-                ours |= uow.queue.sending_many(team_id, delivery_ids, self.worker_id)
-            contacted: dict[str, list[_Outcome]] = {}
+                ours |= uow.queue.sending_many(team_id, delivery_ids, self.worker_id, now)
+            contacted: dict[tuple[str, str], list[_Outcome]] = {}  # (team, author) → sent
             for outcome in outcomes:
                 self._record(uow, batch, outcome, now)
-                if outcome.sent:
-                    contacted.setdefault(outcome.item.team_id, []).append(outcome)
-            for team_id, sent in contacted.items():  # one statement a group, with its results
+                prepared = self._prepared(batch, outcome.item)
+                if outcome.sent and isinstance(prepared, PreparedDraft):
+                    key = (outcome.item.team_id, prepared.draft.author_id)
+                    contacted.setdefault(key, []).append(outcome)
+            for (team_id, author_id), sent in contacted.items():  # one statement a group, with its results
                 at = max(o.at or now for o in sent)
-                uow.prospects.mark_contacted(team_id, [o.item.delivery.mpid for o in sent], at)
+                uow.prospects.mark_contacted(team_id, [o.item.delivery.mpid for o in sent], at, author_id)
             uow.commit()
         for item in going:
             if item.delivery.id not in ours:

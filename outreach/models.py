@@ -100,6 +100,9 @@ class Recipient:
     last_name: str = ""
     email: str = ""
     messaging_enabled: bool = False
+    # The partner's latest contact by anyone in the workspace (for the "contacted by a teammate" warning).
+    last_contacted_at: datetime | None = None
+    last_contacted_by: str = ""
 
     @property
     def contact_name(self) -> str:

@@ -199,7 +199,9 @@ class ProspectRepository(Protocol):
 
     def unmark(self, team_id: str, mpids: Collection[str]) -> int: ...
 
-    def mark_contacted(self, team_id: str, mpids: Collection[str], at: datetime) -> int: ...
+    def mark_contacted(self, team_id: str, mpids: Collection[str], at: datetime, by: str = "") -> int:
+        """Partners contacted at ``at`` by ``by`` (a Slack user), unless they were contacted later already."""
+        ...
 
 
 class AdRepository(Protocol):
@@ -221,7 +223,9 @@ class DraftRepository(Protocol):
         ids); returns it with id, timestamps and recipient count."""
         ...
 
-    def get(self, team_id: str, draft_id: int) -> Draft | None: ...
+    def get(self, team_id: str, draft_id: int, *, for_update: bool = False) -> Draft | None:
+        """``for_update``: lock it until the transaction ends (a draft being edited or planned)."""
+        ...
 
     def save(self, draft: Draft) -> Draft:
         """Replace an existing draft's fields, status and attachments (not its recipients). Raises NotFound."""
@@ -234,9 +238,13 @@ class DraftRepository(Protocol):
         statement, so of two concurrent callers one gets False). Raises NotFound for an unknown draft."""
         ...
 
-    def audience(self, team_id: str, draft_id: int) -> Generator[Recipient, None, None]:
+    def audience(
+        self, team_id: str, draft_id: int, *, contacted_since: datetime | None = None, author_id: str = ""
+    ) -> Generator[Recipient, None, None]:
         """The draft's recipients that are still partners of the workspace, in the draft's order. Streamed a
-        few thousand rows at a time: consume it while the unit of work is open."""
+        few thousand rows at a time: consume it while the unit of work is open. With ``contacted_since``,
+        ``last_contacted_at``/``_by`` are filled in for those whose latest contact was by someone else than
+        ``author_id`` since then (and left empty for everyone else)."""
         ...
 
     def has_recipient(self, team_id: str, draft_id: int, mpid: str) -> bool: ...
@@ -338,22 +346,18 @@ class DeliveryQueue(Protocol):
         """CLAIMED → IN_FLIGHT right before this one message goes out; False when the row is not ours any more."""
         ...
 
-    def sending_many(self, team_id: str, delivery_ids: Collection[int], worker_id: str) -> set[int]:
+    def sending_many(
+        self, team_id: str, delivery_ids: Collection[int], worker_id: str, now: datetime
+    ) -> set[int]:
         """``sending`` for several at once (one statement); returns the ids that were still ours. Their lease
-        starts again: it counts from when they went in flight."""
+        starts again at ``now`` (the worker's clock, as for ``claim``): it counts from when they went in
+        flight."""
         ...
 
     def counts(self, team_id: str, draft_id: int) -> dict[DeliveryStatus, int]: ...
 
     def requeue_failed(self, team_id: str, draft_id: int) -> int:
         """FAILED deliveries of a draft back to PENDING (attempts start again); returns how many."""
-        ...
-
-    def recent_sends(
-        self, team_id: str, draft_id: int, since: datetime, exclude_author: str
-    ) -> dict[str, tuple[str, datetime]]:
-        """{mpid: (author, when)} of the latest send since ``since`` by someone else than ``exclude_author``
-        to each recipient of the draft ``draft_id``."""
         ...
 
     def last_sender(self, team_id: str, mpid: str) -> str | None:

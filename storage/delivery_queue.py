@@ -20,7 +20,6 @@ from storage.models import (
     AttachmentRow,
     DeliveryRow,
     DraftAttachmentRow,
-    DraftRecipientRow,
     DraftRow,
     PartnerRow,
 )
@@ -115,7 +114,9 @@ class SqlDeliveryQueue:
         result = self._session.execute(_SENDING, params)
         return bool(getattr(result, "rowcount", 0))
 
-    def sending_many(self, team_id: str, delivery_ids: Collection[int], worker_id: str) -> set[int]:
+    def sending_many(
+        self, team_id: str, delivery_ids: Collection[int], worker_id: str, now: datetime
+    ) -> set[int]:
         stmt = (
             update(_DELIVERIES)
             .where(
@@ -124,7 +125,7 @@ class SqlDeliveryQueue:
                 _DELIVERIES.c.status == CLAIMED,
                 _DELIVERIES.c.claimed_by == worker_id,
             )
-            .values(status=IN_FLIGHT, claimed_at=self._clock.now(), updated_at=self._clock.now())
+            .values(status=IN_FLIGHT, claimed_at=now, updated_at=now)
             .returning(_DELIVERIES.c.id)
         )
         return {int(i) for i in self._session.execute(stmt).scalars()}
@@ -182,32 +183,6 @@ class SqlDeliveryQueue:
             .execution_options(synchronize_session=False)
         )
         return int(getattr(result, "rowcount", 0) or 0)
-
-    def recent_sends(
-        self, team_id: str, draft_id: int, since: datetime, exclude_author: str
-    ) -> dict[str, tuple[str, datetime]]:
-        found: dict[str, tuple[str, datetime]] = {}
-        stmt = (
-            select(DeliveryRow.mpid, DraftRow.author_id, DeliveryRow.sent_at)
-            .join(DraftRow, DraftRow.id == DeliveryRow.draft_id)
-            .join(
-                DraftRecipientRow,
-                (DraftRecipientRow.team_id == DeliveryRow.team_id)
-                & (DraftRecipientRow.mpid == DeliveryRow.mpid),
-            )
-            .where(
-                DraftRecipientRow.draft_id == draft_id,
-                DraftRecipientRow.team_id == team_id,
-                DeliveryRow.team_id == team_id,
-                DeliveryRow.status == DeliveryStatus.SENT.value,
-                DeliveryRow.sent_at >= since,
-                DraftRow.author_id != exclude_author,
-            )
-        )
-        for mpid, author, sent_at in self._session.execute(stmt):
-            if sent_at is not None and (mpid not in found or found[mpid][1] < sent_at):
-                found[mpid] = (author, sent_at)
-        return found
 
     def last_sender(self, team_id: str, mpid: str) -> str | None:
         stmt = (

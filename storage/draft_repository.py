@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Collection, Generator, Sequence
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, and_, case, delete, false, func, insert, literal, null, select, update
 from sqlalchemy.orm import Session
 
 from outreach.errors import NotFound
@@ -106,8 +107,8 @@ class SqlDraftRepository:
         self._link_attachments(row.id, draft)
         return self._to_draft(row)
 
-    def get(self, team_id: str, draft_id: int) -> Draft | None:
-        row = self._row(team_id, draft_id)
+    def get(self, team_id: str, draft_id: int, *, for_update: bool = False) -> Draft | None:
+        row = self._row(team_id, draft_id, for_update=for_update)
         return None if row is None else self._to_draft(row)
 
     def save(self, draft: Draft) -> Draft:
@@ -138,10 +139,31 @@ class SqlDraftRepository:
             raise NotFound("draft", str(draft_id))
         return False
 
-    def audience(self, team_id: str, draft_id: int) -> Generator[Recipient, None, None]:
+    def audience(
+        self, team_id: str, draft_id: int, *, contacted_since: datetime | None = None, author_id: str = ""
+    ) -> Generator[Recipient, None, None]:
         p, r = _PARTNERS.c, _RECIPIENTS.c
+        # Only a teammate's recent contact is read (the database decides which: no date parsed for the rest).
+        teammate = (
+            and_(
+                p.last_contacted_at >= contacted_since,
+                p.last_contacted_by != "",
+                p.last_contacted_by != author_id,
+            )
+            if contacted_since is not None
+            else false()
+        )
         stmt = (
-            select(p.mpid, p.name, p.first_name, p.last_name, p.email, p.messaging_enabled)
+            select(
+                p.mpid,
+                p.name,
+                p.first_name,
+                p.last_name,
+                p.email,
+                p.messaging_enabled,
+                case((teammate, p.last_contacted_at), else_=null()).label("contacted_at"),
+                case((teammate, p.last_contacted_by), else_=literal("")).label("contacted_by"),
+            )
             .select_from(_RECIPIENTS.join(_PARTNERS, (p.team_id == r.team_id) & (p.mpid == r.mpid)))
             .where(r.draft_id == draft_id, r.team_id == team_id)
             .order_by(r.position)
@@ -151,8 +173,17 @@ class SqlDraftRepository:
         result = self._session.execute(stmt)
         try:
             for rows in result.partitions():
-                for mpid, name, first, last, email, messaging in rows:
-                    yield Recipient(mpid, name, intern(first), intern(last), email, bool(messaging))
+                for mpid, name, first, last, email, messaging, contacted_at, contacted_by in rows:
+                    yield Recipient(
+                        mpid,
+                        name,
+                        intern(first),
+                        intern(last),
+                        email,
+                        bool(messaging),
+                        contacted_at,
+                        intern(contacted_by),
+                    )
         finally:  # also when the reader stops early: PostgreSQL's server-side cursor is closed at once
             result.close()
 
@@ -178,8 +209,13 @@ class SqlDraftRepository:
         rows = self._session.scalars(stmt.order_by(DraftRow.updated_at.desc(), DraftRow.id.desc()))
         return [self._to_draft(row) for row in rows]
 
-    def _row(self, team_id: str, draft_id: int) -> DraftRow | None:
+    def _row(self, team_id: str, draft_id: int, *, for_update: bool = False) -> DraftRow | None:
+        # Always as the database has it now (another transaction may have changed it since this session
+        # last read it), locked on PostgreSQL when asked (SQLite's transactions are serialised anyway).
         stmt = select(DraftRow).where(DraftRow.team_id == team_id, DraftRow.id == draft_id)
+        stmt = stmt.execution_options(populate_existing=True)
+        if for_update:
+            stmt = stmt.with_for_update()
         return self._session.scalars(stmt).first()
 
     @staticmethod

@@ -95,6 +95,7 @@ class PartnerRow(Base):
     marked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     marked_by: Mapped[str] = mapped_column(String(32), nullable=False, default="")
     last_contacted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_contacted_by: Mapped[str] = mapped_column(String(32), nullable=False, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 

@@ -355,11 +355,11 @@ class SqlProspectRepository:
             changed += _rowcount(result)
         return changed
 
-    def mark_contacted(self, team_id: str, mpids: Collection[str], at: datetime) -> int:
+    def mark_contacted(self, team_id: str, mpids: Collection[str], at: datetime, by: str = "") -> int:
         changed = 0
         for chunk in chunks(sorted(set(mpids))):
             result = self._session.execute(
-                _MARK_CONTACTED, {"w_team_id": team_id, "w_mpids": chunk, "at": at}
+                _MARK_CONTACTED, {"w_team_id": team_id, "w_mpids": chunk, "at": at, "by": by}
             )
             changed += _rowcount(result)
         return changed
@@ -373,7 +373,7 @@ _MARK_CONTACTED = (
         _T.c.mpid.in_(bindparam("w_mpids", expanding=True)),
         _T.c.last_contacted_at.is_(None) | (_T.c.last_contacted_at < bindparam("at")),
     )
-    .values(last_contacted_at=bindparam("at"))
+    .values(last_contacted_at=bindparam("at"), last_contacted_by=bindparam("by"))
 )
 
 

@@ -259,3 +259,32 @@ def test_a_previews_choices_are_the_drafts_first_hundred_in_its_order(compose, u
     assert [r.mpid for r in choices] == mpids[:100]  # m3 (no address: skipped) is a choice too
     with pytest.raises(NotFound):
         compose.first_recipients(T1, "U2", draft_id, 100)
+
+
+def test_a_save_that_lands_while_a_submit_waits_is_checked_before_anything_is_planned(compose, uow_factory):
+    import threading
+
+    state = compose.start(T1, "U1", Channel.EMAIL, ["m1", "m2"])
+    compose.save(T1, "U1", state.draft_id, GOOD)
+    outcome: list[object] = []
+    with uow_factory() as uow:  # an edit in progress: the draft is locked (PostgreSQL) / the writer (SQLite)
+        draft = uow.drafts.get(T1, state.draft_id, for_update=True)
+
+        def send() -> None:
+            try:
+                outcome.append(compose.submit(T1, "U1", state.draft_id))
+            except ValidationFailed as err:
+                outcome.append(err)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        sender.join(timeout=1)
+        assert sender.is_alive()  # the submit waits for the edit
+        uow.drafts.save(dataclasses.replace(draft, content="Dear {fristName}"))
+        uow.commit()
+    sender.join(timeout=30)
+    (result,) = outcome
+    assert isinstance(result, ValidationFailed) and [p.code for p in result.problems] == ["unknown_token"]
+    with uow_factory() as uow:
+        assert uow.drafts.get(T1, state.draft_id).status is DraftStatus.DRAFT
+        assert uow.deliveries.for_draft(T1, state.draft_id) == []

@@ -52,3 +52,47 @@ def test_a_new_sqlite_file_and_its_folder_are_created_by_upgrade(tmp_path):
     upgrade(url)
     assert (tmp_path / "var" / "fresh.db").exists()
     assert current_revision(url) == head_revision()
+
+
+def test_0008_fills_in_who_contacted_each_partner_last(tmp_path):
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0007")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as c:
+            for mpid, contacted in (("m1", "2038-01-18 10:00:00"), ("m2", None)):
+                c.execute(
+                    text(
+                        "INSERT INTO partners (team_id, mpid, name, first_name, last_name, email, kind,"
+                        " messaging_enabled, country, website, categories, description, sort_name, search_text,"
+                        " prospect_status, marked_by, last_contacted_at, created_at, updated_at) VALUES"
+                        " ('T1', :m, :m, '', '', '', 'partner', 0, '', '', '[]', '', :m, :m, '', '', :c,"
+                        " '2038-01-01', '2038-01-01')"
+                    ),
+                    {"m": mpid, "c": contacted},
+                )
+            for author, sent_at in (("U_OLD", "2038-01-10 10:00:00"), ("U_LAST", "2038-01-18 10:00:00")):
+                draft = c.execute(
+                    text(
+                        "INSERT INTO drafts (team_id, author_id, channel, sender_name, reply_to, subject, content,"
+                        " status, created_at, updated_at) VALUES ('T1', :a, 'email', '', '', '', '', 'sent',"
+                        " '2038-01-01', '2038-01-01') RETURNING id"
+                    ),
+                    {"a": author},
+                ).scalar_one()
+                c.execute(
+                    text(
+                        "INSERT INTO deliveries (team_id, draft_id, mpid, status, attempts, last_error,"
+                        " provider_message_id, sent_at, claimed_by, created_at, updated_at) VALUES ('T1', :d,"
+                        " 'm1', 'sent', 1, '', '', :s, '', '2038-01-01', '2038-01-01')"
+                    ),
+                    {"d": draft, "s": sent_at},
+                )
+        upgrade(url)
+        with engine.connect() as c:
+            rows = dict(c.execute(text("SELECT mpid, last_contacted_by FROM partners")).all())
+        assert rows == {"m1": "U_LAST", "m2": ""}
+    finally:
+        engine.dispose()
