@@ -380,12 +380,21 @@ class DeliveryWorker:
             for team_id, delivery_ids in by_team.items():
                 ours |= uow.queue.sending_many(team_id, delivery_ids, self.worker_id, now)
             contacted: dict[tuple[str, str], list[_Outcome]] = {}  # (team, author) → sent
+            sent_rows: dict[str, list[Delivery]] = {}  # team → SENT rows, written in one statement
             for outcome in outcomes:
-                self._record(uow, batch, outcome, now)
                 prepared = self._prepared(batch, outcome.item)
                 if outcome.sent and isinstance(prepared, PreparedDraft):
                     key = (outcome.item.team_id, prepared.draft.author_id)
                     contacted.setdefault(key, []).append(outcome)
+                    if prepared.draft.channel is Channel.EMAIL:
+                        row = _with(
+                            outcome.item.delivery, DeliveryStatus.SENT, "", outcome.sent, outcome.at or now
+                        )
+                        sent_rows.setdefault(outcome.item.team_id, []).append(row)
+                        continue
+                self._record(uow, batch, outcome, now)
+            for team_id, rows in sent_rows.items():
+                uow.deliveries.save_many(team_id, rows)
             for (team_id, author_id), sent in contacted.items():  # one statement a group, with its results
                 at = max(o.at or now for o in sent)
                 uow.prospects.mark_contacted(team_id, [o.item.delivery.mpid for o in sent], at, author_id)
@@ -522,13 +531,9 @@ class DeliveryWorker:
 
     def _finish_if_done(self, team_id: str, draft_id: int) -> None:
         with self._uow() as uow:
-            counts = uow.queue.counts(team_id, draft_id)
-            if (
-                counts[DeliveryStatus.PENDING]
-                or counts[DeliveryStatus.CLAIMED]
-                or counts[DeliveryStatus.IN_FLIGHT]
-            ):
+            if uow.queue.has_open(team_id, draft_id):
                 return
+            counts = uow.queue.counts(team_id, draft_id)
             sent, failed = counts[DeliveryStatus.SENT], counts[DeliveryStatus.FAILED]
             status = DraftStatus.SENT if not failed else (DraftStatus.PARTIAL if sent else DraftStatus.FAILED)
             # Whoever moves it out of SENDING tells the author, once (several workers may finish a send).

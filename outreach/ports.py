@@ -297,6 +297,10 @@ class DeliveryRepository(Protocol):
         """Write status, attempts, last error, provider message id and sent-at of an existing delivery."""
         ...
 
+    def save_many(self, team_id: str, deliveries: Sequence[Delivery]) -> None:
+        """``save`` for several, in one statement run for each (a group's results)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Claimed:
@@ -355,6 +359,10 @@ class DeliveryQueue(Protocol):
         ...
 
     def counts(self, team_id: str, draft_id: int) -> dict[DeliveryStatus, int]: ...
+
+    def has_open(self, team_id: str, draft_id: int) -> bool:
+        """Whether any delivery of the draft is PENDING, CLAIMED or IN_FLIGHT (cheap: asked after every batch)."""
+        ...
 
     def requeue_failed(self, team_id: str, draft_id: int) -> int:
         """FAILED deliveries of a draft back to PENDING (attempts start again); returns how many."""

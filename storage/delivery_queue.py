@@ -45,6 +45,18 @@ _SENDING = (
     .values(status=IN_FLIGHT, updated_at=bindparam("w_now"))
 )
 
+_SENDING_MANY = (
+    update(_DELIVERIES)
+    .where(
+        _DELIVERIES.c.team_id == bindparam("w_team_id"),
+        _DELIVERIES.c.id.in_(bindparam("w_ids", expanding=True)),
+        _DELIVERIES.c.status == CLAIMED,
+        _DELIVERIES.c.claimed_by == bindparam("w_worker"),
+    )
+    .values(status=IN_FLIGHT, claimed_at=bindparam("w_now"), updated_at=bindparam("w_now"))
+    .returning(_DELIVERIES.c.id)
+)
+
 
 class SqlDeliveryQueue:
     def __init__(self, session: Session, clock: Clock) -> None:
@@ -117,18 +129,13 @@ class SqlDeliveryQueue:
     def sending_many(
         self, team_id: str, delivery_ids: Collection[int], worker_id: str, now: datetime
     ) -> set[int]:
-        stmt = (
-            update(_DELIVERIES)
-            .where(
-                _DELIVERIES.c.team_id == team_id,
-                _DELIVERIES.c.id.in_(sorted(set(delivery_ids))),
-                _DELIVERIES.c.status == CLAIMED,
-                _DELIVERIES.c.claimed_by == worker_id,
-            )
-            .values(status=IN_FLIGHT, claimed_at=now, updated_at=now)
-            .returning(_DELIVERIES.c.id)
-        )
-        return {int(i) for i in self._session.execute(stmt).scalars()}
+        params = {
+            "w_team_id": team_id,
+            "w_ids": sorted(set(delivery_ids)),
+            "w_worker": worker_id,
+            "w_now": now,
+        }
+        return {int(i) for i in self._session.execute(_SENDING_MANY, params).scalars()}
 
     def abandon_stale(self, claimed_before: datetime, reason: str) -> list[tuple[str, int]]:
         stale = and_(DeliveryRow.status.in_(WORKING), DeliveryRow.claimed_at < claimed_before)
@@ -163,6 +170,14 @@ class SqlDeliveryQueue:
         )
         found = {DeliveryStatus(status): int(n) for status, n in self._session.execute(stmt)}
         return {s: found.get(s, 0) for s in DeliveryStatus}
+
+    def has_open(self, team_id: str, draft_id: int) -> bool:
+        stmt = select(DeliveryRow.id).where(
+            DeliveryRow.draft_id == draft_id,
+            DeliveryRow.status.in_([PENDING, *WORKING]),
+            DeliveryRow.team_id == team_id,
+        )
+        return self._session.execute(stmt.limit(1)).first() is not None
 
     def requeue_failed(self, team_id: str, draft_id: int) -> int:
         result = self._session.execute(

@@ -250,19 +250,28 @@ class SqlDeliveryRepository:
         return [to_delivery(row) for row in self._session.execute(stmt)]
 
     def save(self, team_id: str, delivery: Delivery) -> None:
+        self.save_many(team_id, [delivery])
+
+    def save_many(self, team_id: str, deliveries: Sequence[Delivery]) -> None:
+        if not deliveries:
+            return
+        now = self._clock.now()
         self._session.execute(
             _SAVE_DELIVERY,
-            {
-                "w_team_id": team_id,
-                "w_draft_id": delivery.draft_id,
-                "w_mpid": delivery.mpid,
-                "status": delivery.status.value,
-                "attempts": delivery.attempts,
-                "last_error": delivery.last_error,
-                "provider_message_id": delivery.provider_message_id,
-                "sent_at": delivery.sent_at,
-                "updated_at": self._clock.now(),
-            },
+            [
+                {
+                    "w_team_id": team_id,
+                    "w_draft_id": delivery.draft_id,
+                    "w_mpid": delivery.mpid,
+                    "status": delivery.status.value,
+                    "attempts": delivery.attempts,
+                    "last_error": delivery.last_error,
+                    "provider_message_id": delivery.provider_message_id,
+                    "sent_at": delivery.sent_at,
+                    "updated_at": now,
+                }
+                for delivery in deliveries
+            ],
         )
 
 
