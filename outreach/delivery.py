@@ -3,15 +3,15 @@
 A send is a stored plan (see :mod:`outreach.compose`); workers only move its rows along:
 ``PENDING → CLAIMED`` (a batch, an attempt counted) ``→ IN_FLIGHT`` (a group of ``in_flight_group`` e-mails,
 committed before any of them goes out) ``→ SENT`` or ``FAILED``, or back to ``PENDING`` with a later due time
-after a passing failure. One recipient's failure never stops the others. A group's results are committed in
-the transaction that puts the next group in flight (one commit a group, not two a message: a commit costs as
-much as building a message, and the throughput target is 80% of a bare SMTP loop). The partners of a claimed
-batch are read in one query when it is claimed, and marked contacted in one statement when it ends; a draft
-being sent can no longer change, so a worker reads it once per send, not once per batch (ads and the time are
-read per batch); progress is reported at most every ``progress_interval`` seconds per draft (and always when
-its send ends); ``run_until_idle`` keeps one SMTP connection across batches while they go well. Each e-mail
-is built into its wire bytes before its group is committed in flight, so a message that cannot be built never
-is.
+after a passing failure. One recipient's failure never stops the others. A group's results (its sent rows in
+one statement, its partners marked contacted — by whom, when — in another) are committed in the transaction
+that puts the next group in flight: one commit a group, not two a message (a commit costs as much as building
+a message, and the throughput target is 80% of a bare SMTP loop). The partners of a claimed batch are read in
+one query when it is claimed; a draft being sent can no longer change, so a worker reads it once per send, not
+once per batch (ads and the time are read per batch); progress is reported at most every
+``progress_interval`` seconds per draft (and always when its send ends, by the worker that closes it);
+``run_until_idle`` keeps one SMTP connection across batches while they go well. Each e-mail is built into its
+wire bytes before its group is committed in flight, so a message that cannot be built never is.
 
 The window between "in flight" and "recorded": a worker killed there leaves its group IN_FLIGHT, and nobody
 can know which of those messages left. We resolve it **at most once**: once the claim lease has passed, those
