@@ -51,9 +51,10 @@ SHOWN_NAMES = 5  # names in a warning's text
 class RecentContacts:
     """Tallies, one recipient at a time, those whose latest contact was by a teammate since ``since``."""
 
-    def __init__(self, since: datetime, author_id: str) -> None:
+    def __init__(self, since: datetime, author_id: str, days: int) -> None:
         self._since = since
         self._author = author_id
+        self._days = days
         self._first: list[Recipient] = []
         self._digest = hashlib.sha256()
         self.count = 0
@@ -67,7 +68,7 @@ class RecentContacts:
         if len(self._first) < SHOWN_NAMES:
             self._first.append(recipient)
 
-    def problems(self, days: int) -> list[Problem]:
+    def problems(self) -> list[Problem]:
         """One ``recently_contacted`` warning (params: count, days, names of the first five, mpids of those,
         key: a digest of them all), or none."""
         if not self.count:
@@ -78,13 +79,13 @@ class RecentContacts:
         ]
         more = self.count - len(shown)
         message = (
-            f"{self.count} of these prospects were contacted by a teammate in the last {days} days: "
+            f"{self.count} of these prospects were contacted by a teammate in the last {self._days} days: "
             + ", ".join(shown)
             + (f" and {more} more" if more else "")
         )
         params = (
             ("count", str(self.count)),
-            ("days", str(days)),
+            ("days", str(self._days)),
             ("names", "; ".join(shown) + (f"; … +{more}" if more else "")),
             ("mpids", ",".join(r.mpid for r in self._first)),
             ("key", self._digest.hexdigest()[:16]),
@@ -503,7 +504,7 @@ class ComposeService:
         contacts = since = None
         if self._recent_contact is not None:
             since = self._clock.now() - self._recent_contact
-            contacts = RecentContacts(since, draft.author_id)
+            contacts = RecentContacts(since, draft.author_id, self._recent_contact.days)
         shown: list[Recipient] = []
         skipped: list[tuple[Recipient, str]] = []
         count = skipped_count = 0
@@ -521,6 +522,6 @@ class ComposeService:
             if contacts is not None:
                 contacts.add(recipient)
         missing = [p for tally in tallies for p in tally.problems()]
-        if contacts is not None and self._recent_contact is not None:
-            missing += contacts.problems(self._recent_contact.days)
+        if contacts is not None:
+            missing += contacts.problems()
         return ComposeState(draft, tuple(shown), tuple(skipped), count, skipped_count, tuple(missing))

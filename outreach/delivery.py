@@ -321,12 +321,10 @@ class DeliveryWorker:
     def _build(self, batch: _Batch, item: Claimed, session: MailSession) -> ReadyMail | DeliveryFailed | str:
         """The e-mail of one delivery as it will go out; DeliveryFailed when it cannot, or the reason it is
         skipped. Reads only what the batch holds (no database)."""
-        prepared = self._prepared(batch, item)
-        partner = self._partner(batch, item)
-        if isinstance(prepared, str):
-            return DeliveryFailed(prepared, permanent=prepared.startswith("the draft"))
-        if partner is None:
-            return DeliveryFailed("the recipient is no longer in this workspace", permanent=True)
+        try:
+            prepared, partner = self._target(batch, item)
+        except DeliveryFailed as failure:
+            return failure
         if not partner.email:
             return DeliveryFailed("the recipient has no e-mail address", permanent=True)
         if self._suppressed(batch, item.team_id, partner.email):
@@ -341,15 +339,20 @@ class DeliveryWorker:
         except DeliveryFailed as failure:
             return failure
 
+    def _target(self, batch: _Batch, item: Claimed) -> tuple[PreparedDraft, Partner]:
+        """The prepared draft and the partner of one delivery; DeliveryFailed when either is missing."""
+        prepared = self._prepared(batch, item)
+        if isinstance(prepared, str):
+            raise DeliveryFailed(prepared, permanent=prepared.startswith("the draft"))
+        partner = self._partner(batch, item)
+        if partner is None:
+            raise DeliveryFailed("the recipient is no longer in this workspace", permanent=True)
+        return prepared, partner
+
     def _deliver_message(self, batch: _Batch, item: Claimed) -> None:
         """Send one in-platform message: in flight (committed), sent, recorded."""
-        prepared = self._prepared(batch, item)
-        partner = self._partner(batch, item)
         try:
-            if isinstance(prepared, str):
-                raise DeliveryFailed(prepared, permanent=prepared.startswith("the draft"))
-            if partner is None:
-                raise DeliveryFailed("the recipient is no longer in this workspace", permanent=True)
+            prepared, partner = self._target(batch, item)
             if not partner.messaging_enabled:
                 raise DeliveryFailed("the recipient does not accept messages", permanent=True)
             if self._transport is None:

@@ -346,16 +346,12 @@ class DeliveryQueue(Protocol):
         (team, draft) pairs touched."""
         ...
 
-    def sending(self, team_id: str, delivery_id: int, worker_id: str) -> bool:
-        """CLAIMED → IN_FLIGHT right before this one message goes out; False when the row is not ours any more."""
-        ...
-
     def sending_many(
         self, team_id: str, delivery_ids: Collection[int], worker_id: str, now: datetime
     ) -> set[int]:
-        """``sending`` for several at once (one statement); returns the ids that were still ours. Their lease
-        starts again at ``now`` (the worker's clock, as for ``claim``): it counts from when they went in
-        flight."""
+        """CLAIMED → IN_FLIGHT right before these messages go out (one statement); returns the ids that were
+        still ours (a row whose lease passed was taken back: not sent). Their lease starts again at ``now``
+        (the worker's clock, as for ``claim``): it counts from when they went in flight."""
         ...
 
     def counts(self, team_id: str, draft_id: int) -> dict[DeliveryStatus, int]: ...

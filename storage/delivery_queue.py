@@ -34,17 +34,6 @@ WORKING = (CLAIMED, IN_FLIGHT)
 # Built once: marking a message as going out happens once per message.
 _DELIVERIES = cast(Table, DeliveryRow.__table__)
 # Built once, on the table (not the ORM class: no ORM bulk-update machinery for a statement run per message).
-_SENDING = (
-    update(_DELIVERIES)
-    .where(
-        _DELIVERIES.c.team_id == bindparam("w_team_id"),
-        _DELIVERIES.c.id == bindparam("w_id"),
-        _DELIVERIES.c.status == CLAIMED,
-        _DELIVERIES.c.claimed_by == bindparam("w_worker"),
-    )
-    .values(status=IN_FLIGHT, updated_at=bindparam("w_now"))
-)
-
 _SENDING_MANY = (
     update(_DELIVERIES)
     .where(
@@ -114,17 +103,6 @@ class SqlDeliveryQueue:
             )
             .execution_options(synchronize_session=False)
         )
-
-    def sending(self, team_id: str, delivery_id: int, worker_id: str) -> bool:
-        """CLAIMED → IN_FLIGHT right before this one message goes out; False when the row is not ours any more."""
-        params = {
-            "w_team_id": team_id,
-            "w_id": delivery_id,
-            "w_worker": worker_id,
-            "w_now": self._clock.now(),
-        }
-        result = self._session.execute(_SENDING, params)
-        return bool(getattr(result, "rowcount", 0))
 
     def sending_many(
         self, team_id: str, delivery_ids: Collection[int], worker_id: str, now: datetime

@@ -166,7 +166,7 @@ def test_a_worker_that_died_mid_send_leaves_no_duplicate(env, smtp_server, uow_f
     with uow_factory() as uow:  # a worker claimed both, started sending m0, then died before recording it
         claimed = uow.queue.claim("dead-worker", AT, 10)
         m0 = next(c.delivery for c in claimed if c.delivery.mpid == "m0")
-        assert uow.queue.sending(T1, m0.id, "dead-worker")
+        assert uow.queue.sending_many(T1, [m0.id], "dead-worker", AT)
         uow.commit()
     assert len(claimed) == 2
     assert worker().run_until_idle() == 0  # still within the lease: nobody touches them
@@ -187,8 +187,8 @@ def test_a_row_taken_back_after_the_lease_is_not_sent_by_its_late_worker(env, sm
     with uow_factory() as uow:
         (claimed,) = uow.queue.claim("slow-worker", AT, 10)
         uow.queue.abandon_stale(AT + timedelta(minutes=11), INTERRUPTED)  # another worker recovered it
-        assert not uow.queue.sending(
-            T1, claimed.delivery.id, "slow-worker"
+        assert not uow.queue.sending_many(
+            T1, [claimed.delivery.id], "slow-worker", AT
         )  # the late worker may not send it
         uow.commit()
 
