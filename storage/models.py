@@ -389,3 +389,49 @@ class MailAccountRow(Base):
     password_encrypted: Mapped[str] = mapped_column(Text, nullable=False)  # Fernet token, never the password
     from_address: Mapped[str] = mapped_column(String(320), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class ListStateRow(Base):
+    """What one render of a list (``/prospects``, the marketplace) showed: its search, filters and page.
+
+    Slack sends no ``message`` with an action on an ephemeral message (SLACK.md §8.1), so a tick or a filter
+    change cannot read the list's state back from the blocks: every render stores its state under a fresh key
+    that its block ids carry. Rows older than a day are purged (a response_url lives 30 minutes).
+    """
+
+    __tablename__ = "list_states"
+    __table_args__ = (Index("ix_list_states_created", "created_at"),)
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    user_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    state: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class SendNoticeRow(Base):
+    """The author's DM about one send (progress, then the summary): one per send, whatever process posts or
+    updates it. ``claimed_by``/``claimed_at`` mark the process posting it first; ``finished_at`` the summary."""
+
+    __tablename__ = "send_notices"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    draft_id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class SlackEventRow(Base):
+    """An Events API event already handled: a redelivery of the same ``event_id`` is acknowledged, not served
+    again (Slack re-sends an event it believes was not acknowledged, SLACK.md §8.7)."""
+
+    __tablename__ = "slack_events"
+    __table_args__ = (Index("ix_slack_events_seen", "seen_at"),)
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
