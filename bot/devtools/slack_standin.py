@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from bot.devtools.slack_limits import RateLimiter
+
 JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
 
 
@@ -67,8 +69,15 @@ class _Fault:
 class SlackStandIn:
     """Start with :meth:`start`, stop with :meth:`stop` (or use as a context manager)."""
 
-    def __init__(self, bot_token: str = "xoxb-standin", team_id: str = "T0001") -> None:
+    def __init__(
+        self, bot_token: str = "xoxb-standin", team_id: str = "T0001", *, rate_limits: bool = True
+    ) -> None:
         self.bot_token = bot_token
+        self.rate_limits = (
+            rate_limits  # Slack's tiers (bot/devtools/slack_limits.py); off only to compare with
+        )
+        self.limiter = RateLimiter()
+        self.rate_limited: list[Call] = []  # calls answered 429 by the tiers
         self.team_id = team_id
         self.calls: list[Call] = []
         self.responses: list[tuple[str, dict[str, Any]]] = []  # posts to response URLs
@@ -216,6 +225,16 @@ class SlackStandIn:
         )
         with self._lock:
             self.calls.append(Call(method, args, token))
+            wait = (
+                self.limiter.check(self.team_id, method, str(args.get("channel", "")))
+                if self.rate_limits
+                else 0
+            )
+            if wait:
+                self.rate_limited.append(self.calls[-1])
+                answer = {"ok": False, "error": "ratelimited"}
+                self._send_json(req, 429, answer, {"Retry-After": str(wait)})
+                return
             fault = self._faults.get(method)
             if fault and fault.times > 0:
                 fault.times -= 1
