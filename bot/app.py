@@ -8,14 +8,16 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.settings import Settings
+from outreach.redelivery import InMemoryRedeliveryFilter
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +60,56 @@ def _authorizer(client: WebClient, token: str) -> Callable[..., AuthorizeResult]
     return authorize
 
 
-def _skip_slack_retries(request: Any, next: Callable[[], None]) -> BoltResponse | None:
-    """Slack re-sends an event it thinks timed out; we already acted on the first one (SLACK.md §3.7).
+def _serve_events_once(first_delivery: Callable[[str, str], bool]) -> Callable[..., BoltResponse | None]:
+    """Middleware: an Events API event is served on its first delivery only, told apart by its ``event_id``.
 
-    Over HTTP a retry carries ``X-Slack-Retry-Num: 1`` (2, 3); over Socket Mode every envelope may carry
-    ``retry_attempt``, which Bolt turns into the same header — ``0`` on a first delivery, which is no retry.
+    Slack re-sends an event (``X-Slack-Retry-Num`` over HTTP; ``retry_attempt``, which Bolt copies into the same
+    header, over Socket Mode) only when its earlier delivery was not acknowledged, so a retry may be the only
+    delivery we ever get: whether a delivery is the first is asked of ``first_delivery`` (the database's record,
+    shared by every process), never read from the retry number. A later delivery of the same id is acknowledged
+    with ``X-Slack-No-Retry: 1`` and not served. Slash commands and interactions are never retried (SLACK.md
+    §8.7; python-slack-sdk's Socket Mode fixtures carry ``retry_attempt`` on ``events_api`` envelopes only): they,
+    and anything else that is not an ``event_callback``, pass straight through. Runs after Bolt's signature
+    check, so only Slack's own requests are recorded. If the record cannot be reached the event is served:
+    serving one twice is better than losing it.
     """
-    raw = request.headers.get("x-slack-retry-num")
-    value = raw[0] if isinstance(raw, (list, tuple)) and raw else raw
-    if value and str(value).strip() not in ("", "0"):
-        return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
-    next()
-    return None
+
+    def serve_once(
+        body: dict[str, Any], request: BoltRequest, next: Callable[[], None]
+    ) -> BoltResponse | None:
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if not isinstance(event_id, str) or not event_id:
+            next()
+            return None
+        try:
+            first = first_delivery(event_id, str(body.get("team_id") or ""))
+        except SQLAlchemyError:
+            log.warning(
+                "could not check whether event %s was served already; serving it", event_id, exc_info=True
+            )
+            first = True
+        if not first:
+            retry = request.headers.get("x-slack-retry-num") or ["?"]
+            log.info("event %s delivered again (retry %s): acknowledged, not served", event_id, retry[0])
+            return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
+        next()
+        return None
+
+    return serve_once
 
 
-def build_app(settings: Settings, register: Callable[[App], None], client: WebClient | None = None) -> App:
+def build_app(
+    settings: Settings,
+    register: Callable[[App], None],
+    client: WebClient | None = None,
+    *,
+    first_delivery: Callable[[str, str], bool] | None = None,
+) -> App:
+    """``first_delivery(event_id, team_id)``: whether an event is delivered for the first time (the composition
+    root passes ``services.redelivery.first_delivery``, shared by every process; without it, this process
+    remembers the events it has served)."""
     client = client or make_client(settings)
+    first_delivery = first_delivery or InMemoryRedeliveryFilter().first_delivery
     app = App(
         # The app's own client carries no token: authorize() gives each request its token.
         client=make_client(settings, with_token=False),
@@ -83,7 +119,7 @@ def build_app(settings: Settings, register: Callable[[App], None], client: WebCl
         ignoring_self_events_enabled=True,
         raise_error_for_unhandled_request=False,
     )
-    app.middleware(_skip_slack_retries)
+    app.middleware(_serve_events_once(first_delivery))
     app.error(_on_error)
     register(app)
     return app

@@ -33,7 +33,12 @@ def _wait_for_signal() -> None:
 
 def _app(services: Services) -> tuple[App, ProgressDM, WebClient]:
     client = make_client(services.settings)
-    app = build_app(services.settings, lambda a: register_all(a, services), client=client)
+    app = build_app(
+        services.settings,
+        lambda a: register_all(a, services),
+        client=client,
+        first_delivery=services.redelivery.first_delivery,
+    )
     return app, ProgressDM(services, client), client
 
 

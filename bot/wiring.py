@@ -28,6 +28,7 @@ from outreach.inbound import InboundService
 from outreach.layouts import Layouts
 from outreach.ports import Clock
 from outreach.prospecting import ProspectService
+from outreach.redelivery import RedeliveryFilter
 from outreach.rendering import TrackingConfig
 from outreach.unsubscribe import UnsubscribeLinks
 from storage.db import make_engine, make_session_factory
@@ -52,6 +53,7 @@ class Services:
     close: Callable[[], None]  # releases the database connections
     accounts: AccountService
     inbound: InboundService  # partners' replies: the same sniffer, scanner, scan cache and limits as outgoing files
+    redelivery: RedeliveryFilter  # Slack events served once per event_id, across processes
     wake: threading.Event = field(default_factory=threading.Event)  # set when there is new work to send
 
 
@@ -168,4 +170,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         inbound=InboundService(
             uow=uow, clock=clock, sniffer=sniffer, scanner=scanner, scan_cache=cache, policy=policy
         ),
+        redelivery=RedeliveryFilter(uow, clock),
     )

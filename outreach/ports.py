@@ -496,6 +496,19 @@ class MailAccountRepository(Protocol):
     def remove(self, team_id: str, user_id: str) -> bool: ...
 
 
+class SeenEvents(Protocol):
+    """Events already received, by their sender's id (Slack's ``event_id``), shared by every process."""
+
+    def first_time(self, event_id: str, team_id: str, at: datetime) -> bool:
+        """Record ``event_id`` as seen at ``at``; False when it was recorded already (an insert that conflicts:
+        of two concurrent callers one gets False, once the other's transaction commits)."""
+        ...
+
+    def purge(self, before: datetime) -> int:
+        """Forget events seen before ``before``; returns how many."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``with uow_factory() as uow: ...; uow.commit()``. Leaving without commit rolls back."""
 
@@ -540,6 +553,9 @@ class UnitOfWork(Protocol):
 
     @property
     def accounts(self) -> MailAccountRepository: ...
+
+    @property
+    def seen_events(self) -> SeenEvents: ...
 
     def __enter__(self) -> Self: ...
 

@@ -23,6 +23,7 @@ from storage.repositories import (
     SqlProspectRepository,
     SqlThreadRepository,
 )
+from storage.seen_events import SqlSeenEvents
 from storage.suppression_repository import SqlAppKeys, SqlSuppressionRepository
 
 
@@ -47,6 +48,7 @@ class SqlUnitOfWork:
     suppressions: SqlSuppressionRepository
     keys: SqlAppKeys
     accounts: SqlMailAccountRepository
+    seen_events: SqlSeenEvents
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
         self._factory = session_factory
@@ -72,6 +74,7 @@ class SqlUnitOfWork:
         self.suppressions = SqlSuppressionRepository(session, clock)
         self.keys = SqlAppKeys(session, clock)
         self.accounts = SqlMailAccountRepository(session, clock)
+        self.seen_events = SqlSeenEvents(session)
         return self
 
     def __exit__(

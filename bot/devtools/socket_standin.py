@@ -63,16 +63,20 @@ class SocketModeStandIn:
 
     def send(self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0) -> str:
         """Send an envelope to the connected app; returns its id. ``retry_attempt``: Slack's count of earlier
-        deliveries of the same event (0 the first time)."""
+        deliveries of the same event (0 the first time). As in python-slack-sdk's Socket Mode fixtures, only
+        ``events_api`` envelopes carry ``retry_attempt``/``retry_reason`` (``0``/``""`` on a first delivery,
+        ``1``/``"timeout"`` on a retry): commands and interactions are never retried."""
         envelope_id = f"env-{next(self._ids)}"
-        envelope = {
+        envelope: dict[str, Any] = {
             "envelope_id": envelope_id,
             "type": kind,
             "payload": payload,
             "accepts_response_payload": kind != "events_api",
-            "retry_attempt": retry_attempt,
-            "retry_reason": "timeout" if retry_attempt else "",
         }
+        if kind == "events_api":
+            envelope.update(retry_attempt=retry_attempt, retry_reason="timeout" if retry_attempt else "")
+        elif retry_attempt:
+            raise ValueError("Slack retries events_api envelopes only")
         with self._lock:
             connection = self._current
         if connection is None:

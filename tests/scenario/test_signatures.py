@@ -71,19 +71,3 @@ def test_health_endpoint_answers(app):
     with urllib.request.urlopen(app.server.url + "/healthz", timeout=5) as resp:
         assert resp.status == 200
         assert json.loads(resp.read())["ok"] is True
-
-
-def test_slacks_retry_of_a_request_already_handled_is_acknowledged_and_dropped(app):
-    app.standin.reset()
-    response_url = app.standin.response_url()
-    form = f"command=%2Fprospects&text=help&team_id=T0001&user_id=U0001&response_url={response_url}"
-    answer = app.sim.post(form, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
-    assert answer.status == 200 and answer.headers.get("X-Slack-No-Retry") == "1"
-    time.sleep(1)  # a handled command would have answered at its response URL by now
-    assert app.standin.responses == []
-    # The first delivery (no retry header) is handled as usual.
-    assert app.sim.post(form).status == 200
-    deadline = time.time() + 5
-    while not app.standin.responses and time.time() < deadline:
-        time.sleep(0.02)
-    assert len(app.standin.responses) == 1

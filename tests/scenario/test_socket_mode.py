@@ -99,6 +99,35 @@ def command_payload(standin: SlackStandIn, text: str = "") -> dict:
     }
 
 
+def home_opened(event_id: str) -> dict:
+    """An ``app_home_opened`` event_callback as Slack wraps it (python-slack-sdk's Socket Mode fixtures)."""
+    return {
+        "token": "deprecated",
+        "team_id": TEAM,
+        "api_app_id": "A0001",
+        "event": {
+            "type": "app_home_opened",
+            "user": USER,
+            "channel": "D0001",
+            "tab": "home",
+            "event_ts": "2147483647.000100",
+        },
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": 2147483647,
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": TEAM,
+                "user_id": "UBOT",
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+    }
+
+
 def test_run_connects_over_socket_mode_answers_envelopes_and_stops_on_sigterm(bot_process):
     process, standin, socket, http_port, log = bot_process
     socket.wait_connected(timeout=60)
@@ -135,29 +164,41 @@ def test_run_connects_over_socket_mode_answers_envelopes_and_stops_on_sigterm(bo
     assert answer["payload"]["response_action"] == "errors"
     assert ids.BLOCK_CONTENT in answer["payload"]["errors"]
 
-    # Events: a first delivery (retry_attempt 0) is handled — the home tab is published; Slack's retry of
-    # an event already handled is acknowledged and dropped.
-    for attempt in (0, 1):
-        event = {
-            "token": "deprecated",
-            "team_id": TEAM,
-            "api_app_id": "A0001",
-            "type": "event_callback",
-            "event_id": "Ev0001",
-            "event_time": 2147483647,
-            "event": {"type": "app_home_opened", "user": USER, "channel": "D0001", "tab": "home"},
-            "authorizations": [{"team_id": TEAM, "user_id": "UBOT", "is_bot": True}],
-        }
-        envelope = socket.send("events_api", event, retry_attempt=attempt)
-        assert socket.ack(envelope, timeout=3)["envelope_id"] == envelope
-        wait_for(lambda: standin.calls_to("views.publish"), what="the home tab")
-    # The retry was acknowledged; had it been handled, its publish would follow within moments.
-    with pytest.raises(AssertionError):
-        wait_for(lambda: len(standin.calls_to("views.publish")) > 1, timeout=1.5, what="a second publish")
-
     # The HTTP routes (unsubscribe, inbound replies, health) are served beside the socket.
     with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/healthz", timeout=5) as health:
         assert health.status == 200
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0, log.read_text()
+
+
+def test_each_event_is_served_once_by_its_event_id_whatever_its_retry_attempt(bot_process):
+    process, standin, socket, _, log = bot_process
+    socket.wait_connected(timeout=60)
+
+    def publishes() -> int:
+        return len(standin.calls_to("views.publish"))
+
+    def deliver(event_id: str, attempt: int) -> None:
+        envelope = socket.send("events_api", home_opened(event_id), retry_attempt=attempt)
+        assert socket.ack(envelope, timeout=3)["envelope_id"] == envelope  # every delivery is acknowledged
+
+    # Only Slack's retry arrives (the first envelope was lost): it is the first delivery, so it is served.
+    deliver("Ev0001RETRY", 1)
+    wait_for(lambda: publishes() >= 1, what="the home tab, published for the retry")
+
+    # The same event twice: the first delivery is served, the retry acknowledged and dropped.
+    deliver("Ev0002TWICE", 0)
+    wait_for(lambda: publishes() >= 2, what="the home tab, published for the first delivery")
+    deliver("Ev0002TWICE", 1)
+
+    # Another event is another event: served too. By the time its publish is seen, a publish for the retry
+    # above (acknowledged before this was sent) would have come as well.
+    deliver("Ev0003OTHER", 0)
+    wait_for(lambda: publishes() >= 3, what="the home tab, published for another event")
+    with pytest.raises(AssertionError):
+        wait_for(lambda: publishes() > 3, timeout=1.5, what="a publish for the retry")
+    assert "delivered again" in log.read_text()
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0, log.read_text()

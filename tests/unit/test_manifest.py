@@ -1,35 +1,92 @@
-"""manifest.yml is what a user pastes into Slack: it must match what the code uses (bot/ids.py)."""
+"""The manifests are what a user pastes into Slack: they must match what the code uses (bot/ids.py).
 
+manifest.yml is for Socket Mode (`run`), manifest.http.yml for HTTP mode (`serve`). HTTP mode needs three URLs,
+all at the one route `serve` answers (POST /slack/events): ``settings.event_subscriptions.request_url``,
+``settings.interactivity.request_url`` and each ``features.slash_commands[].url`` (the manifest reference,
+https://docs.slack.dev/reference/app-manifest; SLACK.md §6.1 and §8.8). Nothing else may differ between the two.
+"""
+
+import copy
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import pytest
 import yaml
 
 from bot import ids
 
-MANIFEST = yaml.safe_load((Path(__file__).resolve().parents[2] / "manifest.yml").read_text())
+ROOT = Path(__file__).resolve().parents[2]
+SOCKET = yaml.safe_load((ROOT / "manifest.yml").read_text())
+HTTP = yaml.safe_load((ROOT / "manifest.http.yml").read_text())
+BOTH = pytest.mark.parametrize("manifest", [SOCKET, HTTP], ids=["socket", "http"])
 
 
-def test_the_slash_command_and_its_usage_hint_match():
-    (command,) = MANIFEST["features"]["slash_commands"]
+def http_urls(manifest: dict) -> list[str | None]:
+    """Every URL Slack needs in HTTP mode (None where one is missing)."""
+    settings = manifest["settings"]
+    return [
+        settings["event_subscriptions"].get("request_url"),
+        settings["interactivity"].get("request_url"),
+        *(command.get("url") for command in manifest["features"]["slash_commands"]),
+    ]
+
+
+def without_mode(manifest: dict) -> dict:
+    """The manifest without what depends on the mode: socket_mode_enabled and the three kinds of URL."""
+    rest = copy.deepcopy(manifest)
+    settings = rest["settings"]
+    del settings["socket_mode_enabled"]
+    settings["event_subscriptions"].pop("request_url", None)
+    settings["interactivity"].pop("request_url", None)
+    for command in rest["features"]["slash_commands"]:
+        command.pop("url", None)
+    return rest
+
+
+@BOTH
+def test_the_slash_command_and_its_usage_hint_match(manifest):
+    (command,) = manifest["features"]["slash_commands"]
     assert command["command"] == ids.COMMAND
     assert command["usage_hint"] == ids.COMMAND_USAGE
     assert len(command["command"]) <= 32 and command["description"]
 
 
-def test_the_bot_asks_for_exactly_the_scopes_it_uses():
-    assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == ids.BOT_SCOPES
+@BOTH
+def test_the_bot_asks_for_exactly_the_scopes_it_uses(manifest):
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == ids.BOT_SCOPES
 
 
-def test_interactivity_socket_mode_and_the_home_tab_are_on():
-    settings = MANIFEST["settings"]
+@BOTH
+def test_interactivity_and_the_home_tab_are_on(manifest):
+    settings = manifest["settings"]
     assert settings["interactivity"]["is_enabled"] is True
-    assert settings["socket_mode_enabled"] is True
-    assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert "app_home_opened" in settings["event_subscriptions"]["bot_events"]
 
 
-def test_display_limits_hold():
-    info = MANIFEST["display_information"]
+@BOTH
+def test_display_limits_hold(manifest):
+    info = manifest["display_information"]
     assert len(info["name"]) <= 35 and len(info["description"]) <= 140
     assert 174 <= len(info["long_description"]) <= 4000
-    assert len(MANIFEST["features"]["bot_user"]["display_name"]) <= 80
+    assert len(manifest["features"]["bot_user"]["display_name"]) <= 80
+
+
+def test_the_socket_mode_manifest_needs_no_url():
+    assert SOCKET["settings"]["socket_mode_enabled"] is True
+    assert http_urls(SOCKET) == [None] * len(http_urls(SOCKET))
+
+
+def test_the_http_manifest_sends_events_interactions_and_commands_to_slack_events():
+    assert HTTP["settings"]["socket_mode_enabled"] is False
+    urls = http_urls(HTTP)
+    assert len(urls) == 3
+    for url in urls:
+        assert url is not None, "a URL Slack needs in HTTP mode is missing"
+        parts = urlsplit(url)
+        assert (parts.scheme, parts.path, parts.query) == ("https", "/slack/events", "")
+        assert parts.hostname == "your-host"  # the placeholder the README tells the user to replace
+
+
+def test_the_two_manifests_differ_only_in_what_the_mode_needs():
+    assert without_mode(HTTP) == without_mode(SOCKET)
