@@ -1,7 +1,8 @@
 """Every Slack id the app uses: commands, callback ids, action ids, block ids.
 
-manifest.yml is checked against this module by a test. Block ids in messages that are re-rendered get a
-per-render suffix (``block_id(BLOCK_PICKS, n)``) so Slack never reuses stale state (SLACK.md §1.1).
+manifest.yml is checked against this module by a test. Block ids in lists that are re-rendered end with the
+render's state key (``block_id(BLOCK_FILTERS, key)``): new ids on every render, so Slack never reuses stale
+element state (SLACK.md §1.1), and an action tells which render — which search, filters and page — it came from.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ ACTION_FILTER_KIND = "prospects.filter.kind"
 ACTION_FILTER_MESSAGING = "prospects.filter.messaging"
 ACTION_FILTER_COUNTRY = "prospects.filter.country"
 ACTION_FILTER_NOT_CONTACTED = "prospects.filter.not_contacted"
-BLOCK_PICKS = "picks"
+BLOCK_PICKS = "picks"  # picks~<mpid>~<state key>
+BLOCK_FILTERS = "filters"  # filters~<state key>
+BLOCK_BULK = "bulk"
+BLOCK_NAV = "nav"
 
 # Marketplace ---------------------------------------------------------------------------------------------
 ACTION_MARKET_TAB = "market.tab"
@@ -89,6 +93,12 @@ def block_id(base: str, render: int | str) -> str:
 
 def base_of(block_id_value: str) -> str:
     return block_id_value.split("~", 1)[0]
+
+
+def render_of(block_id_value: str) -> str:
+    """The render key a block id ends with (``picks~m1~KEY`` → ``KEY``); empty when it has none."""
+    rest = block_id_value.partition("~")[2]
+    return rest.rsplit("~", 1)[-1] if rest else ""
 
 
 ALL_ACTIONS = frozenset(

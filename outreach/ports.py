@@ -431,6 +431,19 @@ class PickRepository(Protocol):
     def all(self, team_id: str, user_id: str) -> list[str]: ...
 
 
+class ListStates(Protocol):
+    """What each render of a list showed, under a key its blocks carry (actions on an ephemeral message do not
+    carry the message: SLACK.md §8.1). A state is only ever read back by the user it was shown to."""
+
+    def add(self, key: str, team_id: str, user_id: str, state: str, at: datetime) -> None: ...
+
+    def get(self, key: str, team_id: str, user_id: str) -> str | None: ...
+
+    def purge(self, before: datetime) -> int:
+        """Forget states made before ``before``; returns how many."""
+        ...
+
+
 class DigestRepository(Protocol):
     """Unsent drafts across workspaces (the digest serves all) and the once-a-day record per user."""
 
@@ -538,6 +551,9 @@ class UnitOfWork(Protocol):
 
     @property
     def picks(self) -> PickRepository: ...
+
+    @property
+    def list_states(self) -> ListStates: ...
 
     @property
     def queue(self) -> DeliveryQueue: ...

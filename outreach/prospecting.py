@@ -4,13 +4,24 @@ Pages use keyset cursors (opaque strings made by storage): a page is asked for `
 to show the same page again), ``after`` one (the next page) or ``before`` one (the previous page).
 Picks are kept server-side per (workspace, user), so ticks survive paging, searching and filtering.
 Every id that comes from a client (an mpid in a button value) is checked against the requesting workspace.
+
+A list shown in Slack is an ephemeral message, and Slack's actions on an ephemeral message carry no ``message``
+(SLACK.md §8.1): nothing of what the list showed comes back with a tick or a filter change. So each render's
+state — its search, filters and page — is stored (:meth:`ProspectService.remember`) under a fresh key that the
+render's block ids carry, and read back (:meth:`ProspectService.recall`) only for the user it was shown to.
+States older than a day are forgotten (a response_url lives 30 minutes). The same state, as text
+(:func:`encode_state`), rides on the buttons that need it (Previous/Next carry the page they lead to).
 """
 
 from __future__ import annotations
 
+import json
+import secrets
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
 
 from outreach.errors import NotFound
 from outreach.models import PartnerKind, Prospect
@@ -20,6 +31,8 @@ PAGE_SIZE = 10  # Slack's checkbox limit (SLACK.md §1.3)
 MAX_SEARCH = 200  # characters of search text kept; longer text is cut and the user is told
 COUNTRIES_TTL = 60.0  # seconds
 TOTAL_SHOWN = 10_000  # a list counts its matches up to here, then says "more than 10,000"
+STATE_KEPT = timedelta(days=1)  # how long a list's state can be read back
+PURGE_EVERY = 3600.0  # seconds between two purges of old list states (per process)
 
 
 def normalise(query: ProspectQuery) -> tuple[ProspectQuery, bool]:
@@ -65,11 +78,75 @@ class ProspectPage:
         return self.first_index + len(self.items) - 1 if self.items else 0
 
 
+def encode_state(flt: ProspectQuery, req: PageRequest) -> str:
+    """A list's state as compact text (for a button value, at most 2,000 characters: the search is cut to 200)."""
+    state: dict[str, Any] = {"n": req.number}
+    if flt.text:
+        state["q"] = flt.text
+    if flt.kind:
+        state["k"] = flt.kind.value
+    if flt.messaging_enabled is not None:
+        state["m"] = int(flt.messaging_enabled)
+    if flt.country:
+        state["c"] = flt.country
+    if flt.not_contacted:
+        state["nc"] = 1
+    if not flt.prospects_only:
+        state["all"] = 1
+    for key, cursor in (("at", req.at), ("af", req.after), ("bf", req.before)):
+        if cursor:
+            state[key] = cursor
+    return json.dumps(state, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_state(value: str) -> tuple[ProspectQuery, PageRequest]:
+    """Inverse of :func:`encode_state`; a tampered or broken value gives the first page, unfiltered."""
+    try:
+        state = json.loads(value)
+        kind = PartnerKind(state["k"]) if state.get("k") else None
+        messaging = bool(state["m"]) if "m" in state else None
+        flt = ProspectQuery(
+            str(state.get("q", "")),
+            kind,
+            messaging,
+            str(state.get("c", "")),
+            bool(state.get("nc")),
+            prospects_only=not state.get("all"),
+        )
+        cursors = {key: str(state[key]) if state.get(key) else None for key in ("at", "af", "bf")}
+        req = PageRequest(cursors["at"], cursors["af"], cursors["bf"], max(1, int(state.get("n", 1))))
+        return normalise(flt)[0], req
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return ProspectQuery(), PageRequest()
+
+
 class ProspectService:
     def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
         self._countries: dict[str, tuple[float, list[str]]] = {}
+        self._purged = 0.0  # monotonic time of the last purge of old list states
+
+    # -- a list's state, between two clicks ------------------------------------------------------------------
+    def remember(self, team_id: str, user_id: str, query: ProspectQuery, req: PageRequest) -> str:
+        """Store what a render shows; returns the key its blocks carry (12 URL-safe characters, no ``~``)."""
+        key = secrets.token_urlsafe(9)
+        now = self._clock.now()
+        with self._uow() as uow:
+            uow.list_states.add(key, team_id, user_id, encode_state(query, req), now)
+            if time.monotonic() - self._purged > PURGE_EVERY:
+                self._purged = time.monotonic()
+                uow.list_states.purge(now - STATE_KEPT)
+            uow.commit()
+        return key
+
+    def recall(self, team_id: str, user_id: str, key: str) -> tuple[ProspectQuery, PageRequest] | None:
+        """The state stored under ``key`` for this user of this workspace; None when unknown or forgotten."""
+        if not key:
+            return None
+        with self._uow() as uow:
+            found = uow.list_states.get(key, team_id, user_id)
+        return decode_state(found) if found is not None else None
 
     def page(self, team_id: str, user_id: str, query: ProspectQuery, req: PageRequest) -> ProspectPage:
         query, cut = normalise(query)

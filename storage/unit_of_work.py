@@ -11,6 +11,7 @@ from outreach.clock import SystemClock
 from outreach.ports import Clock
 from storage.account_repository import SqlMailAccountRepository
 from storage.delivery_queue import SqlDeliveryQueue
+from storage.list_state_repository import SqlListStates
 from storage.pick_repository import SqlPickRepository
 from storage.repositories import (
     SqlAdRepository,
@@ -43,6 +44,7 @@ class SqlUnitOfWork:
     threads: SqlThreadRepository
     audit: SqlAuditLog
     picks: SqlPickRepository
+    list_states: SqlListStates
     queue: SqlDeliveryQueue
     digests: SqlDigestRepository
     suppressions: SqlSuppressionRepository
@@ -69,6 +71,7 @@ class SqlUnitOfWork:
         self.threads = SqlThreadRepository(session, clock)
         self.audit = SqlAuditLog(session)
         self.picks = SqlPickRepository(session, clock)
+        self.list_states = SqlListStates(session)
         self.queue = SqlDeliveryQueue(session, clock)
         self.digests = SqlDigestRepository(session)
         self.suppressions = SqlSuppressionRepository(session, clock)

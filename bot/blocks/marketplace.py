@@ -19,13 +19,13 @@ from bot.blocks.common import (
     plain,
     section,
 )
-from bot.blocks.prospects import encode_state, nav_buttons
+from bot.blocks.prospects import nav_buttons
 from bot.i18n import Translator
 from outreach.models import PartnerKind, Prospect
-from outreach.prospecting import PageRequest, ProspectPage
+from outreach.prospecting import PageRequest, ProspectPage, encode_state
 
 
-def _row(p: Prospect, t: Translator) -> Block:
+def _row(p: Prospect, t: Translator, key: str) -> Block:
     partner = p.partner
     lines = [f"*{escape(clip(partner.name, 80))}*"]
     details = [escape(partner.contact_name)] if partner.contact_name else []
@@ -39,24 +39,25 @@ def _row(p: Prospect, t: Translator) -> Block:
         lines.append(t("market.is_prospect"))
     return section(
         "\n".join(lines),
-        block_id=f"market~{partner.mpid}",
+        block_id=f"market~{partner.mpid}~{key}",
         accessory=button(t("market.open"), ids.ACTION_MARKET_OPEN, partner.mpid),
     )
 
 
-def build_marketplace(page: ProspectPage, t: Translator, nonce: str) -> list[Block]:
+def build_marketplace(page: ProspectPage, t: Translator, key: str) -> list[Block]:
+    """``key``: where this render's state is kept (ProspectService.remember); the block ids end with it."""
     query = page.query
     kind = query.kind or PartnerKind.PARTNER
     tabs = []
-    for tab_kind, key in (
+    for tab_kind, label in (
         (PartnerKind.PARTNER, "market.all_partners"),
         (PartnerKind.CREATOR, "market.all_creators"),
     ):
         value = encode_state(replace(query, kind=tab_kind), PageRequest())
         tabs.append(
-            button(t(key), ids.ACTION_MARKET_TAB, value, style="primary" if tab_kind is kind else None)
+            button(t(label), ids.ACTION_MARKET_TAB, value, style="primary" if tab_kind is kind else None)
         )
-    blocks: list[Block] = [header(t("market.title")), actions(*tabs, block_id=f"tabs~{nonce}")]
+    blocks: list[Block] = [header(t("market.title")), actions(*tabs, block_id=f"tabs~{key}")]
     summary = (
         t(
             "market.showing",
@@ -71,8 +72,8 @@ def build_marketplace(page: ProspectPage, t: Translator, nonce: str) -> list[Blo
         summary += "  " + t("list.search_for", text=escape(clip(query.text, 100)))
     blocks.append(context(summary))
     blocks.append(divider())
-    blocks.extend(_row(p, t) for p in page.items)
-    nav = nav_buttons(page, t, ids.ACTION_MARKET_PREV, ids.ACTION_MARKET_NEXT, f"market_nav~{nonce}")
+    blocks.extend(_row(p, t, key) for p in page.items)
+    nav = nav_buttons(page, t, ids.ACTION_MARKET_PREV, ids.ACTION_MARKET_NEXT, f"market_nav~{key}")
     if nav is not None:
         blocks.append(nav)
     return check_limits(blocks)

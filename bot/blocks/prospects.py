@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from bot import ids
 from bot.blocks.common import (
     Block,
@@ -22,47 +19,12 @@ from bot.blocks.common import (
     section,
 )
 from bot.i18n import Translator
-from outreach.models import PartnerKind, Prospect
+from outreach.models import Prospect
 from outreach.ports import ProspectQuery
-from outreach.prospecting import PageRequest, ProspectPage, normalise
+from outreach.prospecting import PageRequest, ProspectPage, encode_state
 
 
-def encode_state(flt: ProspectQuery, req: PageRequest) -> str:
-    """The list's state, carried in button values so any click can show the same list again."""
-    state: dict[str, Any] = {"n": req.number}
-    if flt.text:
-        state["q"] = flt.text
-    if flt.kind:
-        state["k"] = flt.kind.value
-    if flt.messaging_enabled is not None:
-        state["m"] = int(flt.messaging_enabled)
-    if flt.country:
-        state["c"] = flt.country
-    if flt.not_contacted:
-        state["nc"] = 1
-    for key, cursor in (("at", req.at), ("af", req.after), ("bf", req.before)):
-        if cursor:
-            state[key] = cursor
-    return json.dumps(state, separators=(",", ":"), ensure_ascii=False)
-
-
-def decode_state(value: str) -> tuple[ProspectQuery, PageRequest]:
-    """Inverse of :func:`encode_state`; a tampered or broken value gives the first page, unfiltered."""
-    try:
-        state = json.loads(value)
-        kind = PartnerKind(state["k"]) if state.get("k") else None
-        messaging = bool(state["m"]) if "m" in state else None
-        flt = ProspectQuery(
-            str(state.get("q", "")), kind, messaging, str(state.get("c", "")), bool(state.get("nc"))
-        )
-        cursors = {key: str(state[key]) if state.get(key) else None for key in ("at", "af", "bf")}
-        req = PageRequest(cursors["at"], cursors["af"], cursors["bf"], max(1, int(state.get("n", 1))))
-        return normalise(flt)[0], req
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return ProspectQuery(), PageRequest()
-
-
-def _row(p: Prospect, picked: bool, t: Translator, nonce: str) -> Block:
+def _row(p: Prospect, picked: bool, t: Translator, key: str) -> Block:
     partner = p.partner
     who = partner.contact_name or partner.name
     title = f"*{escape(clip(who, 30))}* — {escape(clip(partner.name, 30))}"
@@ -79,10 +41,10 @@ def _row(p: Prospect, picked: bool, t: Translator, nonce: str) -> Block:
     more.append(option(t("list.more.email"), f"email:{partner.mpid}"))
     more.append(option(t("list.more.details"), f"details:{partner.mpid}"))
     overflow: Block = {"type": "overflow", "action_id": ids.ACTION_ROW_MORE, "options": more}
-    return actions(checkbox, overflow, block_id=ids.block_id(ids.BLOCK_PICKS, f"{partner.mpid}~{nonce}"))
+    return actions(checkbox, overflow, block_id=ids.block_id(ids.BLOCK_PICKS, f"{partner.mpid}~{key}"))
 
 
-def _filters(flt: ProspectQuery, countries: list[str], t: Translator, nonce: str) -> Block:
+def _filters(flt: ProspectQuery, countries: list[str], t: Translator, key: str) -> Block:
     def select(action_id: str, placeholder: str, choices: list[tuple[str, str]], current: str) -> Block:
         opts = [option(label, value) for label, value in choices]
         element: Block = {
@@ -132,7 +94,7 @@ def _filters(flt: ProspectQuery, countries: list[str], t: Translator, nonce: str
     if flt.not_contacted:
         not_contacted["initial_options"] = [nc_option]
     elements.append(not_contacted)
-    return actions(*elements, block_id=ids.block_id("filters", nonce))
+    return actions(*elements, block_id=ids.block_id(ids.BLOCK_FILTERS, key))
 
 
 def nav_buttons(page: ProspectPage, t: Translator, prev_id: str, next_id: str, block_id: str) -> Block | None:
@@ -147,8 +109,9 @@ def nav_buttons(page: ProspectPage, t: Translator, prev_id: str, next_id: str, b
     return actions(*buttons, block_id=block_id) if buttons else None
 
 
-def build_prospect_list(page: ProspectPage, countries: list[str], t: Translator, nonce: str) -> list[Block]:
-    """``nonce`` differs on every render so Slack never keeps stale element state (SLACK.md §1.1)."""
+def build_prospect_list(page: ProspectPage, countries: list[str], t: Translator, key: str) -> list[Block]:
+    """``key``: where this render's state is kept (ProspectService.remember). Every block id ends with it, so
+    an action says which render it came from, and each render has new block ids (SLACK.md §1.1)."""
     flt = page.query
     state = encode_state(flt, PageRequest(at=page.first_cursor, number=page.number))
     blocks: list[Block] = [header(t("list.title"))]
@@ -175,7 +138,7 @@ def build_prospect_list(page: ProspectPage, countries: list[str], t: Translator,
     if page.search_cut:
         notes.append(t("list.search_cut", limit=200))
     blocks.append(context(*notes))
-    blocks.append(_filters(flt, countries, t, nonce))
+    blocks.append(_filters(flt, countries, t, key))
     bulk = [button(t("list.select_all"), ids.ACTION_SELECT_ALL, state)]
     if page.picked_count:
         bulk.append(
@@ -202,13 +165,13 @@ def build_prospect_list(page: ProspectPage, countries: list[str], t: Translator,
         bulk.append(
             button(t("list.message_picked", count=page.picked_count), ids.ACTION_MESSAGE_PICKED, state)
         )
-    blocks.append(actions(*bulk, block_id=ids.block_id("bulk", nonce)))
+    blocks.append(actions(*bulk, block_id=ids.block_id(ids.BLOCK_BULK, key)))
     blocks.append(divider())
     for p in page.items:
-        blocks.append(_row(p, p.partner.mpid in page.picked_on_page, t, nonce))
+        blocks.append(_row(p, p.partner.mpid in page.picked_on_page, t, key))
     if not page.items:
         blocks.append(section(t("list.empty_hint")))
-    nav = nav_buttons(page, t, ids.ACTION_PAGE_PREV, ids.ACTION_PAGE_NEXT, ids.block_id("nav", nonce))
+    nav = nav_buttons(page, t, ids.ACTION_PAGE_PREV, ids.ACTION_PAGE_NEXT, ids.block_id(ids.BLOCK_NAV, key))
     if nav is not None:
         blocks.append(nav)
     return check_limits(blocks)

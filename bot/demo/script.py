@@ -9,7 +9,7 @@ from typing import Any
 
 from bot import ids
 from bot.demo.sample import ads_jsonl, partners_csv
-from bot.devtools.harness import FullApp, button, input_values, mpid_of, rows, tick, wait_for
+from bot.devtools.harness import FullApp, button, input_values, mpid_of, row_of, rows, tick, wait_for
 from bot.devtools.maildir_smtp import MaildirSmtpServer
 from bot.devtools.samples import pdf
 from bot.devtools.screens import builder_link, render
@@ -64,9 +64,9 @@ class Script:
         app = self.app
         page1 = app.command(USER)
         self.screen("/prospects — page 1", page1)
-        chosen = [r for r in rows(page1) if self._suitable(r)][:2]
-        for row in chosen:
-            page1 = app.click(USER, page1, tick(row)) or page1
+        chosen = [mpid_of(r) for r in rows(page1) if self._suitable(r)][:2]
+        for mpid in chosen:  # each tick shows the page again: the next box is ticked on the page as it is now
+            page1 = app.click(USER, page1, tick(row_of(page1, mpid))) or page1
         page2 = app.click(USER, page1, button(page1, ids.ACTION_PAGE_NEXT)) or page1
         row = next(r for r in rows(page2) if self._suitable(r))
         page2 = app.click(USER, page2, tick(row)) or page2

@@ -5,6 +5,7 @@ the offline demo."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,21 +50,46 @@ class FullApp:
     server: HttpServer
 
     def team(self, team_id: str) -> SlackClientSim:
-        return SlackClientSim(self.sim.url, SIGNING_SECRET, team_id=team_id)
+        return SlackClientSim(self.sim.url, SIGNING_SECRET, team_id=team_id, slack=self.standin)
 
     # -- reading what the app showed ---------------------------------------------------------------------
     def responses_since(self, count: int) -> list[dict[str, Any]]:
         return [body for _, body in self.standin.responses[count:]]
 
-    def command(self, user: str, text: str = "", team: str = "T0001") -> dict[str, Any]:
-        """Run /prospects and return the message it answered with (via its response_url)."""
-        before = len(self.standin.responses)
-        answer = self.team(team).command(user, ids.COMMAND, text, response_url=self.standin.response_url())
+    def _shown_after(self, count: int, user: str, channel: str, clicked: tuple[str, str] | None) -> Any:
+        """The first message the user sees change after ``count`` writes: the clicked one replaced, or a new
+        one in that channel (an ephemeral one only for its user)."""
+        for key in self.standin.writes[count:]:
+            message = self.standin.message(*key)
+            if message is None:
+                continue
+            if key == clicked or (key[0] == channel and (not message.ephemeral or message.user == user)):
+                return message.snapshot()
+        return None
+
+    def message_with(self, needle: str) -> dict[str, Any] | None:
+        """The newest message (as shown now) whose text or blocks contain ``needle``."""
+        for key in reversed(self.standin.writes):
+            message = self.standin.message(*key)
+            if message is not None and needle in message.text + json.dumps(message.blocks):
+                return message.snapshot()
+        return None
+
+    @staticmethod
+    def _answered(answer: HttpAnswer, what: str) -> None:
+        assert not answer.late, f"the app answered {what} after Slack's 3 seconds: Slack dropped the answer"
         assert answer.status == 200, answer
-        found: list[dict[str, Any]] = wait_for(
-            lambda: self.responses_since(before), what="a response to /prospects"
+
+    def command(
+        self, user: str, text: str = "", team: str = "T0001", channel: str = "C0001"
+    ) -> dict[str, Any]:
+        """Run /prospects and return the message it shows (posted through its response_url)."""
+        before = len(self.standin.writes)
+        self._answered(self.team(team).command(user, ids.COMMAND, text, channel_id=channel), "/prospects")
+        found: dict[str, Any] = wait_for(
+            lambda: self._shown_after(before, user, channel, None), what="a response to /prospects"
         )
-        return found[-1]
+        return found
 
     def click(
         self,
@@ -73,29 +99,26 @@ class FullApp:
         team: str = "T0001",
         expect_response: bool = True,
     ) -> dict[str, Any] | None:
-        before = len(self.standin.responses)
-        answer = self.team(team).block_actions(
-            user,
-            [action],
-            container={"type": "message", "is_ephemeral": True},
-            message=message,
-            response_url=self.standin.response_url(),
-            team_id=team,
-        )
-        assert answer.status == 200, answer
+        """Use an element of ``message`` as the user sees it now; returns the message shown after, if any."""
+        before = len(self.standin.writes)
+        self._answered(self.team(team).click(user, message, action, team_id=team), action["action_id"])
         if not expect_response:
             return None
-        found: list[dict[str, Any]] = wait_for(
-            lambda: self.responses_since(before), what=f"a response to {action['action_id']}"
+        clicked = (message["channel"], message["ts"])
+        found: dict[str, Any] = wait_for(
+            lambda: self._shown_after(before, user, message["channel"], clicked),
+            what=f"a response to {action['action_id']}",
         )
-        return found[-1]
+        return found
 
     def click_in_view(
         self, user: str, view: dict[str, Any], action: dict[str, Any], team: str = "T0001"
     ) -> HttpAnswer:
-        return self.team(team).block_actions(
-            user, [action], container={"type": "view", "view_id": view["id"]}, view=view, team_id=team
-        )
+        """Use an element of the open view ``view`` (what is typed in it: ``view["state"]["values"]``)."""
+        values = (view.get("state") or {}).get("values") or {}
+        answer = self.team(team).click_in_view(user, view["id"], action, values, team_id=team)
+        self._answered(answer, action["action_id"])
+        return answer
 
     def opened_after(self, count: int, method: str = "views.open") -> dict[str, Any]:
         """The first view written by ``method`` after the view log had ``count`` entries (waits for it)."""
@@ -115,7 +138,22 @@ class FullApp:
     def submit(
         self, user: str, view: dict[str, Any], values: dict[str, Any], team: str = "T0001"
     ) -> HttpAnswer:
-        return self.team(team).view_submission(user, view, values, team_id=team)
+        """Press Send on the open view ``view`` with ``values`` typed in it; Slack applies the answer."""
+        answer = self.team(team).submit(user, view["id"], values, team_id=team)
+        self._answered(answer, "the submission")
+        return answer
+
+    def close(
+        self,
+        user: str,
+        view: dict[str, Any],
+        values: dict[str, Any] | None = None,
+        *,
+        clear: bool = False,
+        team: str = "T0001",
+    ) -> HttpAnswer | None:
+        """The user closes the open view ``view`` (``clear``: the whole modal) with ``values`` typed in it."""
+        return self.team(team).close(user, view["id"], values, clear=clear, team_id=team)
 
 
 DEFAULT_USERS = (
@@ -144,7 +182,12 @@ def full_app(base: Settings, users: tuple[SlackUser, ...] = DEFAULT_USERS) -> It
         )
         services = build_services(settings)
         client = make_client(settings)
-        app = build_app(settings, lambda a: register_all(a, services), client=client)
+        app = build_app(
+            settings,
+            lambda a: register_all(a, services),
+            client=client,
+            first_delivery=services.redelivery.first_delivery,
+        )
         server = HttpServer(WsgiApp(app, routes=extra_routes(services, client)), port=port).start()
         sender = BackgroundSender(
             services, ProgressDM(services, client, interval=0.2), poll_seconds=0.5
@@ -152,12 +195,14 @@ def full_app(base: Settings, users: tuple[SlackUser, ...] = DEFAULT_USERS) -> It
         try:
             yield FullApp(
                 standin,
-                SlackClientSim(server.url + "/slack/events", SIGNING_SECRET),
+                SlackClientSim(server.url + "/slack/events", SIGNING_SECRET, slack=standin),
                 services,
                 inbox,
                 settings,
                 server,
             )
+            if standin.refused:
+                raise AssertionError(f"Slack would have refused what the app sent: {standin.refused}")
         finally:
             sender.stop()
             server.stop()
@@ -173,6 +218,11 @@ def rows(message: dict[str, Any]) -> list[dict[str, Any]]:
 
 def mpid_of(row: dict[str, Any]) -> str:
     return str(row["elements"][0]["options"][0]["value"])
+
+
+def row_of(message: dict[str, Any], mpid: str) -> dict[str, Any]:
+    """The row of ``mpid`` on a /prospects page as it is shown now."""
+    return next(r for r in rows(message) if mpid_of(r) == mpid)
 
 
 def tick(row: dict[str, Any]) -> dict[str, Any]:
@@ -195,11 +245,12 @@ def more(row: dict[str, Any], verb: str) -> dict[str, Any]:
     }
 
 
-def button(message: dict[str, Any], action_id: str) -> dict[str, Any]:
-    """Clicking the button ``action_id`` of a message or view."""
+def button(message: dict[str, Any], action_id: str, value: str | None = None) -> dict[str, Any]:
+    """Clicking the button ``action_id`` (the one carrying ``value``, when given) of a message or view."""
     for block in message["blocks"]:
-        for element in block.get("elements", []):
-            if element.get("action_id") == action_id:
+        elements = [*block.get("elements", []), *([block["accessory"]] if block.get("accessory") else [])]
+        for element in elements:
+            if element.get("action_id") == action_id and value in (None, element.get("value")):
                 return {
                     "type": "button",
                     "action_id": action_id,

@@ -1,9 +1,23 @@
 """Requests exactly as Slack sends them: form-encoded bodies, signed with the signing secret.
 
-``SlackClientSim`` plays the Slack side of a conversation with the app over HTTP: a slash command, a button
-click (``block_actions``), a modal submission (``view_submission``). Each request carries
-``X-Slack-Request-Timestamp`` and ``X-Slack-Signature: v0=HMAC_SHA256(secret, "v0:{ts}:{body}")``.
-Used by the scenario tests and the offline demo.
+``SlackClientSim`` plays the Slack side of a conversation with the app over HTTP: a slash command, a click on a
+message or in a modal (``block_actions``), a modal submission (``view_submission``), a modal closed
+(``view_closed``). Each request carries ``X-Slack-Request-Timestamp`` and
+``X-Slack-Signature: v0=HMAC_SHA256(secret, "v0:{ts}:{body}")``. Used by the scenario tests and the offline demo.
+
+With a stand-in attached (``slack=``), it is the user's Slack client: it clicks only what is on screen, and sends
+only what Slack sends (../shared/SLACK.md §8):
+
+* a slash command's text HTML-escaped (``&`` → ``&amp;``, ``<`` → ``&lt;``, ``>`` → ``&gt;``;
+  https://api.slack.com/reference/surfaces/formatting#escaping);
+* an action on an **ephemeral** message with ``container: {type: message, message_ts, channel_id, is_ephemeral:
+  true}``, ``channel``, ``response_url``, ``trigger_id``, ``actions`` — and no ``message`` and no ``state`` (a
+  payload captured from Slack in 2020 has exactly these keys; the 2020-09 change that added ``state`` is not
+  relied on for ephemeral messages: the stricter reading);
+* an action on a regular message with ``message`` and ``state`` as well; an action in a modal with ``view``
+  (its ``state.values``) and no ``response_url`` (https://api.slack.com/reference/interaction-payloads/block-actions);
+* triggers issued by the stand-in (single use, 3 seconds), and Slack's 3-second deadline for the answer: an answer
+  that comes later is dropped, as Slack drops it (``HttpAnswer.late``).
 """
 
 from __future__ import annotations
@@ -17,7 +31,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.devtools.slack_standin import SlackStandIn
+
+ACK_SECONDS = 3.0  # Slack shows the user an error when the app answers later (SLACK.md §2.1)
 
 
 def sign(secret: str, timestamp: str, body: str) -> str:
@@ -25,11 +44,17 @@ def sign(secret: str, timestamp: str, body: str) -> str:
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
+def escape_command_text(text: str) -> str:
+    """What Slack does to a slash command's text before sending it (the three characters it escapes)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 @dataclass
 class HttpAnswer:
     status: int
     body: bytes
     headers: dict[str, str]
+    late: bool = False  # the app took longer than Slack waits: Slack dropped this answer
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -37,12 +62,21 @@ class HttpAnswer:
 
 class SlackClientSim:
     def __init__(
-        self, url: str, signing_secret: str, team_id: str = "T0001", team_domain: str = "standin"
+        self,
+        url: str,
+        signing_secret: str,
+        team_id: str = "T0001",
+        team_domain: str = "standin",
+        *,
+        slack: SlackStandIn | None = None,
+        deadline: float = ACK_SECONDS,
     ) -> None:
         self.url = url
         self.secret = signing_secret
         self.team_id = team_id
         self.team_domain = team_domain
+        self.slack = slack
+        self.deadline = deadline
         self._triggers = itertools.count(1)
 
     # -- raw ---------------------------------------------------------------------------------------
@@ -54,6 +88,7 @@ class SlackClientSim:
         timestamp: int | None = None,
         signature: str | None = None,
         headers: dict[str, str] | None = None,
+        deadline: float | None = None,
     ) -> HttpAnswer:
         ts = str(int(time.time()) if timestamp is None else timestamp)
         sig = sign(self.secret, ts, body) if signature is None else signature
@@ -64,13 +99,33 @@ class SlackClientSim:
         for k, v in (headers or {}).items():
             request.add_header(k, v)
         try:
-            with urllib.request.urlopen(request, timeout=30) as resp:
+            with urllib.request.urlopen(request, timeout=deadline or self.deadline) as resp:
                 return HttpAnswer(resp.status, resp.read(), dict(resp.headers))
         except urllib.error.HTTPError as err:
-            return HttpAnswer(err.code, err.read(), dict(err.headers))
+            with err:  # its connection is closed with it
+                return HttpAnswer(err.code, err.read(), dict(err.headers))
+        except TimeoutError:
+            return HttpAnswer(0, b"", {}, late=True)
+        except urllib.error.URLError as err:
+            if isinstance(err.reason, TimeoutError):
+                return HttpAnswer(0, b"", {}, late=True)
+            raise
 
-    def trigger_id(self) -> str:
+    def trigger_id(self, user_id: str = "", view_id: str = "") -> str:
+        if self.slack is not None:
+            return self.slack.new_trigger(user_id, view_id)
         return f"{next(self._triggers)}.{int(time.time())}.standin"
+
+    def _team(self, team_id: str | None) -> dict[str, str]:
+        return {"id": team_id or self.team_id, "domain": self.team_domain}
+
+    def _user(self, user_id: str, team_id: str | None) -> dict[str, str]:
+        return {
+            "id": user_id,
+            "username": user_id.lower(),
+            "name": user_id.lower(),
+            "team_id": team_id or self.team_id,
+        }
 
     # -- what Slack sends ----------------------------------------------------------------------------
     def command(
@@ -82,21 +137,25 @@ class SlackClientSim:
         channel_id: str = "C0001",
         response_url: str = "",
         team_id: str | None = None,
+        escape: bool = True,
         **extra: str,
     ) -> HttpAnswer:
+        if not response_url and self.slack is not None:
+            response_url = self.slack.new_response_url(channel_id, user_id)
         form = {
             "token": "deprecated-verification-token",
             "team_id": team_id or self.team_id,
             "team_domain": self.team_domain,
             "channel_id": channel_id,
-            "channel_name": "general",
+            "channel_name": "directmessage" if channel_id.startswith("D") else "general",
             "user_id": user_id,
             "user_name": user_id.lower(),
             "command": command,
-            "text": text,
+            "text": escape_command_text(text) if escape else text,
             "api_app_id": "A0001",
+            "is_enterprise_install": "false",
             "response_url": response_url,
-            "trigger_id": self.trigger_id(),
+            "trigger_id": self.trigger_id(user_id),
             **extra,
         }
         return self.post(urllib.parse.urlencode(form))
@@ -118,22 +177,24 @@ class SlackClientSim:
         team_id: str | None = None,
         **kw: Any,
     ) -> HttpAnswer:
-        team = team_id or self.team_id
+        """A raw ``block_actions`` payload, as given (a forged or hand-made one); :meth:`click` is Slack's."""
         payload: dict[str, Any] = {
             "type": "block_actions",
-            "team": {"id": team, "domain": self.team_domain},
-            "user": {"id": user_id, "username": user_id.lower(), "team_id": team},
+            "team": self._team(team_id),
+            "user": self._user(user_id, team_id),
             "api_app_id": "A0001",
             "token": "deprecated-verification-token",
             "container": container,
-            "trigger_id": self.trigger_id(),
+            "trigger_id": self.trigger_id(user_id, str(container.get("view_id", ""))),
             "actions": [{"action_ts": f"{time.time():.6f}", **a} for a in actions],
-            "state": {"values": state or {}},
         }
-        if message is not None:
-            payload["message"] = message
+        if state is not None:
+            payload["state"] = {"values": state}
+        if container.get("type") == "message":
             payload["channel"] = {"id": channel_id, "name": "general"}
             payload["response_url"] = response_url
+        if message is not None:
+            payload["message"] = message
         if view is not None:
             payload["view"] = view
         return self.interaction(payload, **kw)
@@ -146,16 +207,200 @@ class SlackClientSim:
         team_id: str | None = None,
         **kw: Any,
     ) -> HttpAnswer:
-        team = team_id or self.team_id
+        """A raw ``view_submission`` of ``view`` as given; :meth:`submit` submits what is on screen."""
         submitted = {**view, "state": {"values": values}}
         payload = {
             "type": "view_submission",
-            "team": {"id": team, "domain": self.team_domain},
-            "user": {"id": user_id, "username": user_id.lower(), "team_id": team},
+            "team": self._team(team_id),
+            "user": self._user(user_id, team_id),
             "api_app_id": "A0001",
             "token": "deprecated-verification-token",
-            "trigger_id": self.trigger_id(),
+            "trigger_id": self.trigger_id(user_id, str(view.get("id", ""))),
             "view": submitted,
             "response_urls": [],
+            "is_enterprise_install": False,
+            "enterprise": None,
         }
         return self.interaction(payload, **kw)
+
+    # -- the user's Slack client (needs the stand-in) --------------------------------------------------
+    def _standin(self) -> SlackStandIn:
+        if self.slack is None:
+            raise RuntimeError("attach the stand-in (slack=) to click, submit or close like a user")
+        return self.slack
+
+    def click(
+        self, user_id: str, shown: dict[str, Any], action: dict[str, Any], team_id: str | None = None
+    ) -> HttpAnswer:
+        """Use an element of the message ``shown`` (a snapshot with its channel and ts) as it is on screen now."""
+        slack = self._standin()
+        message = slack.message(shown["channel"], shown["ts"])
+        if message is None or (message.ephemeral and message.user != user_id):
+            raise AssertionError(f"{user_id} cannot see message {shown['ts']} (gone, or someone else's)")
+        element = _find(message.blocks, action)
+        channel = message.channel
+        container = {
+            "type": "message",
+            "message_ts": message.ts,
+            "channel_id": channel,
+            "is_ephemeral": message.ephemeral,
+        }
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": self._user(user_id, team_id),
+            "api_app_id": "A0001",
+            "token": "deprecated-verification-token",
+            "container": container,
+            "trigger_id": slack.new_trigger(user_id),
+            "team": self._team(team_id),
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel, "name": "directmessage" if channel.startswith("D") else "general"},
+            "response_url": slack.new_response_url(channel, user_id, (channel, message.ts)),
+            "actions": [_action(element, action)],
+        }
+        if not message.ephemeral:
+            payload["message"] = message.payload(team_id or self.team_id)
+            payload["state"] = {"values": _message_state(message.blocks)}
+        return self.interaction(payload)
+
+    def click_in_view(
+        self,
+        user_id: str,
+        view_id: str,
+        action: dict[str, Any],
+        values: dict[str, Any] | None = None,
+        team_id: str | None = None,
+    ) -> HttpAnswer:
+        """Use an element of the open view ``view_id``; ``values``: what the user typed in its inputs."""
+        view = self._open(view_id)
+        element = _find(view.get("blocks", []), action)
+        payload = {
+            "type": "block_actions",
+            "user": self._user(user_id, team_id),
+            "api_app_id": "A0001",
+            "token": "deprecated-verification-token",
+            "container": {"type": "view", "view_id": view_id},
+            "trigger_id": self._standin().new_trigger(user_id, view_id),
+            "team": self._team(team_id),
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": {**view, "state": {"values": values or {}}},
+            "actions": [_action(element, action)],
+        }
+        return self.interaction(payload)
+
+    def submit(
+        self, user_id: str, view_id: str, values: dict[str, Any], team_id: str | None = None
+    ) -> HttpAnswer:
+        """Press the submit button of the open view ``view_id``; Slack then applies the answer."""
+        slack = self._standin()
+        view = self._open(view_id)
+        version = slack.view_version(view_id)
+        answer = self.view_submission(user_id, view, values, team_id)
+        if not answer.late and answer.status == 200:
+            refused = slack.answer_submission(view_id, version, answer.json())
+            if refused:
+                raise AssertionError(f"Slack would refuse the answer to the submission: {refused}")
+        return answer
+
+    def close(
+        self,
+        user_id: str,
+        view_id: str,
+        values: dict[str, Any] | None = None,
+        *,
+        clear: bool = False,
+        team_id: str | None = None,
+    ) -> HttpAnswer | None:
+        """Close the open view ``view_id`` (``clear``: the whole modal, its X); ``view_closed`` when asked for."""
+        closed = self._standin().close_view(view_id, clear=clear)
+        if not closed:
+            raise AssertionError(f"view {view_id} is not open")
+        answer = None
+        for view in closed:
+            if not view.get("notify_on_close"):
+                continue
+            payload = {
+                "type": "view_closed",
+                "team": self._team(team_id),
+                "user": self._user(user_id, team_id),
+                "api_app_id": "A0001",
+                "token": "deprecated-verification-token",
+                "view": {**view, "state": {"values": values or {} if view["id"] == view_id else {}}},
+                "is_cleared": clear,
+                "is_enterprise_install": False,
+                "enterprise": None,
+            }
+            answer = self.interaction(payload)
+        return answer
+
+    def _open(self, view_id: str) -> dict[str, Any]:
+        view = self._standin().open_view(view_id)
+        if view is None:
+            raise AssertionError(f"view {view_id} is not open: nobody can click in it")
+        return view
+
+
+# -- building an action as Slack does, from the element on screen -------------------------------------------
+def _find(blocks: list[dict[str, Any]], action: dict[str, Any]) -> dict[str, Any]:
+    for block in blocks:
+        if block.get("block_id") != action.get("block_id"):
+            continue
+        elements = list(block.get("elements") or [])
+        elements += [block[k] for k in ("accessory", "element") if isinstance(block.get(k), dict)]
+        for element in elements:
+            if element.get("action_id") == action.get("action_id"):
+                return dict(element)
+    raise AssertionError(f"no element {action.get('action_id')} in block {action.get('block_id')} on screen")
+
+
+def _action(element: dict[str, Any], chosen: dict[str, Any]) -> dict[str, Any]:
+    kind = element.get("type")
+    action: dict[str, Any] = {
+        "type": kind,
+        "action_id": element["action_id"],
+        "block_id": chosen["block_id"],
+        "action_ts": f"{time.time():.6f}",
+    }
+    options = element.get("options") or []
+    if kind == "button":
+        action["text"] = element.get("text")
+        if "value" in element:
+            if chosen.get("value", element["value"]) != element["value"]:
+                raise AssertionError("a button's value is what the app put on it")
+            action["value"] = element["value"]
+        if "style" in element:
+            action["style"] = element["style"]
+    elif kind == "checkboxes":
+        picked = [o.get("value") for o in chosen.get("selected_options") or []]
+        action["selected_options"] = [_option(options, v) for v in picked]
+    elif kind in ("static_select", "overflow", "radio_buttons"):
+        action["selected_option"] = _option(options, (chosen.get("selected_option") or {}).get("value"))
+        if kind == "static_select" and "placeholder" in element:
+            action["placeholder"] = element["placeholder"]
+    else:
+        raise AssertionError(f"the stand-in does not click {kind} elements yet")
+    return action
+
+
+def _option(options: list[dict[str, Any]], value: Any) -> dict[str, Any]:
+    for option in options:
+        if option.get("value") == value:
+            return dict(option)
+    raise AssertionError(f"no option {value!r} on screen")
+
+
+def _message_state(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """``state.values`` of a message: the current choice of each stateful element."""
+    values: dict[str, Any] = {}
+    for block in blocks:
+        for element in block.get("elements") or []:
+            if element.get("type") == "checkboxes":
+                chosen = {"type": "checkboxes", "selected_options": element.get("initial_options") or []}
+            elif element.get("type") == "static_select":
+                chosen = {"type": "static_select", "selected_option": element.get("initial_option")}
+            else:
+                continue
+            values.setdefault(block.get("block_id", ""), {})[element["action_id"]] = chosen
+    return values

@@ -1,12 +1,33 @@
-"""A local stand-in for Slack's Web API.
+"""A local stand-in for Slack: its Web API, and what a user's Slack client holds (messages, modals, triggers).
 
-It listens on 127.0.0.1, records every call (method, arguments, token) and answers with Slack-shaped JSON,
-so the real app (its ``WebClient`` pointed here through ``SLACK_API_URL``) can run with no network:
-the scenario tests and the offline demo both drive the app against it.
+It listens on 127.0.0.1 and records every call (method, arguments, token). The real app, its ``WebClient`` pointed
+here through ``SLACK_API_URL``, runs against it with no network: the scenario tests and the offline demo both do.
+``SlackClientSim`` (bot/devtools/slack_requests.py) plays the user's side against the same stand-in: a slash
+command, a click on a message or in a modal, a submission, closing a modal.
 
-Besides ``/api/<method>`` it serves uploaded files at ``/files/<id>`` (only with the bot token, as Slack
-does; with another token it answers an HTML login page with status 200, as Slack does) and records the
-posts to response URLs at ``/response/<id>``.
+It is at least as strict as Slack, because a stand-in kinder than Slack hides exactly the bugs users meet
+(../shared/SLACK.md §8). Each rule names its source:
+
+* Rate tiers per workspace and method, 429 with ``Retry-After`` (bot/devtools/slack_limits.py;
+  https://api.slack.com/apis/rate-limits).
+* A ``trigger_id`` works once and for 3 seconds (``exchanged_trigger_id``, ``expired_trigger_id``;
+  https://api.slack.com/interactivity/handling#modal_responses, https://api.slack.com/methods/views.open). An id
+  it never issued is ``invalid_trigger_id``. ``views.push`` needs a trigger from an interaction in an open modal.
+* A modal holds at most 3 views (``push_limit_reached``; https://api.slack.com/methods/views.push). A view the
+  user closed is gone: ``views.update`` answers ``not_found``; a stale ``hash`` answers ``hash_conflict``
+  (https://api.slack.com/methods/views.update; github.com/slackapi/bolt-js/issues/1309).
+* Every message and view is checked as Slack checks it (bot/devtools/slack_payloads.py): ``invalid_blocks``,
+  ``invalid_arguments``, ``msg_too_long``, ``view_too_large``. Refusals of malformed payloads are kept in
+  ``refused`` (the app should never cause one).
+* Messages sent to a ``response_url``: at most 5 within 30 minutes of the interaction (SLACK.md §2.3, secondary
+  sources: the stricter reading); ``replace_original``/``delete_original`` act on the message the interaction came
+  from, and there is none for a slash command (no source says what Slack does then: refused, the stricter reading).
+  Without them a new message is posted, ephemeral unless ``response_type`` is ``in_channel``
+  (https://api.slack.com/interactivity/handling#message_responses).
+* Files: ``url_private_download`` answers 302 to a ``files-origin`` path, as Enterprise Grid does
+  (SLACK.md §8.3); with a wrong token a file URL answers 200 with an HTML sign-in page (SLACK.md §1.5).
+  ``redirect_files_to(base)`` makes the redirect point at another host, to check that the app refuses it.
+* A method the stand-in does not implement answers ``unknown_method`` rather than a made-up success.
 
 Faults can be injected per method: ``standin.fail("chat.update", status=429, times=2, retry_after=1)``.
 """
@@ -16,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import secrets
 import threading
 import time
 import urllib.parse
@@ -25,8 +47,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from bot.devtools.slack_limits import RateLimiter
+from bot.devtools.slack_payloads import message_problems, view_problems
 
 JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
+TRIGGER_SECONDS = 3.0
+MAX_VIEWS_IN_A_MODAL = 3
+RESPONSE_URL_USES = 5
+RESPONSE_URL_SECONDS = 30 * 60
+BOT_USER, BOT_ID, APP_ID = "UBOT", "BBOT", "A0001"
+
+Answer = dict[str, Any]
 
 
 @dataclass
@@ -59,6 +89,59 @@ class SlackUser:
 
 
 @dataclass
+class Message:
+    """A message as the people in its channel see it (an ephemeral one: only ``user``)."""
+
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    ephemeral: bool = False
+    user: str = ""  # who sees an ephemeral message
+    version: int = 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """What a test reads: the message as shown, with where it is."""
+        return {
+            "channel": self.channel,
+            "ts": self.ts,
+            "is_ephemeral": self.ephemeral,
+            "text": self.text,
+            "blocks": self.blocks,
+        }
+
+    def payload(self, team_id: str) -> dict[str, Any]:
+        """The ``message`` object Slack puts in an interaction from a (non-ephemeral) message."""
+        return {
+            "type": "message",
+            "user": BOT_USER,
+            "bot_id": BOT_ID,
+            "app_id": APP_ID,
+            "team": team_id,
+            "ts": self.ts,
+            "text": self.text,
+            "blocks": self.blocks,
+        }
+
+
+@dataclass
+class ResponseUrl:
+    channel: str
+    user: str
+    source: tuple[str, str] | None  # (channel, ts) of the message the interaction came from
+    issued: float
+    uses: int = 0
+
+
+@dataclass
+class Trigger:
+    user: str
+    issued: float
+    view_id: str = ""  # the open view the interaction came from: views.push stacks onto its modal
+    used: bool = False
+
+
+@dataclass
 class _Fault:
     status: int
     times: int
@@ -73,40 +156,49 @@ class SlackStandIn:
         self, bot_token: str = "xoxb-standin", team_id: str = "T0001", *, rate_limits: bool = True
     ) -> None:
         self.bot_token = bot_token
+        self.team_id = team_id
         self.rate_limits = (
             rate_limits  # Slack's tiers (bot/devtools/slack_limits.py); off only to compare with
         )
         self.limiter = RateLimiter()
         self.rate_limited: list[Call] = []  # calls answered 429 by the tiers
-        self.team_id = team_id
         self.calls: list[Call] = []
         self.responses: list[tuple[str, dict[str, Any]]] = []  # posts to response URLs
+        self.refused: list[tuple[str, list[str]]] = []  # (method or response URL, why): malformed payloads
         self.users: dict[str, SlackUser] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.files: dict[str, StoredFile] = {}
-        self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> latest message
-        self.views: dict[str, dict[str, Any]] = {}  # view id -> latest view
+        self.file_hits: list[tuple[str, str, str]] = []  # (Host header, path, token) of every file GET
+        self.messages: dict[tuple[str, str], Message] = {}  # (channel, ts) -> message, ephemeral ones too
+        self.writes: list[tuple[str, str]] = []  # (channel, ts) of every message posted, replaced or deleted
+        self.views: dict[str, dict[str, Any]] = {}  # open views only: view id -> latest view
+        self.stacks: dict[str, list[str]] = {}  # root view id -> the modal's views, bottom first
+        self.homes: dict[str, dict[str, Any]] = {}  # user -> published Home tab
         self.view_log: list[
             tuple[str, dict[str, Any]]
         ] = []  # (views.open|push|update|publish, view as stored)
+        self._versions: dict[str, int] = {}  # view id -> how many times it was written
+        self._triggers: dict[str, Trigger] = {}
+        self._response_urls: dict[str, ResponseUrl] = {}
         self._faults: dict[str, _Fault] = {}
+        self._redirect_base = ""  # where file downloads redirect (empty: this stand-in's files-origin path)
         self.app_token = "xapp-1-standin"
         self.socket_url = ""  # what apps.connections.open answers (a SocketModeStandIn's url)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self._handlers: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
+        self._handlers: dict[str, Callable[[dict[str, Any], str], Answer]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
             "chat.postEphemeral": self._post_ephemeral,
             "chat.update": self._chat_update,
-            "chat.delete": lambda a, t: {"ok": True, "channel": a.get("channel"), "ts": a.get("ts")},
+            "chat.delete": self._chat_delete,
             "conversations.open": self._conversations_open,
-            "views.open": self._view_write,
-            "views.push": self._view_write,
-            "views.update": self._view_write,
-            "views.publish": self._view_write,
+            "views.open": self._views_open,
+            "views.push": self._views_push,
+            "views.update": self._views_update,
+            "views.publish": self._views_publish,
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroup_users,
             "files.info": self._files_info,
@@ -128,7 +220,12 @@ class SlackStandIn:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="slack-standin", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="slack-standin",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -154,7 +251,7 @@ class SlackStandIn:
     def api_url(self) -> str:
         return self.base_url + "/api/"
 
-    # -- test helpers ------------------------------------------------------------------------------
+    # -- setting the scene -------------------------------------------------------------------------
     def add_user(self, user: SlackUser) -> SlackUser:
         self.users[user.id] = user
         return user
@@ -166,8 +263,9 @@ class SlackStandIn:
         self.files[fid] = StoredFile(fid, name, data, mimetype, filetype)
         return self._file_object(self.files[fid])
 
-    def response_url(self) -> str:
-        return f"{self.base_url}/response/{next(self._ids)}"
+    def redirect_files_to(self, base_url: str) -> None:
+        """Make file downloads redirect to ``base_url`` (another host) instead of this stand-in's origin path."""
+        self._redirect_base = base_url.rstrip("/")
 
     def fail(
         self,
@@ -181,28 +279,87 @@ class SlackStandIn:
         with self._lock:
             self._faults[method] = _Fault(status, times, retry_after, error)
 
-    def calls_to(self, method: str) -> list[Call]:
+    # -- what the user's Slack client does (used by SlackClientSim) ---------------------------------
+    def new_trigger(self, user: str, view_id: str = "") -> str:
+        """A trigger for one interaction of ``user`` (from the open view ``view_id``, if any)."""
+        trigger = f"{next(self._ids)}.{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
         with self._lock:
-            return [c for c in self.calls if c.method == method]
+            self._triggers[trigger] = Trigger(user, time.monotonic(), view_id)
+        return trigger
 
-    def last(self, method: str) -> Call:
-        found = self.calls_to(method)
-        if not found:
-            raise AssertionError(f"no call to {method}; calls: {[c.method for c in self.calls]}")
-        return found[-1]
-
-    def last_view(self, method: str = "") -> dict[str, Any]:
-        """The latest view written (by ``method`` when given: ``views.open`` …), as stored, with its id."""
+    def new_response_url(self, channel: str, user: str, source: tuple[str, str] | None = None) -> str:
+        rid = f"{next(self._ids)}{secrets.token_hex(6)}"
         with self._lock:
-            found = [v for m, v in self.view_log if not method or m == method]
-        if not found:
-            raise AssertionError(f"no view written by {method or 'views.*'}")
-        return found[-1]
+            self._response_urls[rid] = ResponseUrl(channel, user, source, time.monotonic())
+        return f"{self.base_url}/response/{rid}"
 
-    def reset(self) -> None:
+    def response_url(self, channel: str = "C0001", user: str = "U0001") -> str:
+        """A response URL of a slash command run by ``user`` in ``channel``."""
+        return self.new_response_url(channel, user)
+
+    def message(self, channel: str, ts: str) -> Message | None:
         with self._lock:
-            self.calls.clear()
-            self.responses.clear()
+            return self.messages.get((channel, ts))
+
+    def open_view(self, view_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self.views.get(view_id)
+
+    def view_version(self, view_id: str) -> int:
+        with self._lock:
+            return self._versions.get(view_id, 0)
+
+    def close_view(self, view_id: str, *, clear: bool = False) -> list[dict[str, Any]]:
+        """The user closes the top view of a modal (``clear``: the whole modal); returns the views closed."""
+        with self._lock:
+            root = self.views.get(view_id, {}).get("root_view_id") or view_id
+            stack = self.stacks.get(root, [])
+            if view_id not in stack:
+                return []
+            if not clear and stack[-1] != view_id:
+                raise AssertionError("only the top view of a modal can be closed on its own")
+            closing = list(stack) if clear else [view_id]
+            for vid in closing:
+                stack.remove(vid)
+            if not stack:
+                self.stacks.pop(root, None)
+            return [self.views.pop(vid) for vid in reversed(closing)]
+
+    def answer_submission(self, view_id: str, version: int, answer: dict[str, Any] | None) -> list[str]:
+        """Slack applying a ``view_submission`` answer (SLACK.md §2.4); returns why it was refused, if it was.
+
+        ``version``: the view's version when it was submitted. An app that already updated the view
+        (``views.update`` after its ack) has the last word: the answer then no longer applies to what is shown.
+        """
+        action = (answer or {}).get("response_action")
+        with self._lock:
+            if view_id not in self.views:
+                return ["the view was closed before the answer came"]
+            if action == "errors":
+                errors = (answer or {}).get("errors") or {}
+                present = {b.get("block_id") for b in self.views[view_id].get("blocks", [])}
+                unknown = [k for k in errors if k not in present]
+                return [f"errors for blocks not in the view: {unknown}"] if unknown else []
+            if action in ("update", "push"):
+                view = (answer or {}).get("view") or {}
+                problems = view_problems(view)
+                if problems:
+                    self.refused.append((f"view_submission {action}", problems))
+                    return problems
+                if action == "push":
+                    return self._push(view_id, view, "response_action.push")
+                if self._versions.get(view_id, 0) == version:
+                    self._write_view(view_id, view, "response_action.update")
+                return []
+            if action == "clear":
+                self.close_view(view_id, clear=True)
+                return []
+            if action is not None:
+                return [f"unknown response_action {action!r}"]
+            root = self.views[view_id].get("root_view_id") or view_id
+            if self.stacks.get(root, [])[-1:] == [view_id]:
+                self.close_view(view_id)  # a plain ack closes the submitted view
+            return []
 
     # -- HTTP --------------------------------------------------------------------------------------
     def _handle_post(self, req: BaseHTTPRequestHandler) -> None:
@@ -210,10 +367,8 @@ class SlackStandIn:
         raw = req.rfile.read(length)
         path = urllib.parse.urlsplit(req.path).path
         if path.startswith("/response/"):
-            body = json.loads(raw or b"{}")
-            with self._lock:
-                self.responses.append((path, body))
-            self._send(req, 200, b"ok", "text/plain")
+            status, text = self._respond(path.rsplit("/", 1)[-1], raw)
+            self._send(req, status, text.encode(), "text/plain")
             return
         if not path.startswith("/api/"):
             self._send(req, 404, b"not found", "text/plain")
@@ -232,8 +387,7 @@ class SlackStandIn:
             )
             if wait:
                 self.rate_limited.append(self.calls[-1])
-                answer = {"ok": False, "error": "ratelimited"}
-                self._send_json(req, 429, answer, {"Retry-After": str(wait)})
+                self._send_json(req, 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)})
                 return
             fault = self._faults.get(method)
             if fault and fault.times > 0:
@@ -250,22 +404,31 @@ class SlackStandIn:
             self._send_json(req, 200, {"ok": False, "error": "invalid_auth"})
             return
         handler = self._handlers.get(method)
-        answer: dict[str, Any] = handler(args, token) if handler else {"ok": True}
-        if method.startswith("views.") and answer.get("ok"):
-            with self._lock:
-                self.view_log.append((method, answer["view"]))
+        if handler is None:
+            self._send_json(req, 200, {"ok": False, "error": "unknown_method"})
+            return
+        with self._lock:
+            answer = handler(args, token)
         self._send_json(req, 200, answer)
 
     def _handle_get(self, req: BaseHTTPRequestHandler) -> None:
-        path = urllib.parse.urlsplit(req.path).path
-        if not path.startswith("/files/"):
+        parts = urllib.parse.urlsplit(req.path)
+        token = (req.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+        with self._lock:
+            self.file_hits.append((req.headers.get("Host", ""), parts.path, token))
+        segments = parts.path.split("/")
+        if len(segments) < 3 or segments[1] not in ("files", "files-origin"):
             self._send(req, 404, b"not found", "text/plain")
             return
-        fid = path.split("/")[2]
-        token = (req.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
-        stored = self.files.get(fid)
+        stored = self.files.get(segments[2])
+        if segments[1] == "files" and parts.query == "download=1" and stored is not None:
+            # Enterprise Grid answers a download with a redirect to its files-origin host (SLACK.md §8.3).
+            base = self._redirect_base or self.base_url
+            target = f"{base}/files-origin/{stored.id}/{urllib.parse.quote(stored.name)}?download=1"
+            self._send(req, 302, b"", "text/plain", {"Location": target})
+            return
         if token != self.bot_token or stored is None:
-            # What Slack does with a bad token: a 200 with its sign-in page.
+            # What Slack does with a bad token: a 200 with its sign-in page (SLACK.md §1.5).
             page = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body></html>"
             self._send(req, 200, page, "text/html; charset=utf-8")
             return
@@ -303,72 +466,236 @@ class SlackStandIn:
         self,
         req: BaseHTTPRequestHandler,
         status: int,
-        body: dict[str, Any],
+        body: Answer,
         headers: dict[str, str] | None = None,
     ) -> None:
         self._send(req, status, json.dumps(body).encode(), "application/json; charset=utf-8", headers)
+
+    # -- response URLs -----------------------------------------------------------------------------
+    def _respond(self, rid: str, raw: bytes) -> tuple[int, str]:
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            return 400, "invalid_payload"
+        with self._lock:
+            self.responses.append((f"/response/{rid}", body))
+            url = self._response_urls.get(rid)
+            if url is None:
+                return 404, "no_such_url"
+            if url.uses >= RESPONSE_URL_USES or time.monotonic() - url.issued > RESPONSE_URL_SECONDS:
+                return 404, "expired_url"
+            url.uses += 1
+            if body.get("delete_original"):
+                if url.source is None or self.messages.pop(url.source, None) is None:
+                    return 404, "message_not_found"
+                self.writes.append(url.source)
+                return 200, "ok"
+            problems = message_problems(str(body.get("text", "")), body.get("blocks"))
+            if problems:
+                self.refused.append((f"response_url {rid}", problems))
+                return 400, "invalid_blocks"
+            text, blocks = str(body.get("text", "")), list(body.get("blocks") or [])
+            if body.get("replace_original"):
+                original = self.messages.get(url.source) if url.source else None
+                if original is None:
+                    return 404, "message_not_found"
+                original.text, original.blocks, original.version = text, blocks, original.version + 1
+                self.writes.append((original.channel, original.ts))
+                return 200, "ok"
+            ephemeral = body.get("response_type", "ephemeral") != "in_channel"
+            ts = self._ts()
+            self.messages[(url.channel, ts)] = Message(
+                url.channel, ts, text, blocks, ephemeral=ephemeral, user=url.user if ephemeral else ""
+            )
+            self.writes.append((url.channel, ts))
+            return 200, "ok"
 
     # -- methods -----------------------------------------------------------------------------------
     def _ts(self) -> str:
         return f"{int(time.time())}.{next(self._ids):06d}"
 
-    def _auth_test(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+    def _auth_test(self, args: dict[str, Any], token: str) -> Answer:
         return {
             "ok": True,
             "url": "https://standin.slack.invalid/",
             "team": "Stand-in",
             "user": "outreach",
             "team_id": self.team_id,
-            "user_id": "UBOT",
-            "bot_id": "BBOT",
+            "user_id": BOT_USER,
+            "bot_id": BOT_ID,
         }
 
-    def _post_message(self, args: dict[str, Any], token: str) -> dict[str, Any]:
-        channel, ts = str(args.get("channel", "")), self._ts()
-        message = {
-            "type": "message",
-            "ts": ts,
-            "text": args.get("text", ""),
-            "blocks": args.get("blocks", []),
-        }
-        with self._lock:
-            self.messages[(channel, ts)] = message
-        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+    def _message_args(
+        self, args: dict[str, Any], *, update: bool = False
+    ) -> tuple[str, list[Any], Answer | None]:
+        text, blocks = str(args.get("text", "")), args.get("blocks") or []
+        problems = message_problems(text, blocks, update=update)
+        if problems:
+            self.refused.append(("chat", problems))
+            error = "msg_too_long" if problems[0].startswith("msg_too_long") else "invalid_blocks"
+            return text, [], {"ok": False, "error": error, "errors": problems}
+        return text, list(blocks), None
 
-    def _post_ephemeral(self, args: dict[str, Any], token: str) -> dict[str, Any]:
-        return {"ok": True, "message_ts": self._ts()}
+    def _post_message(self, args: dict[str, Any], token: str) -> Answer:
+        channel = str(args.get("channel", ""))
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        text, blocks, refused = self._message_args(args)
+        if refused:
+            return refused
+        ts = self._ts()
+        message = Message(channel, ts, text, blocks)
+        self.messages[(channel, ts)] = message
+        self.writes.append((channel, ts))
+        return {"ok": True, "channel": channel, "ts": ts, "message": message.payload(self.team_id)}
 
-    def _chat_update(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+    def _post_ephemeral(self, args: dict[str, Any], token: str) -> Answer:
+        channel, user = str(args.get("channel", "")), str(args.get("user", ""))
+        if user not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        text, blocks, refused = self._message_args(args)
+        if refused:
+            return refused
+        ts = self._ts()
+        self.messages[(channel, ts)] = Message(channel, ts, text, blocks, ephemeral=True, user=user)
+        self.writes.append((channel, ts))
+        return {"ok": True, "message_ts": ts}
+
+    def _chat_update(self, args: dict[str, Any], token: str) -> Answer:
         channel, ts = str(args.get("channel", "")), str(args.get("ts", ""))
-        with self._lock:
-            if (channel, ts) not in self.messages:
-                return {"ok": False, "error": "message_not_found"}
-            message = {
-                "type": "message",
-                "ts": ts,
-                "text": args.get("text", ""),
-                "blocks": args.get("blocks", []),
-            }
-            self.messages[(channel, ts)] = message
-        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+        message = self.messages.get((channel, ts))
+        if message is None or message.ephemeral:  # ephemeral messages change only through a response_url
+            return {"ok": False, "error": "message_not_found"}
+        text, blocks, refused = self._message_args(args, update=True)
+        if refused:
+            return refused
+        message.text, message.blocks, message.version = text, blocks, message.version + 1
+        self.writes.append((channel, ts))
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": ts,
+            "text": text,
+            "message": message.payload(self.team_id),
+        }
 
-    def _conversations_open(self, args: dict[str, Any], token: str) -> dict[str, Any]:
-        users = str(args.get("users", ""))
-        return {"ok": True, "channel": {"id": "D" + users.split(",", maxsplit=1)[0].lstrip("U")}}
+    def _chat_delete(self, args: dict[str, Any], token: str) -> Answer:
+        channel, ts = str(args.get("channel", "")), str(args.get("ts", ""))
+        if self.messages.pop((channel, ts), None) is None:
+            return {"ok": False, "error": "message_not_found"}
+        self.writes.append((channel, ts))
+        return {"ok": True, "channel": channel, "ts": ts}
 
-    def _view_write(self, args: dict[str, Any], token: str) -> dict[str, Any]:
-        view = dict(args.get("view") or {})
-        vid = str(args.get("view_id") or "") or f"V{next(self._ids):08d}"
-        if args.get("view_id") and vid not in self.views:
+    def _conversations_open(self, args: dict[str, Any], token: str) -> Answer:
+        first = str(args.get("users", "")).split(",", maxsplit=1)[0]
+        if first not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "channel": {"id": "D" + first.lstrip("U")}}
+
+    # -- views -------------------------------------------------------------------------------------
+    def _trigger(self, args: dict[str, Any]) -> Trigger | str:
+        trigger = self._triggers.get(str(args.get("trigger_id", "")))
+        if trigger is None:
+            return "invalid_trigger_id"
+        if trigger.used:
+            return "exchanged_trigger_id"
+        if time.monotonic() - trigger.issued > TRIGGER_SECONDS:
+            return "expired_trigger_id"
+        trigger.used = True
+        return trigger
+
+    def _checked_view(self, args: dict[str, Any]) -> dict[str, Any] | Answer:
+        view = args.get("view")
+        problems = view_problems(view)
+        if problems:
+            self.refused.append(("views", problems))
+            error = "view_too_large" if "view_too_large" in problems else "invalid_arguments"
+            return {"ok": False, "error": error, "response_metadata": {"messages": problems}}
+        return dict(view)  # type: ignore[arg-type]
+
+    def _write_view(self, vid: str, view: dict[str, Any], method: str, **extra: Any) -> dict[str, Any]:
+        previous = self.views.get(vid, {})
+        stored = {
+            **view,
+            "id": vid,
+            "team_id": self.team_id,
+            "app_id": APP_ID,
+            "bot_id": BOT_ID,
+            "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
+            "root_view_id": extra.get("root_view_id", previous.get("root_view_id", vid)),
+            "previous_view_id": extra.get("previous_view_id", previous.get("previous_view_id")),
+            "state": {"values": {}},
+        }
+        if method != "views.publish":
+            self.views[vid] = stored
+        self._versions[vid] = self._versions.get(vid, 0) + 1
+        self.view_log.append((method, stored))
+        return stored
+
+    def _views_open(self, args: dict[str, Any], token: str) -> Answer:
+        trigger = self._trigger(args)
+        if isinstance(trigger, str):
+            return {"ok": False, "error": trigger}
+        view = self._checked_view(args)
+        if view.get("ok") is False:
+            return view
+        vid = f"V{next(self._ids):08d}"
+        self.stacks[vid] = [vid]
+        return {"ok": True, "view": self._write_view(vid, view, "views.open")}
+
+    def _views_push(self, args: dict[str, Any], token: str) -> Answer:
+        trigger = self._trigger(args)
+        if isinstance(trigger, str):
+            return {"ok": False, "error": trigger}
+        if not trigger.view_id or trigger.view_id not in self.views:
+            return {"ok": False, "error": "not_found"}  # a push needs an open modal to push onto
+        view = self._checked_view(args)
+        if view.get("ok") is False:
+            return view
+        problems = self._push(trigger.view_id, view, "views.push")
+        if problems:
+            return {"ok": False, "error": "push_limit_reached"}
+        return {"ok": True, "view": self.view_log[-1][1]}
+
+    def _push(self, from_view: str, view: dict[str, Any], method: str) -> list[str]:
+        root = self.views[from_view].get("root_view_id") or from_view
+        stack = self.stacks.setdefault(root, [from_view])
+        if len(stack) >= MAX_VIEWS_IN_A_MODAL:
+            return ["push_limit_reached"]
+        vid = f"V{next(self._ids):08d}"
+        stack.append(vid)
+        self._write_view(vid, view, method, root_view_id=root, previous_view_id=stack[-2])
+        return []
+
+    def _views_update(self, args: dict[str, Any], token: str) -> Answer:
+        vid = str(args.get("view_id") or "")
+        if not vid and args.get("external_id"):
+            vid = next((k for k, v in self.views.items() if v.get("external_id") == args["external_id"]), "")
+        if vid not in self.views:
             return {"ok": False, "error": "not_found"}
-        view.update(
-            {"id": vid, "hash": f"h{next(self._ids)}", "team_id": self.team_id, "state": {"values": {}}}
-        )
-        with self._lock:
-            self.views[vid] = view
-        return {"ok": True, "view": view}
+        if args.get("hash") and args["hash"] != self.views[vid]["hash"]:
+            return {"ok": False, "error": "hash_conflict"}
+        view = self._checked_view(args)
+        if view.get("ok") is False:
+            return view
+        return {"ok": True, "view": self._write_view(vid, view, "views.update")}
 
-    def _users_info(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+    def _views_publish(self, args: dict[str, Any], token: str) -> Answer:
+        user = str(args.get("user_id", ""))
+        if user not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        current = self.homes.get(user)
+        if args.get("hash") and current is not None and args["hash"] != current["hash"]:
+            return {"ok": False, "error": "hash_conflict"}
+        view = self._checked_view(args)
+        if view.get("ok") is False:
+            return view
+        vid = current["id"] if current else f"V{next(self._ids):08d}"
+        self.homes[user] = self._write_view(vid, view, "views.publish")
+        return {"ok": True, "view": self.homes[user]}
+
+    # -- users and files ---------------------------------------------------------------------------
+    def _users_info(self, args: dict[str, Any], token: str) -> Answer:
         user = self.users.get(str(args.get("user", "")))
         if user is None:
             return {"ok": False, "error": "user_not_found"}
@@ -385,13 +712,13 @@ class SlackStandIn:
             body["locale"] = user.locale
         return {"ok": True, "user": body}
 
-    def _usergroup_users(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+    def _usergroup_users(self, args: dict[str, Any], token: str) -> Answer:
         group = self.usergroups.get(str(args.get("usergroup", "")))
         if group is None:
             return {"ok": False, "error": "no_such_subteam"}
         return {"ok": True, "users": group}
 
-    def _files_info(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+    def _files_info(self, args: dict[str, Any], token: str) -> Answer:
         stored = self.files.get(str(args.get("file", "")))
         if stored is None:
             return {"ok": False, "error": "file_not_found"}
@@ -409,3 +736,27 @@ class SlackStandIn:
             "url_private": url,
             "url_private_download": url + "?download=1",
         }
+
+    # -- reading what happened (tests) -------------------------------------------------------------
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def last(self, method: str) -> Call:
+        found = self.calls_to(method)
+        if not found:
+            raise AssertionError(f"no call to {method}; calls: {[c.method for c in self.calls]}")
+        return found[-1]
+
+    def last_view(self, method: str = "") -> dict[str, Any]:
+        """The latest view written (by ``method`` when given: ``views.open`` …), as stored, with its id."""
+        with self._lock:
+            found = [v for m, v in self.view_log if not method or m == method]
+        if not found:
+            raise AssertionError(f"no view written by {method or 'views.*'}")
+        return found[-1]
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.responses.clear()

@@ -9,15 +9,13 @@ from slack_sdk import WebClient
 
 from bot import ids
 from bot.blocks.marketplace import build_marketplace, build_partner_card
-from bot.blocks.prospects import decode_state
 from bot.handlers.compose import ComposeHandlers
 from bot.handlers.parsing import Command
-from bot.handlers.prospects import nonce
 from bot.wiring import Services
 from outreach.errors import NotFound
 from outreach.models import Channel, PartnerKind
 from outreach.ports import ProspectQuery
-from outreach.prospecting import PageRequest, marketplace_query
+from outreach.prospecting import PageRequest, decode_state, marketplace_query
 
 
 class MarketplaceHandlers:
@@ -45,7 +43,8 @@ class MarketplaceHandlers:
         t = self._s.profiles.get(client, team_id, user_id).t
         query = ProspectQuery(text=query.text, kind=query.kind or PartnerKind.PARTNER, prospects_only=False)
         page = self._s.prospects.page(team_id, user_id, query, req)
-        blocks = build_marketplace(page, t, nonce())
+        shown = PageRequest(at=page.first_cursor, number=page.number)
+        blocks = build_marketplace(page, t, self._s.prospects.remember(team_id, user_id, page.query, shown))
         text = t("market.title")
         if replace:
             respond(replace_original=True, text=text, blocks=blocks)

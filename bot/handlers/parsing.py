@@ -20,7 +20,16 @@ class Command:
     kind: PartnerKind | None = None
 
 
+def unescape(text: str) -> str:
+    """Slack's escaping of ``&``, ``<`` and ``>`` in text it sends (a slash command's), undone exactly once
+    (https://api.slack.com/reference/surfaces/formatting#escaping; SLACK.md §8.2): ``H&amp;M`` → ``H&M``, and
+    ``&amp;lt;`` — a user who typed ``&lt;`` — → ``&lt;``."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def parse_command(text: str) -> Command:
+    """``/prospects`` text as Slack sends it (escaped), understood."""
+    text = unescape(text)
     words = text.strip().split(maxsplit=1)
     if not words:
         return Command("search")

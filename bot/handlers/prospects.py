@@ -1,9 +1,13 @@
-"""/prospects: the list of prospects, ticks, filters, paging, and the row and bulk actions."""
+"""/prospects: the list of prospects, ticks, filters, paging, and the row and bulk actions.
+
+The list is an ephemeral message, and Slack sends no ``message`` with an action on one (SLACK.md §8.1): every
+action reads the list's state from what it carries itself — a button's ``value`` (Previous/Next: the page they
+lead to) or the render key its ``block_id`` ends with (a tick, a filter, Select all, Clear), which
+``ProspectService.recall`` turns back into the search, filters and page that render showed.
+"""
 
 from __future__ import annotations
 
-import itertools
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -12,30 +16,15 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot import ids
-from bot.blocks.prospects import build_prospect_list, decode_state, encode_state
+from bot.blocks.prospects import build_prospect_list
 from bot.handlers.parsing import Command
 from bot.wiring import Services
 from outreach.models import Channel, PartnerKind
 from outreach.ports import ProspectQuery
-from outreach.prospecting import PageRequest
+from outreach.prospecting import PageRequest, decode_state
 
 OpenCompose = Callable[[WebClient, str, str, str, Channel, list[str]], None]
 OpenCard = Callable[[WebClient, str, str, str, str], None]
-
-_renders = itertools.count(1)
-
-
-def nonce() -> str:
-    return f"{int(time.time()) % 100000}{next(_renders)}"
-
-
-def current_state(body: dict[str, Any]) -> tuple[ProspectQuery, PageRequest]:
-    """The list's state as the clicked message shows it (carried on its "Select all" button)."""
-    for block in (body.get("message") or {}).get("blocks") or []:
-        for element in block.get("elements") or []:
-            if element.get("action_id") == ids.ACTION_SELECT_ALL:
-                return decode_state(str(element.get("value", "")))
-    return ProspectQuery(), PageRequest()
 
 
 class ProspectHandlers:
@@ -70,63 +59,69 @@ class ProspectHandlers:
     ) -> None:
         t = self._s.profiles.get(client, team_id, user_id).t
         page = self._s.prospects.page(team_id, user_id, query, req)
-        blocks = build_prospect_list(page, self._s.prospects.countries(team_id), t, nonce())
+        shown = PageRequest(at=page.first_cursor, number=page.number)
+        key = self._s.prospects.remember(team_id, user_id, page.query, shown)
+        blocks = build_prospect_list(page, self._s.prospects.countries(team_id), t, key)
         text = t("list.showing", first=page.first_index, last=page.last_index, total=page.total)
         if replace_original:
             respond(replace_original=True, text=text, blocks=blocks)
         else:
             respond(response_type="ephemeral", text=text, blocks=blocks)
 
+    def _state(self, body: dict[str, Any], action: dict[str, Any]) -> tuple[ProspectQuery, PageRequest]:
+        """The search, filters and page of the render the action was taken on (page 1 if it is forgotten)."""
+        key = ids.render_of(str(action.get("block_id", "")))
+        found = self._s.prospects.recall(body["team"]["id"], body["user"]["id"], key)
+        if found is None and action.get("value"):
+            return decode_state(str(action["value"]))
+        return found or (ProspectQuery(), PageRequest())
+
     def _again(
         self,
         body: dict[str, Any],
         client: WebClient,
         respond: Respond,
-        query: ProspectQuery | None = None,
-        req: PageRequest | None = None,
+        query: ProspectQuery,
+        req: PageRequest,
     ) -> None:
-        state_query, state_req = current_state(body)
-        self._show(
-            client,
-            respond,
-            body["team"]["id"],
-            body["user"]["id"],
-            query or state_query,
-            req if req is not None else state_req,
-        )
+        self._show(client, respond, body["team"]["id"], body["user"]["id"], query, req)
 
     # -- ticks ------------------------------------------------------------------------------------------
     def pick(
         self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        parts = str(action.get("block_id", "")).split("~")
-        if len(parts) < 2:
+        _, _, rest = str(action.get("block_id", "")).partition("~")  # picks~<mpid>~<render key>
+        mpid = rest.rsplit("~", 1)[0]
+        if not mpid:
             return
-        mpid, picked = parts[1], bool(action.get("selected_options"))
-        self._s.prospects.set_picked(body["team"]["id"], body["user"]["id"], [mpid], picked)
-        self._again(body, client, respond)
+        self._s.prospects.set_picked(
+            body["team"]["id"], body["user"]["id"], [mpid], bool(action.get("selected_options"))
+        )
+        self._again(body, client, respond, *self._state(body, action))
 
     def select_all(
         self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        query, req = decode_state(str(action.get("value", "")))
+        query, req = self._state(body, action)
         team_id, user_id = body["team"]["id"], body["user"]["id"]
         page = self._s.prospects.page(team_id, user_id, query, req)
         self._s.prospects.set_picked(team_id, user_id, [p.partner.mpid for p in page.items], True)
         self._show(client, respond, team_id, user_id, query, req)
 
-    def clear(self, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    def clear(
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
         ack()
         self._s.prospects.clear(body["team"]["id"], body["user"]["id"])
-        self._again(body, client, respond)
+        self._again(body, client, respond, *self._state(body, action))
 
     def page(
         self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        query, req = decode_state(str(action.get("value", "")))
+        query, req = decode_state(str(action.get("value", "")))  # the page the button leads to
         self._again(body, client, respond, query, req)
 
     # -- filters ----------------------------------------------------------------------------------------
@@ -134,7 +129,7 @@ class ProspectHandlers:
         self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        query, _ = current_state(body)
+        query, _ = self._state(body, action)
         chosen = str((action.get("selected_option") or {}).get("value", "any"))
         action_id = action.get("action_id")
         if action_id == ids.ACTION_FILTER_KIND:
@@ -189,4 +184,4 @@ def register(app: App, handlers: ProspectHandlers) -> None:
     app.action(ids.ACTION_MESSAGE_PICKED)(handlers.message_picked)
 
 
-__all__ = ["ProspectHandlers", "current_state", "encode_state", "register"]
+__all__ = ["ProspectHandlers", "register"]

@@ -106,12 +106,7 @@ def test_marketplace_tabs_card_mark_and_email(app):
     partners = app.click("U0001", market, button(market, ids.ACTION_MARKET_TAB))
     assert "Shop 12" in json.dumps(partners)  # all partners, prospects or not
     seen = len(app.standin.view_log)
-    app.click(
-        "U0001",
-        partners,
-        {"type": "button", "action_id": ids.ACTION_MARKET_OPEN, "block_id": "market~c012", "value": "c012"},
-        expect_response=False,
-    )
+    app.click("U0001", partners, button(partners, ids.ACTION_MARKET_OPEN, "c012"), expect_response=False)
     card = app.opened_after(seen)
     assert "Mark as prospect" in json.dumps(card)
     mark = {
@@ -123,7 +118,11 @@ def test_marketplace_tabs_card_mark_and_email(app):
     app.click_in_view("U0001", card, mark)
     updated = app.opened_after(seen, "views.update")
     assert "Mark as prospect" not in json.dumps(updated) and "Your prospect since" in json.dumps(updated)
-    app.click_in_view("U0001", card, mark)  # twice changes nothing
+    # A double click: the same action delivered again from the card as it was before the update.
+    again = app.team("T0001").block_actions(
+        "U0001", [mark], container={"type": "view", "view_id": card["id"]}, view=card
+    )
+    assert again.status == 200  # and changes nothing
     assert (
         app.services.prospects.page(
             "T0001",
@@ -180,16 +179,7 @@ def test_preview_renders_for_the_chosen_recipient(app):
         subject="Hi {firstName}",
         content="Dear {firstName} of {mpname}",
     )
-    app.click_in_view(
-        "U0001",
-        filled,
-        {
-            "type": "button",
-            "action_id": ids.ACTION_COMPOSE_PREVIEW,
-            "block_id": "compose_actions",
-            "value": "1",
-        },
-    )
+    app.click_in_view("U0001", filled, button(filled, ids.ACTION_COMPOSE_PREVIEW))
     preview = app.opened_after(seen, "views.push")
     assert "Dear Name0 of Shop 00" in json.dumps(preview) and "Hi Name0" in json.dumps(preview)
     app.click_in_view(
@@ -218,16 +208,7 @@ def test_send_test_to_me_emails_only_the_author(app, smtp_server):
         subject="Offer for {mpname}",
         content="Hello {firstName}",
     )
-    app.click_in_view(
-        "U0001",
-        filled,
-        {
-            "type": "button",
-            "action_id": ids.ACTION_COMPOSE_SEND_TEST,
-            "block_id": "compose_actions",
-            "value": "1",
-        },
-    )
+    app.click_in_view("U0001", filled, button(filled, ids.ACTION_COMPOSE_SEND_TEST))
     (test,) = wait_for(smtp_server.messages, what="the test e-mail")
     assert test["To"] == "ann@brand.example" and test["Subject"] == "[TEST] Offer for Shop 00"
     assert "Hello Name0" in test.get_body(("plain",)).get_content()
@@ -240,24 +221,10 @@ def test_send_test_to_me_emails_only_the_author(app, smtp_server):
 
 def test_closing_the_form_keeps_the_draft_and_drafts_lists_it(app, smtp_server):
     form = _email_form(app)
-    closed = {
-        "type": "view_closed",
-        "team": {"id": "T0001"},
-        "user": {"id": "U0001", "team_id": "T0001"},
-        "view": {
-            **form,
-            "state": {
-                "values": input_values(
-                    sender_name="Ann",
-                    reply_to="ann@brand.example",
-                    subject="Kept subject",
-                    content="Kept body",
-                )
-            },
-        },
-        "is_cleared": False,
-    }
-    assert app.sim.interaction(closed).status == 200
+    typed = input_values(
+        sender_name="Ann", reply_to="ann@brand.example", subject="Kept subject", content="Kept body"
+    )
+    assert app.close("U0001", form, typed).status == 200  # the form asks to hear of it (notify_on_close)
     listing = wait_for(
         lambda: (m := app.command("U0001", "drafts")) and "Kept subject" in json.dumps(m) and m,
         what="the draft in the list",
@@ -270,27 +237,11 @@ def test_closing_the_form_keeps_the_draft_and_drafts_lists_it(app, smtp_server):
 
 def test_an_untouched_form_closed_leaves_no_draft_and_delete_removes_one(app):
     form = _email_form(app)
-    empty = {
-        "type": "view_closed",
-        "team": {"id": "T0001"},
-        "user": {"id": "U0001", "team_id": "T0001"},
-        "view": {**form, "state": {"values": {}}},
-        "is_cleared": False,
-    }
-    app.sim.interaction(empty)
+    app.close("U0001", form, {})
     wait_for(lambda: not app.services.compose.drafts("T0001", "U0001"), what="no drafts")
     form = _email_form(app)
     filled = _with_state(form, subject="To delete", content="x", sender_name="A", reply_to="a@brand.example")
-    app.click_in_view(
-        "U0001",
-        filled,
-        {
-            "type": "button",
-            "action_id": ids.ACTION_COMPOSE_SAVE_DRAFT,
-            "block_id": "compose_actions",
-            "value": "1",
-        },
-    )
+    app.click_in_view("U0001", filled, button(filled, ids.ACTION_COMPOSE_SAVE_DRAFT))
     wait_for(lambda: app.services.compose.drafts("T0001", "U0001"), what="the saved draft")
     listing = app.command("U0001", "drafts")
     after = app.click("U0001", listing, button(listing, ids.ACTION_DRAFT_DELETE))
@@ -322,26 +273,9 @@ def test_retry_failed_sends_again_to_the_failed_recipients_only(app, smtp_server
     )[-1]
     assert "*Failed:* 1" in json.dumps(summary.args)
     smtp_server.accept("s1@shop.example")
-    retry = next(
-        e
-        for b in summary.args["blocks"]
-        for e in b.get("elements", [])
-        if e.get("action_id") == ids.ACTION_RETRY_FAILED
-    )
-    app.team("T0001").block_actions(
-        "U0001",
-        [
-            {
-                "type": "button",
-                "action_id": ids.ACTION_RETRY_FAILED,
-                "block_id": "retry",
-                "value": retry["value"],
-            }
-        ],
-        container={"type": "message", "channel_id": "D0001"},
-        message={"blocks": []},
-        channel_id="D0001",
-    )
+    dm = app.message_with(ids.ACTION_RETRY_FAILED)
+    retry = button(dm, ids.ACTION_RETRY_FAILED)
+    app.click("U0001", dm, retry)  # the summary, a DM (not ephemeral): the action carries the message
     wait_for(lambda: len(smtp_server.messages()) == 2, what="the retried e-mail")
     assert sorted(m["To"] for m in smtp_server.messages()) == ["s0@shop.example", "s1@shop.example"]
     draft_id = int(retry["value"])

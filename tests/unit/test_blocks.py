@@ -10,11 +10,11 @@ from slack_sdk.models.views import View
 from bot import ids
 from bot.blocks.compose import ComposeScreen, RecipientLine, build_compose_view, read_metadata
 from bot.blocks.help import build_help
-from bot.blocks.prospects import build_prospect_list, decode_state, encode_state
+from bot.blocks.prospects import build_prospect_list
 from bot.i18n import Translator
 from outreach.models import Channel, Partner, PartnerKind, Prospect
 from outreach.ports import ProspectQuery
-from outreach.prospecting import PageRequest, ProspectPage
+from outreach.prospecting import PageRequest, ProspectPage, decode_state, encode_state
 
 
 def _sdk_valid(blocks):

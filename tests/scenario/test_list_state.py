@@ -1,0 +1,129 @@
+"""The lists keep their state with what Slack really sends: an action on an ephemeral message carries no
+``message`` (SLACK.md §8.1), so the page, search and filters come back from the action's own block id or value."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from bot import ids
+from bot.devtools.harness import button, choose, full_app, mpid_of, row_of, rows, tick
+from outreach.models import Partner, PartnerKind
+from outreach.ports import ProspectQuery
+from outreach.prospecting import PageRequest
+
+pytestmark = [pytest.mark.smtp, pytest.mark.clamd]
+
+
+@pytest.fixture
+def app(scenario_settings):
+    with full_app(scenario_settings()) as running:
+        partners = [
+            Partner(
+                "T0001",
+                f"m{i:03d}",
+                f"Shop {i:03d}",
+                f"Name{i}",
+                "Doe",
+                f"s{i}@shop.example",
+                PartnerKind.CREATOR if i % 2 else PartnerKind.PARTNER,
+                True,
+                "FR" if i % 4 in (1, 3) else "US",
+            )
+            for i in range(80)
+        ]
+        partners += [
+            Partner("T0001", "hm1", "H&M Partners", "Hanna", "Moritz", "h@hm.example"),
+            Partner("T0001", "lt1", "Less <than> More", "Lea", "Tan", "l@lt.example"),
+        ]
+        with running.services.uow() as uow:
+            uow.partners.upsert_many(
+                "T0001", partners, mark_prospects={p.mpid for p in partners}, marked_by="U0001"
+            )
+            uow.commit()
+        yield running
+
+
+def shown(page):
+    return [mpid_of(r) for r in rows(page)]
+
+
+def ticked(page):
+    return [mpid_of(r) for r in rows(page) if r["elements"][0].get("initial_options")]
+
+
+def summary(page):
+    return page["blocks"][1]["text"]["text"]
+
+
+def test_a_tick_on_page_3_of_a_search_with_two_filters_shows_page_3_of_it_again(app):
+    page = app.command("U0001", "shop")
+    page = app.click("U0001", page, choose(page, ids.ACTION_FILTER_KIND, "creator"))
+    page = app.click("U0001", page, choose(page, ids.ACTION_FILTER_COUNTRY, "FR"))
+    assert "of 40 prospects" in summary(page)  # odd numbers: creators, all in FR
+    page = app.click("U0001", page, button(page, ids.ACTION_PAGE_NEXT))
+    page = app.click("U0001", page, button(page, ids.ACTION_PAGE_NEXT))
+    assert "Showing 21–30 of 40" in summary(page)
+    third = shown(page)
+    assert third == [f"m{i:03d}" for i in range(41, 60, 2)]
+
+    page = app.click("U0001", page, tick(rows(page)[4]))
+    assert shown(page) == third and ticked(page) == [third[4]]  # page 3 again, the tick shown
+    assert "Showing 21–30 of 40" in summary(page) and "shop" in summary(page)
+    filters = next(b for b in page["blocks"] if b.get("block_id", "").startswith(ids.BLOCK_FILTERS + "~"))
+    chosen = {e["action_id"]: e.get("initial_option", {}).get("value") for e in filters["elements"]}
+    assert chosen[ids.ACTION_FILTER_KIND] == "creator" and chosen[ids.ACTION_FILTER_COUNTRY] == "FR"
+
+    page = app.click("U0001", page, tick(row_of(page, third[5])))  # the next tick, on the page as it is now
+    assert ticked(page) == [third[4], third[5]] and "2 picked" in json.dumps(page)
+
+
+def test_select_all_then_next_then_a_tick_stays_on_page_2(app):
+    page = app.command("U0001")
+    page = app.click("U0001", page, button(page, ids.ACTION_SELECT_ALL))
+    page = app.click("U0001", page, button(page, ids.ACTION_PAGE_NEXT))
+    second = shown(page)
+    page = app.click("U0001", page, tick(rows(page)[0]))
+    assert shown(page) == second and "Showing 11–20" in summary(page)
+    assert "11 picked" in json.dumps(page)
+
+
+def test_clear_and_a_filter_change_keep_the_search(app):
+    page = app.command("U0001", "shop 01")  # Shop 010 … Shop 019
+    page = app.click("U0001", page, button(page, ids.ACTION_SELECT_ALL))
+    page = app.click("U0001", page, button(page, ids.ACTION_CLEAR))
+    assert "0 picked" in json.dumps(page) and shown(page) == [f"m{i:03d}" for i in range(10, 20)]
+    page = app.click("U0001", page, choose(page, ids.ACTION_FILTER_NOT_CONTACTED, True))
+    assert shown(page) == [f"m{i:03d}" for i in range(10, 20)] and "shop 01" in summary(page)
+
+
+def test_a_list_forgotten_or_another_users_falls_back_to_the_first_page(app):
+    page = app.command("U0001", "shop")
+    page = app.click("U0001", page, button(page, ids.ACTION_PAGE_NEXT))
+    with app.services.uow() as uow:  # a day later its state is purged
+        uow.list_states.purge(app.services.clock.now() + timedelta(days=2))
+        uow.commit()
+    page = app.click("U0001", page, tick(rows(page)[0]))
+    assert "Showing 1–10" in summary(page)
+    theirs = app.services.prospects.remember("T0001", "U0002", ProspectQuery("shop"), PageRequest())
+    assert app.services.prospects.recall("T0001", "U0001", theirs) is None  # another user's key: nothing
+
+
+def test_escaped_command_text_is_unescaped_once(app):
+    page = app.command("U0001", "H&M")  # Slack sends "H&amp;M"
+    assert shown(page) == ["hm1"]
+    text = json.dumps(page, ensure_ascii=False)
+    assert "H&amp;M" in text and "&amp;amp;" not in text  # mrkdwn escapes it once: Slack shows "H&M"
+    page = app.command("U0001", "<than>")
+    assert shown(page) == ["lt1"] and "&amp;lt;" not in json.dumps(page)
+
+
+def test_the_marketplace_pages_and_tabs_from_their_own_values(app):
+    market = app.command("U0001", "marketplace creators shop")
+    assert "Shop 001" in json.dumps(market) and "Shop 000" not in json.dumps(market)
+    market = app.click("U0001", market, button(market, ids.ACTION_MARKET_NEXT))
+    assert "Shop 021" in json.dumps(market) and "Shop 001" not in json.dumps(market)
+    partners = app.click("U0001", market, button(market, ids.ACTION_MARKET_TAB))
+    assert "Shop 000" in json.dumps(partners) and "Shop 001" not in json.dumps(partners)
