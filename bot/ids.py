@@ -55,6 +55,7 @@ CALLBACK_PARTNER_CARD = "market.card"
 CALLBACK_COMPOSE_EMAIL = "compose.email"
 CALLBACK_COMPOSE_MESSAGE = "compose.message"
 CALLBACK_CHECKING = "compose.checking"
+CALLBACK_PREPARING = "modal.preparing"  # shown at once on a click, then filled in
 CALLBACK_PREVIEW = "compose.preview"
 BLOCK_RECIPIENTS = "recipients"
 BLOCK_SENDER_NAME = "sender_name"

@@ -60,3 +60,9 @@ class UserProfiles:
         with self._lock:
             self._cache[key] = (now, found)
         return found
+
+    def known(self, team_id: str, user_id: str) -> Profile | None:
+        """The last profile known, however old, without asking Slack (before a trigger's 3 seconds are up)."""
+        with self._lock:
+            hit = self._cache.get((team_id, user_id))
+        return hit[1] if hit is not None else None

@@ -218,6 +218,11 @@ class ProspectService:
             uow.picks.clear(team_id, user_id)
             uow.commit()
 
+    def picked_ids(self, team_id: str, user_id: str) -> list[str]:
+        """The mpids this user ticked, in the order ticked (one query, whatever their number)."""
+        with self._uow() as uow:
+            return uow.picks.all(team_id, user_id)
+
     def picked(self, team_id: str, user_id: str) -> list[Prospect]:
         with self._uow() as uow:
             mpids = uow.picks.all(team_id, user_id)

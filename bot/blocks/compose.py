@@ -299,6 +299,25 @@ def build_preview_view(
     }
 
 
+def build_preparing_view(t: Translator) -> dict[str, Any]:
+    """Opened at once on a click, while the real view is made (a trigger works for 3 seconds only)."""
+    return {
+        "type": "modal",
+        "callback_id": ids.CALLBACK_PREPARING,
+        "title": plain(t("modal.preparing_title"), 24),
+        "close": plain(t("common.close"), 24),
+        "blocks": check_limits([section(t("compose.preparing"))], surface="modal"),
+    }
+
+
+def verdict_message(view: dict[str, Any]) -> tuple[str, list[Block]]:
+    """A verdict view (files checked, sending started) as a DM, for when its modal was closed: the same blocks
+    (sections, context and buttons read the same in a message) and its first line as the notification."""
+    blocks = list(view.get("blocks", []))
+    first = next((b["text"]["text"] for b in blocks if b.get("type") == "section"), "")
+    return first, blocks
+
+
 def build_notice_view(
     title: str, text: str, draft_id: int, channel: Channel, t: Translator
 ) -> dict[str, Any]:

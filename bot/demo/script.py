@@ -78,6 +78,7 @@ class Script:
         upload = app.standin.add_file(
             "Partner programme 2038.pdf", pdf(b"Brand partner programme"), "application/pdf"
         )
+        submitted = len(app.standin.view_log)
         answer = app.submit(
             USER,
             form,
@@ -90,7 +91,7 @@ class Script:
             ),
         )
         self.screen("Send: the form is checked, then the attachment is scanned", answer.json()["view"])
-        done = wait_for(lambda: self._final_view(form["id"]), what="the verdict")
+        done = wait_for(lambda: self._final_view(form["id"], submitted), what="the verdict")
         self.screen("Attachment clean — sending in the background", done)
         wait_for(self._sent_all, timeout=60, what="the send to finish")
         summary = wait_for(lambda: self._dm_with("Sent"), what="the summary DM")
@@ -114,6 +115,7 @@ class Script:
         )
         form = app.opened_after(seen)
         infected = app.standin.add_file("contacts.csv", eicar_test_bytes(), "text/csv")
+        submitted = len(app.standin.view_log)
         app.submit(
             USER,
             form,
@@ -125,7 +127,7 @@ class Script:
                 attachments=[infected],
             ),
         )
-        refused = wait_for(lambda: self._final_view(form["id"]), what="the verdict")
+        refused = wait_for(lambda: self._final_view(form["id"], submitted), what="the verdict")
         self.screen("An attachment with the EICAR test signature is refused (nothing is sent)", refused)
 
     def message(self) -> None:
@@ -176,9 +178,11 @@ class Script:
             self.say("─" * 78)
 
     # -- helpers --------------------------------------------------------------------------------------
-    def _final_view(self, view_id: str) -> dict[str, Any] | None:
-        """The form's view after the checks: the app updates it once the files are judged and the send starts."""
-        updates = [v for m, v in self.app.standin.view_log if m == "views.update" and v["id"] == view_id]
+    def _final_view(self, view_id: str, since: int) -> dict[str, Any] | None:
+        """The form's view after the checks: the app updates it once the files are judged and the send starts
+        (``since``: the view log's length when the form was submitted)."""
+        log = self.app.standin.view_log[since:]
+        updates = [v for m, v in log if m == "views.update" and v["id"] == view_id]
         return updates[-1] if updates else None
 
     def _sent_all(self) -> bool:

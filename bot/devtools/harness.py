@@ -48,6 +48,7 @@ class FullApp:
     inbox: WebhookInbox
     settings: Settings
     server: HttpServer
+    sender: BackgroundSender  # the delivery worker in the background (stop it to drive sends by hand)
 
     def team(self, team_id: str) -> SlackClientSim:
         return SlackClientSim(self.sim.url, SIGNING_SECRET, team_id=team_id, slack=self.standin)
@@ -121,11 +122,19 @@ class FullApp:
         return answer
 
     def opened_after(self, count: int, method: str = "views.open") -> dict[str, Any]:
-        """The first view written by ``method`` after the view log had ``count`` entries (waits for it)."""
-        found: list[dict[str, Any]] = wait_for(
+        """The first modal view opened by ``method`` (views.open or views.push) after the view log had ``count``
+        entries, once the app has filled it in (it opens a "Preparing…" view first): the view as it is now."""
+        opened: list[dict[str, Any]] = wait_for(
             lambda: [v for m, v in self.standin.view_log[count:] if m == method], what=method
         )
-        return found[0]
+        view_id = opened[0]["id"]
+
+        def filled() -> dict[str, Any] | None:
+            view = self.standin.open_view(view_id)
+            return view if view is not None and view.get("callback_id") != ids.CALLBACK_PREPARING else None
+
+        found: dict[str, Any] = wait_for(filled, what=f"the view opened by {method}, filled in")
+        return found
 
     def open_form(
         self, user: str, page: dict[str, Any], action: dict[str, Any], team: str = "T0001"
@@ -200,6 +209,7 @@ def full_app(base: Settings, users: tuple[SlackUser, ...] = DEFAULT_USERS) -> It
                 inbox,
                 settings,
                 server,
+                sender,
             )
             if standin.refused:
                 raise AssertionError(f"Slack would have refused what the app sent: {standin.refused}")

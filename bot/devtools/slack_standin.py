@@ -181,6 +181,7 @@ class SlackStandIn:
         self._triggers: dict[str, Trigger] = {}
         self._response_urls: dict[str, ResponseUrl] = {}
         self._faults: dict[str, _Fault] = {}
+        self._delays: dict[str, list[float]] = {}  # method (or "files.download") -> seconds, one per call
         self._redirect_base = ""  # where file downloads redirect (empty: this stand-in's files-origin path)
         self.app_token = "xapp-1-standin"
         self.socket_url = ""  # what apps.connections.open answers (a SocketModeStandIn's url)
@@ -278,6 +279,18 @@ class SlackStandIn:
     ) -> None:
         with self._lock:
             self._faults[method] = _Fault(status, times, retry_after, error)
+
+    def slow(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` (``files.download``: file GETs) ``seconds`` late."""
+        with self._lock:
+            self._delays.setdefault(method, []).extend([seconds] * times)
+
+    def _delay(self, method: str) -> None:
+        with self._lock:
+            queued = self._delays.get(method)
+            seconds = queued.pop(0) if queued else 0.0
+        if seconds:
+            time.sleep(seconds)
 
     # -- what the user's Slack client does (used by SlackClientSim) ---------------------------------
     def new_trigger(self, user: str, view_id: str = "") -> str:
@@ -403,6 +416,7 @@ class SlackStandIn:
         if token != self.bot_token:
             self._send_json(req, 200, {"ok": False, "error": "invalid_auth"})
             return
+        self._delay(method)
         handler = self._handlers.get(method)
         if handler is None:
             self._send_json(req, 200, {"ok": False, "error": "unknown_method"})
@@ -416,6 +430,7 @@ class SlackStandIn:
         token = (req.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
         with self._lock:
             self.file_hits.append((req.headers.get("Host", ""), parts.path, token))
+        self._delay("files.download")
         segments = parts.path.split("/")
         if len(segments) < 3 or segments[1] not in ("files", "files-origin"):
             self._send(req, 404, b"not found", "text/plain")

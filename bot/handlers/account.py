@@ -12,6 +12,7 @@ from bot.blocks.account import build_account_view
 from bot.blocks.common import context
 from bot.blocks.compose import build_notice_view
 from bot.handlers.parsing import Command
+from bot.modals import Dm, Modals
 from bot.problems import describe
 from bot.wiring import Services
 from outreach.accounts import check_account
@@ -48,20 +49,24 @@ def read_account(team_id: str, user_id: str, values: dict[str, Any]) -> MailAcco
 
 
 class AccountHandlers:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, modals: Modals) -> None:
         self._s = services
+        self._modals = modals
 
     def connect(self, parsed: Command, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
         team_id, user_id = command["team_id"], command["user_id"]
-        profile = self._s.profiles.get(client, team_id, user_id)
         if not self._s.accounts.available:
-            respond(response_type="ephemeral", text=profile.t("account.unavailable"))
+            t = self._s.profiles.get(client, team_id, user_id).t
+            respond(response_type="ephemeral", text=t("account.unavailable"))
             return
+        opened = self._modals.open(client, command["trigger_id"], team_id, user_id)
+        if opened is None:
+            return
+        profile = self._s.profiles.get(client, team_id, user_id)
         current = self._s.accounts.get(team_id, user_id)
         shown = f"{current.username}@{current.host}" if current else ""
-        client.views_open(
-            trigger_id=command["trigger_id"], view=build_account_view(profile.t, profile.email, shown)
-        )
+        form = build_account_view(profile.t, profile.email, shown)
+        self._modals.show(client, opened.view_id, form, user_id=user_id, hash=opened.hash)
 
     def disconnect(
         self, parsed: Command, command: dict[str, Any], client: WebClient, respond: Respond
@@ -90,18 +95,18 @@ class AccountHandlers:
         try:  # after the ack: the login is tried against the user's server, which may take a while
             connected = self._s.accounts.connect(account)
         except ValidationFailed as err:
+            why = ":warning: " + " ".join(describe(p, t) for p in err.problems)
             form = build_account_view(t, account.from_address)
-            form["blocks"].insert(0, context(":warning: " + " ".join(describe(p, t) for p in err.problems)))
-            client.views_update(view_id=view["id"], view=form)
+            form["blocks"].insert(0, context(why))
+            self._modals.show(client, view["id"], form, user_id=user_id, dm=Dm(why, []))
             return
         text = t(
             "account.connected",
             account=f"{connected.username}@{connected.host}",
             address=connected.from_address,
         )
-        client.views_update(
-            view_id=view["id"], view=build_notice_view(t("account.title"), text, 0, Channel.EMAIL, t)
-        )
+        notice = build_notice_view(t("account.title"), text, 0, Channel.EMAIL, t)
+        self._modals.show(client, view["id"], notice, user_id=user_id, dm=Dm(text, []))
 
 
 def register(app: App, handlers: AccountHandlers) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot import ids
+from bot.blocks.common import actions, button, section
 from bot.blocks.compose import (
     CheckingScreen,
     ComposeScreen,
@@ -21,10 +23,12 @@ from bot.blocks.compose import (
     build_preview_view,
     read_confirmation,
     read_metadata,
+    verdict_message,
 )
 from bot.files import DownloadFailed
 from bot.handlers.parsing import ComposeValues, parse_compose
 from bot.i18n import Translator
+from bot.modals import Dm, Modals, Opened
 from bot.problems import block_errors, describe
 from bot.wiring import Services
 from outreach.compose import ComposeState, DraftFields, DraftNotEditable
@@ -68,8 +72,9 @@ def fields_of(values: ComposeValues) -> DraftFields:
 
 
 class ComposeHandlers:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, modals: Modals) -> None:
         self._s = services
+        self._modals = modals
 
     def _t(self, client: WebClient, team_id: str, user_id: str) -> Translator:
         return self._s.profiles.get(client, team_id, user_id).t
@@ -82,22 +87,26 @@ class ComposeHandlers:
         team_id: str,
         user_id: str,
         channel: Channel,
-        mpids: list[str],
+        recipients: Callable[[], Sequence[str]],
         *,
         push: bool = False,
     ) -> None:
+        """The form for the mpids ``recipients()`` gives: opened at once (``push``: on top of a partner card),
+        then filled — the recipients are read, the user looked up and the draft made after the modal is open."""
+        opened = self._modals.open(client, trigger_id, team_id, user_id, push=push)
+        if opened is None:
+            return
         profile = self._s.profiles.get(client, team_id, user_id)
         if not self._s.senders.may_send(client, team_id, user_id):
-            view = self.refusal_view(profile.t, channel)
-        else:
-            state = self._s.compose.start(
-                team_id, user_id, channel, mpids, sender_name=profile.real_name, reply_to=profile.email
-            )
-            view = build_compose_view(screen_of(state), profile.t)
-        if push:
-            client.views_push(trigger_id=trigger_id, view=view)
-        else:
-            client.views_open(trigger_id=trigger_id, view=view)
+            self._modals.show(client, opened.view_id, self.refusal_view(profile.t, channel), user_id=user_id)
+            return
+        state = self._s.compose.start(
+            team_id, user_id, channel, recipients(), sender_name=profile.real_name, reply_to=profile.email
+        )
+        view = build_compose_view(screen_of(state), profile.t)
+        if not self._modals.show(client, opened.view_id, view, user_id=user_id, hash=opened.hash):
+            # Closed while it was being prepared: nothing was typed, so no draft is kept.
+            self._s.compose.delete(team_id, user_id, state.draft_id)
 
     def open_draft(
         self,
@@ -107,8 +116,13 @@ class ComposeHandlers:
         user_id: str,
         draft_id: int,
         *,
-        push: bool = False,
+        in_view: str = "",
     ) -> None:
+        """A saved draft's form: in place of the view ``in_view`` (an "Open" button in a modal: nothing is
+        stacked), else in a new modal opened at once."""
+        opened = Opened(in_view, "") if in_view else self._modals.open(client, trigger_id, team_id, user_id)
+        if opened is None:
+            return
         t = self._t(client, team_id, user_id)
         try:
             state = self._s.compose.load(team_id, user_id, draft_id)
@@ -124,10 +138,7 @@ class ComposeHandlers:
             view = self.refusal_view(t, state.draft.channel)
         else:
             view = build_compose_view(screen_of(state), t)
-        if push:
-            client.views_push(trigger_id=trigger_id, view=view)
-        else:
-            client.views_open(trigger_id=trigger_id, view=view)
+        self._modals.show(client, opened.view_id, view, user_id=user_id, hash=opened.hash or None)
 
     def refusal_view(self, t: Translator, channel: Channel) -> dict[str, Any]:
         return build_notice_view(t("perm.title"), self.refusal(t), 0, channel, t)
@@ -175,10 +186,12 @@ class ComposeHandlers:
             return
         files = tuple(FileLine(str(f.get("name") or f.get("id")), "checking") for f in values.uploads)
         ack(response_action="update", view=build_checking_view(CheckingScreen(draft_id, channel, files), t))
-        # After the ack: download, sniff and scan, then show the verdict with views.update.
+        # After the ack: download, sniff and scan, then show the verdict with views.update — or, when the user
+        # closed the modal meanwhile, in a DM (the verdict and the send do not depend on the view).
         if self._attach(client, view["id"], team_id, user_id, draft_id, channel, values, t):
             state = self._s.compose.load(team_id, user_id, draft_id)  # with its new files
-            client.views_update(view_id=view["id"], view=self._next_view(view, state, t))
+            after = self._next_view(view, state, t)
+            self._modals.show(client, view["id"], after, user_id=user_id, dm=self._dm_of(after, draft_id, t))
 
     def _next_view(self, view: dict[str, Any], state: ComposeState, t: Translator) -> dict[str, Any]:
         """Warnings not yet confirmed: the form again, with them on top. Otherwise: store the plan and say so."""
@@ -224,9 +237,25 @@ class ComposeHandlers:
                 lines.append(FileLine(verdict.filename, "rejected", reason))
         rejected = any(line.state == "rejected" for line in lines)
         if rejected:
-            screen = CheckingScreen(draft_id, channel, tuple(lines), done=True)
-            client.views_update(view_id=view_id, view=build_checking_view(screen, t))
+            refused = build_checking_view(CheckingScreen(draft_id, channel, tuple(lines), done=True), t)
+            self._modals.show(client, view_id, refused, user_id=user_id, dm=self._dm_of(refused, draft_id, t))
         return not rejected
+
+    @staticmethod
+    def _dm_of(view: dict[str, Any], draft_id: int, t: Translator) -> Dm:
+        """What the user is told in a DM when the modal showing ``view`` was closed."""
+        if view.get("callback_id") == ids.CALLBACK_CHECKING:  # a verdict: the same blocks read well in a DM
+            return Dm(*verdict_message(view))
+        notes = [b["elements"][0]["text"] for b in view.get("blocks", []) if b.get("type") == "context"]
+        warnings = "\n".join(
+            n for n in notes if n.startswith(":warning:")
+        )  # warnings waiting for "Send again"
+        text = t("compose.unconfirmed_dm", warnings=warnings)
+        open_button = actions(
+            button(t("drafts.open"), ids.ACTION_DRAFT_OPEN, str(draft_id), style="primary"),
+            block_id="dm_open",
+        )
+        return Dm(text, [section(text), open_button])
 
     def _send(
         self, team_id: str, user_id: str, draft_id: int, channel: Channel, t: Translator
@@ -277,21 +306,21 @@ class ComposeHandlers:
         saved = self._save_from(body)
         if saved is None:
             return
-        client.views_update(
-            view_id=body["view"]["id"],
-            view=build_notice_view(t("compose.saved_title"), t("compose.saved"), saved[0], saved[1], t),
-        )
+        notice = build_notice_view(t("compose.saved_title"), t("compose.saved"), saved[0], saved[1], t)
+        self._modals.show(client, body["view"]["id"], notice, user_id=body["user"]["id"])
 
     def preview(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        saved = self._save_from(body)
-        if saved is None:
+        team_id, user_id = body["team"]["id"], body["user"]["id"]
+        opened = self._modals.open(client, body["trigger_id"], team_id, user_id, push=True)
+        if opened is None:
             return
-        _, _, state = saved
-        t = self._t(client, body["team"]["id"], body["user"]["id"])
-        view = self._preview_view(body["team"]["id"], body["user"]["id"], state, None, t)
-        if view is not None:
-            client.views_push(trigger_id=body["trigger_id"], view=view)
+        saved = self._save_from(body)
+        t = self._t(client, team_id, user_id)
+        view = self._preview_view(team_id, user_id, saved[2], None, t) if saved else None
+        if view is None:
+            view = build_notice_view(t("compose.preview"), t("compose.gone"), 0, Channel.EMAIL, t)
+        self._modals.show(client, opened.view_id, view, user_id=user_id, hash=opened.hash)
 
     def preview_for(self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
@@ -308,7 +337,7 @@ class ComposeHandlers:
         mpid = str((action.get("selected_option") or {}).get("value", ""))
         new = self._preview_view(team_id, user_id, state, mpid, t)
         if new is not None:
-            client.views_update(view_id=view["id"], hash=view.get("hash"), view=new)
+            self._modals.show(client, view["id"], new, user_id=user_id, hash=view.get("hash"))
 
     def _preview_view(
         self, team_id: str, user_id: str, state: ComposeState, mpid: str | None, t: Translator

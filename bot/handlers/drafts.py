@@ -47,9 +47,10 @@ class DraftHandlers:
         draft_id = _draft_id(action)
         if draft_id is None:
             return
-        opener = self._compose.open_draft
-        push = bool(body.get("view"))  # from a modal (the verdict view): push the form on top of it
-        opener(client, body["trigger_id"], body["team"]["id"], body["user"]["id"], draft_id, push=push)
+        in_view = (body.get("view") or {}).get("id", "")  # from a modal (a verdict): the form replaces it
+        self._compose.open_draft(
+            client, body["trigger_id"], body["team"]["id"], body["user"]["id"], draft_id, in_view=in_view
+        )
 
     def send(
         self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond

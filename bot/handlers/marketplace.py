@@ -11,6 +11,7 @@ from bot import ids
 from bot.blocks.marketplace import build_marketplace, build_partner_card
 from bot.handlers.compose import ComposeHandlers
 from bot.handlers.parsing import Command
+from bot.modals import Modals
 from bot.wiring import Services
 from outreach.errors import NotFound
 from outreach.models import Channel, PartnerKind
@@ -19,9 +20,10 @@ from outreach.prospecting import PageRequest, decode_state, marketplace_query
 
 
 class MarketplaceHandlers:
-    def __init__(self, services: Services, compose: ComposeHandlers) -> None:
+    def __init__(self, services: Services, compose: ComposeHandlers, modals: Modals) -> None:
         self._s = services
         self._compose = compose
+        self._modals = modals
 
     def command(self, parsed: Command, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
         query = marketplace_query(parsed.kind or PartnerKind.PARTNER, parsed.text)
@@ -60,12 +62,15 @@ class MarketplaceHandlers:
         self._show(client, respond, body["team"]["id"], body["user"]["id"], query, req)
 
     def open_card(self, client: WebClient, trigger_id: str, team_id: str, user_id: str, mpid: str) -> None:
-        t = self._s.profiles.get(client, team_id, user_id).t
         try:
             partner = self._s.prospects.get(team_id, mpid)
         except NotFound:
             return  # an mpid of another workspace (or none): nothing to show
-        client.views_open(trigger_id=trigger_id, view=build_partner_card(partner, t))
+        opened = self._modals.open(client, trigger_id, team_id, user_id)
+        if opened is not None:
+            t = self._s.profiles.get(client, team_id, user_id).t
+            card = build_partner_card(partner, t)
+            self._modals.show(client, opened.view_id, card, user_id=user_id, hash=opened.hash)
 
     def open(self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
@@ -76,11 +81,9 @@ class MarketplaceHandlers:
     def email(self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         team_id, user_id, mpid = body["team"]["id"], body["user"]["id"], str(action.get("value", ""))
-        try:
-            self._s.prospects.get(team_id, mpid)
-        except NotFound:
-            return
-        self._compose.open_new(client, body["trigger_id"], team_id, user_id, Channel.EMAIL, [mpid], push=True)
+        # An mpid of another workspace is dropped by the draft: the form then has no recipient.
+        trigger = body["trigger_id"]
+        self._compose.open_new(client, trigger, team_id, user_id, Channel.EMAIL, lambda: [mpid], push=True)
 
     def mark(self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
@@ -92,7 +95,7 @@ class MarketplaceHandlers:
             return
         t = self._s.profiles.get(client, team_id, user_id).t
         view = body.get("view") or {}
-        client.views_update(view_id=view.get("id"), view=build_partner_card(partner, t))
+        self._modals.show(client, str(view.get("id", "")), build_partner_card(partner, t), user_id=user_id)
 
 
 def register(app: App, handlers: MarketplaceHandlers) -> None:

@@ -8,7 +8,7 @@ lead to) or the render key its ``block_id`` ends with (a tick, a filter, Select 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -23,7 +23,7 @@ from outreach.models import Channel, PartnerKind
 from outreach.ports import ProspectQuery
 from outreach.prospecting import PageRequest, decode_state
 
-OpenCompose = Callable[[WebClient, str, str, str, Channel, list[str]], None]
+OpenCompose = Callable[[WebClient, str, str, str, Channel, Callable[[], Sequence[str]]], None]
 OpenCard = Callable[[WebClient, str, str, str, str], None]
 
 
@@ -150,7 +150,7 @@ class ProspectHandlers:
         if verb == "details":
             self._open_card(client, trigger, team_id, user_id, mpid)
         elif verb in ("email", "message"):
-            self._open_compose(client, trigger, team_id, user_id, Channel(verb), [mpid])
+            self._open_compose(client, trigger, team_id, user_id, Channel(verb), lambda: [mpid])
 
     def email_picked(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
@@ -162,8 +162,11 @@ class ProspectHandlers:
 
     def _compose_picked(self, body: dict[str, Any], client: WebClient, channel: Channel) -> None:
         team_id, user_id = body["team"]["id"], body["user"]["id"]
-        mpids = [p.partner.mpid for p in self._s.prospects.picked(team_id, user_id)]
-        self._open_compose(client, body["trigger_id"], team_id, user_id, channel, mpids)
+        picked = self._s.prospects.picked_ids  # read once the form is open: the trigger lasts 3 s
+
+        self._open_compose(
+            client, body["trigger_id"], team_id, user_id, channel, lambda: picked(team_id, user_id)
+        )
 
 
 def register(app: App, handlers: ProspectHandlers) -> None:

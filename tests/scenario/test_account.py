@@ -60,10 +60,8 @@ def send_one(app):
 
 def connect(app, server, password, ssl_ok=True):
     before = len(app.standin.view_log)
-    app.team("T0001").command("U0001", ids.COMMAND, "connect-email", response_url=app.standin.response_url())
-    form = wait_for(lambda: [v for m, v in app.standin.view_log[before:] if m == "views.open"], what="form")[
-        0
-    ]
+    app.team("T0001").command("U0001", ids.COMMAND, "connect-email")
+    form = app.opened_after(before)
     assert form["callback_id"] == ids.CALLBACK_CONNECT_EMAIL
     return form, app.submit(
         "U0001",

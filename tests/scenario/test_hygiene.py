@@ -88,6 +88,7 @@ def test_a_forged_unsubscribe_link_changes_nothing(app):
 
 
 def test_an_address_unsubscribed_after_the_plan_was_stored_is_skipped(app, smtp_server):
+    app.sender.stop()  # nothing goes out between the plan and the unsubscribe
     state = app.services.compose.start("T0001", "U0001", Channel.EMAIL, ["p1", "p2"])
     app.services.compose.save(
         "T0001", "U0001", state.draft_id, DraftFields("Ann", "ann@brand.example", "S", "Hi")
@@ -96,7 +97,7 @@ def test_an_address_unsubscribed_after_the_plan_was_stored_is_skipped(app, smtp_
     with app.services.uow() as uow:
         uow.suppressions.add("T0001", "al@acme.example", "unsubscribed")
         uow.commit()
-    app.services.wake.set()
+    app.services.make_worker(None).run_until_idle()
     wait_for(smtp_server.messages, what="the e-mail")
     report = wait_for(
         lambda: (
@@ -136,7 +137,7 @@ def test_the_form_warns_about_prospects_a_teammate_contacted_lately(app, smtp_se
         },
         expect_response=False,
     )
-    form = wait_for(lambda: [v for m, v in app.standin.view_log[seen:] if m == "views.open"], what="form")[0]
+    form = app.opened_after(seen)
     values = input_values(sender_name="Ann", reply_to="ann@brand.example", subject="Hi", content="Hello")
     first = app.submit("U0001", form, values).json()
     text = json.dumps(first["view"])

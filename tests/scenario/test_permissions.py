@@ -8,7 +8,7 @@ import pytest
 from slack_sdk import WebClient
 
 from bot import ids
-from bot.devtools.harness import full_app, input_values, rows, wait_for
+from bot.devtools.harness import full_app, input_values, rows
 from bot.devtools.slack_standin import SlackStandIn
 from bot.permissions import SenderPolicy
 from outreach.models import Channel, Partner
@@ -47,9 +47,7 @@ def email_row(app, user):
         },
         expect_response=False,
     )
-    return wait_for(lambda: [v for m, v in app.standin.view_log[seen:] if m == "views.open"], what="a view")[
-        0
-    ]
+    return app.opened_after(seen)
 
 
 def test_a_member_of_the_group_gets_the_form(app):

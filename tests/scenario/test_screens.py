@@ -193,7 +193,7 @@ def test_preview_renders_for_the_chosen_recipient(app):
         },
     )
     other = wait_for(
-        lambda: [v for m, v in app.standin.view_log if m == "views.update" and "Name1" in json.dumps(v)],
+        lambda: [v for m, v in app.standin.view_log if m == "views.update" and "Dear Name1" in json.dumps(v)],
         what="the preview for c001",
     )[-1]
     assert "Dear Name1 of Shop 01" in json.dumps(other)
