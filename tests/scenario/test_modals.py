@@ -184,3 +184,20 @@ def test_no_flow_stacks_more_than_three_views(app, smtp_server):
     preview = app.opened_after(pushed, "views.push")  # 3: the card, the form, its preview
     assert preview["callback_id"] == ids.CALLBACK_PREVIEW
     assert len(app.standin.stacks[card["id"]]) == 3
+
+
+def test_a_file_download_redirected_outside_slack_is_refused_naming_the_file(app, smtp_server):
+    page = app.command("U0001")
+    form = app.open_form("U0001", page, more(rows(page)[0], "email"))
+    upload = app.standin.add_file("offer.pdf", pdf(b"offer"), "application/pdf")
+    port = app.standin.base_url.rsplit(":", 1)[1]
+    app.standin.redirect_files_to(f"http://localhost:{port}")  # the same server, under a name that is not Slack's
+    submitted = len(app.standin.view_log)
+    app.submit("U0001", form, input_values(**FIELDS, attachments=[upload]))
+    verdict = wait_for(
+        lambda: [v for m, v in app.standin.view_log[submitted:] if m == "views.update"], what="the verdict"
+    )[-1]
+    text = json.dumps(verdict)
+    assert "offer.pdf" in text and "outside Slack" in text
+    assert {host.split(":")[0] for host, _, _ in app.standin.file_hits} == {"127.0.0.1"}  # the token stayed
+    assert smtp_server.messages() == []
