@@ -10,7 +10,16 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ["render.py", "scan.py", "list_db.py", "list.py", "submit.py", "bulk.py", "memory.py"]
+SCRIPTS = [
+    "render.py",
+    "scan.py",
+    "list_db.py",
+    "list.py",
+    "submit.py",
+    "bulk.py",
+    "progress.py",
+    "memory.py",
+]
 
 
 def main() -> int:

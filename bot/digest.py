@@ -8,6 +8,10 @@ per workspace, user and local day) means nobody gets two digests a day, however 
 schedulers. :meth:`DigestJob.run` (``prospects-bot digest --now``) sends to every due author at once,
 whatever the hour, through the same claim.
 
+An author's time zone comes from their Slack profile, kept for a day (``PROFILE_MAX_AGE``: zones rarely change),
+so a tick does not call users.info once per author. When Slack cannot answer (a 429, an error) the last profile
+known is used; an author whose zone was never known is left for a later tick rather than DMed at a guessed hour.
+
 Note: APScheduler 3.x reads a numeric day-of-week in a crontab as 0 = Monday; write names (``mon-fri``).
 """
 
@@ -24,13 +28,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks.digest import build_digest
-from bot.users import UserProfiles
+from bot.users import Profile, UserProfiles
 from bot.wiring import Services
 from outreach.digest import DigestFor, DigestService
 
 log = logging.getLogger(__name__)
 
 TICK = timedelta(minutes=15)
+PROFILE_MAX_AGE = timedelta(days=1)
 JOB_ID = "digest"
 
 
@@ -94,19 +99,23 @@ class DigestJob:
     def _send(self, now: datetime, *, only_at_cron_time: bool) -> int:
         sent = 0
         for digest in self._digest.due(now):
-            profile = self._profiles.get(self._client, digest.team_id, digest.user_id)
+            profile = self._profiles.lookup(
+                self._client, digest.team_id, digest.user_id, max_age=PROFILE_MAX_AGE.total_seconds()
+            )
+            if profile is None:  # never known and Slack cannot say now: a later tick asks again
+                continue
             tz = zone(profile.tz)
             if only_at_cron_time and not fires_within(self.cron, tz, now - TICK, now):
                 continue
             day = now.astimezone(tz).date()
             if not self._digest.claim(digest.team_id, digest.user_id, day):
                 continue
-            if self._post(digest, day):
+            if self._post(digest, day, profile):
                 sent += 1
         return sent
 
-    def _post(self, digest: DigestFor, day: date) -> bool:
-        t = self._profiles.get(self._client, digest.team_id, digest.user_id).t
+    def _post(self, digest: DigestFor, day: date, profile: Profile) -> bool:
+        t = profile.t
         try:
             channel = self._client.conversations_open(users=digest.user_id)["channel"]["id"]
             self._client.chat_postMessage(

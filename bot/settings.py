@@ -60,6 +60,7 @@ class Settings:
     max_attempts: int = 5
     claim_lease_seconds: float = 600.0  # an in-flight delivery older than this was interrupted
     in_flight_group: int = 10  # e-mails marked in flight together (one commit per group, not per message)
+    progress_update_seconds: float = 3.0  # a send's progress DM is updated at most this often (Slack: tier 3)
     # Digest
     digest_cron: str = "0 9 * * mon-fri"
     digest_min_age_hours: float = 24.0
@@ -97,6 +98,8 @@ class Settings:
             problems.append(f"SMTP_SECURITY={values['smtp_security']!r}: must be none, starttls or tls")
         if str(values.get("log_level", "INFO")).upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             problems.append(f"LOG_LEVEL={values['log_level']!r}: must be DEBUG, INFO, WARNING or ERROR")
+        if values.get("progress_update_seconds", 1.0) <= 0:
+            problems.append("PROGRESS_UPDATE_SECONDS must be more than 0")
         if values.get("secret_key") and len(values["secret_key"]) < 16:
             problems.append("SECRET_KEY must be at least 16 characters long")
         if values.get("messages_webhook_url") and not values.get("messages_webhook_secret"):

@@ -1,6 +1,13 @@
 """What we know of a Slack user: language, time zone, name and e-mail (users.info with include_locale).
 
-Answers are cached for a while so that a busy list does not cost one users.info call per click.
+Answers are kept, so that a busy list does not cost one users.info call per click and the digest does not cost
+one per author per tick: :meth:`UserProfiles.get` asks Slack again when its answer is older than ``ttl_seconds``
+(10 minutes), :meth:`UserProfiles.lookup` takes the age the caller accepts (the digest: a day — time zones
+rarely change). Slack is never waited on: the lookup goes through a client that does not sleep on 429
+(:func:`bot.slack_budget.no_wait_client`); a 429 pauses this workspace's lookups for its ``Retry-After`` and,
+like any failure, is answered with the last profile known, however old. Who was never known is the default
+profile for ``get`` (a click must be answered) and None for ``lookup`` (the caller tries again later rather
+than guess a time zone).
 """
 
 from __future__ import annotations
@@ -8,14 +15,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.i18n import Translator, choose_locale
+from bot.slack_budget import WorkspaceGate, no_wait_client, retry_after, transient
 
 log = logging.getLogger(__name__)
+
+MAX_KEPT = 50_000  # profiles kept (oldest answers forgotten first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,37 +43,69 @@ class Profile:
 
 
 class UserProfiles:
-    def __init__(self, ttl_seconds: float = 600.0) -> None:
+    def __init__(self, ttl_seconds: float = 600.0, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._ttl = ttl_seconds
+        self._now = monotonic
         self._cache: dict[tuple[str, str], tuple[float, Profile]] = {}
         self._lock = threading.Lock()
+        self._gate = WorkspaceGate(per_minute=1_000_000, monotonic=monotonic)  # only its 429 pauses
 
     def get(self, client: WebClient, team_id: str, user_id: str) -> Profile:
+        """The user's profile, fresh within ``ttl_seconds``; when Slack cannot answer now, the last one known,
+        else the default (English, UTC) — at once."""
+        return self.lookup(client, team_id, user_id, max_age=self._ttl) or Profile(user_id)
+
+    def lookup(
+        self, client: WebClient, team_id: str, user_id: str, *, max_age: float | None = None
+    ) -> Profile | None:
+        """The profile, asked of Slack when none known is younger than ``max_age`` seconds (default: the
+        ttl); the last one known when Slack cannot answer; None when none was ever known and Slack could not
+        say now (rate limited, or down): ask again later."""
         key = (team_id, user_id)
-        now = time.monotonic()
+        now = self._now()
         with self._lock:
             hit = self._cache.get(key)
-            if hit and now - hit[0] < self._ttl:
-                return hit[1]
+        if hit is not None and now - hit[0] < (self._ttl if max_age is None else max_age):
+            return hit[1]
+        known = hit[1] if hit is not None else None
+        if self._gate.paused(team_id):
+            return known
         try:
-            user = client.users_info(user=user_id, include_locale=True)["user"]
+            user = no_wait_client(client).users_info(user=user_id, include_locale=True)["user"]
         except SlackApiError as err:
+            wait = retry_after(err)
+            if wait is not None:
+                self._gate.pause(team_id, wait)
             log.warning("users.info for %s failed: %s", user_id, err.response.get("error"))
-            return Profile(user_id)
+            if known is not None or transient(err):
+                return known
+            return self._keep(key, now, Profile(user_id))  # no such user, no scope: the default, for a while
+        except OSError as err:  # the connection (URLError is one)
+            log.warning("users.info for %s failed: %s", user_id, err)
+            return known
         profile = user.get("profile") or {}
-        found = Profile(
-            user_id=user_id,
-            locale=choose_locale(user.get("locale")),
-            tz=user.get("tz") or "UTC",
-            real_name=profile.get("real_name") or user.get("real_name") or user.get("name") or "",
-            email=profile.get("email") or "",
+        return self._keep(
+            key,
+            now,
+            Profile(
+                user_id=user_id,
+                locale=choose_locale(user.get("locale")),
+                tz=user.get("tz") or "UTC",
+                real_name=profile.get("real_name") or user.get("real_name") or user.get("name") or "",
+                email=profile.get("email") or "",
+            ),
         )
-        with self._lock:
-            self._cache[key] = (now, found)
-        return found
 
     def known(self, team_id: str, user_id: str) -> Profile | None:
         """The last profile known, however old, without asking Slack (before a trigger's 3 seconds are up)."""
         with self._lock:
             hit = self._cache.get((team_id, user_id))
         return hit[1] if hit is not None else None
+
+    def _keep(self, key: tuple[str, str], at: float, profile: Profile) -> Profile:
+        with self._lock:
+            self._cache.pop(key, None)
+            self._cache[key] = (at, profile)
+            while len(self._cache) > MAX_KEPT:
+                self._cache.pop(next(iter(self._cache)))
+        return profile

@@ -522,6 +522,89 @@ class SeenEvents(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class SendNotice:
+    """The author's DM about one send, kept with the send: where it is (``channel``/``ts``, empty until it is
+    posted), when it was last written, and when the summary replaced it (``finished_at``)."""
+
+    team_id: str
+    draft_id: int
+    channel: str = ""
+    ts: str = ""
+    updated_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class SendNotices(Protocol):
+    """The DM of each send, shared by every process, written by one of them at a time: a process *holds* the
+    notice (``take``/``reopen``: a conditional write that only one process wins) while it posts or updates the
+    DM, then lets go (``written``/``release``). A hold taken before ``stale_before`` was left by a process that
+    died: it may be taken over. ``unfinished`` is across workspaces (every process shows every workspace's)."""
+
+    def get(self, team_id: str, draft_id: int) -> SendNotice | None: ...
+
+    def take(
+        self,
+        team_id: str,
+        draft_id: int,
+        holder: str,
+        now: datetime,
+        *,
+        stale_before: datetime,
+        quiet_since: datetime | None = None,
+    ) -> SendNotice | None:
+        """Hold the notice (made if missing) to write the DM. None when another process holds it, when the
+        summary has replaced it, or (with ``quiet_since``) when it was written after ``quiet_since``."""
+        ...
+
+    def reopen(
+        self,
+        team_id: str,
+        draft_id: int,
+        holder: str,
+        now: datetime,
+        *,
+        stale_before: datetime,
+        finished_before: datetime,
+    ) -> SendNotice | None:
+        """A new round of a send (Retry failed): a notice whose summary was shown before ``finished_before``
+        starts again with no DM, held by ``holder``. None when it was not finished then, or is held."""
+        ...
+
+    def written(
+        self,
+        team_id: str,
+        draft_id: int,
+        holder: str,
+        now: datetime,
+        *,
+        channel: str = "",
+        ts: str = "",
+        finished: bool = False,
+        keep: bool = False,
+    ) -> None:
+        """The DM was written at ``now`` (just posted: its ``channel`` and ``ts``; ``finished``: the summary
+        replaced it); ``holder`` lets go of it, unless ``keep`` (another write follows at once)."""
+        ...
+
+    def release(self, team_id: str, draft_id: int, holder: str) -> None:
+        """``holder`` lets go without a write (Slack refused, or asked us to wait)."""
+        ...
+
+    def active(self, team_id: str, since: datetime) -> int:
+        """The workspace's notices still showing progress that were written or held since ``since``: how many
+        of its sends are updating their DMs now."""
+        ...
+
+    def unfinished(
+        self, since: datetime, written_before: datetime, stale_before: datetime, limit: int = 100
+    ) -> list[SendNotice]:
+        """Notices still showing progress whose send is over (the draft no longer SENDING), last written (or
+        held) between ``since`` and ``written_before`` and not held now: summaries that the process which
+        closed the send did not live to show."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``with uow_factory() as uow: ...; uow.commit()``. Leaving without commit rolls back."""
 
@@ -572,6 +655,9 @@ class UnitOfWork(Protocol):
 
     @property
     def seen_events(self) -> SeenEvents: ...
+
+    @property
+    def send_notices(self) -> SendNotices: ...
 
     def __enter__(self) -> Self: ...
 

@@ -411,9 +411,12 @@ class ListStateRow(Base):
 
 class SendNoticeRow(Base):
     """The author's DM about one send (progress, then the summary): one per send, whatever process posts or
-    updates it. ``claimed_by``/``claimed_at`` mark the process posting it first; ``finished_at`` the summary."""
+    updates it. ``claimed_at`` is set while a process writes it (the first post, an update, the summary: one at
+    a time), ``claimed_by`` names that process (or the last one that did); ``updated_at`` is its last write,
+    ``finished_at`` the summary (storage/send_notices.py)."""
 
     __tablename__ = "send_notices"
+    __table_args__ = (Index("ix_send_notices_open", "finished_at"),)
 
     team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     draft_id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -25,6 +25,7 @@ from storage.repositories import (
     SqlThreadRepository,
 )
 from storage.seen_events import SqlSeenEvents
+from storage.send_notices import SqlSendNotices
 from storage.suppression_repository import SqlAppKeys, SqlSuppressionRepository
 
 
@@ -51,6 +52,7 @@ class SqlUnitOfWork:
     keys: SqlAppKeys
     accounts: SqlMailAccountRepository
     seen_events: SqlSeenEvents
+    send_notices: SqlSendNotices
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
         self._factory = session_factory
@@ -78,6 +80,7 @@ class SqlUnitOfWork:
         self.keys = SqlAppKeys(session, clock)
         self.accounts = SqlMailAccountRepository(session, clock)
         self.seen_events = SqlSeenEvents(session)
+        self.send_notices = SqlSendNotices(session)
         return self
 
     def __exit__(

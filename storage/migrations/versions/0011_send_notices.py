@@ -32,7 +32,10 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("team_id", "draft_id", name=op.f("pk_send_notices")),
     )
+    # The notices still showing progress (finished_at IS NULL) are the few a process looks for.
+    op.create_index("ix_send_notices_open", "send_notices", ["finished_at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_send_notices_open", table_name="send_notices")
     op.drop_table("send_notices")
