@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 1024 * 1024  # Slack's own payloads are far smaller; inbound messages carry base64 files
+MAX_BODY = (
+    1024 * 1024
+)  # a route's default cap; Slack's own payloads are far smaller (inbound replies: Endpoint)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,15 @@ class Response:
 
 Route = Callable[[Request], Response]
 
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A route with a body cap of its own (inbound replies carry files in base64)."""
+
+    handle: Route
+    max_body: int = MAX_BODY
+
+
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -67,11 +78,14 @@ class WsgiApp:
     def __init__(
         self,
         bolt: App | None,
-        routes: Mapping[tuple[str, str], Route] | None = None,
+        routes: Mapping[tuple[str, str], Route | Endpoint] | None = None,
         health: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self._slack = SlackRequestHandler(bolt) if bolt is not None else None
-        self._routes = dict(routes or {})
+        self._routes = {
+            key: route if isinstance(route, Endpoint) else Endpoint(route)
+            for key, route in (routes or {}).items()
+        }
         self._health = health or (lambda: {"ok": True})
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -89,8 +103,10 @@ class WsgiApp:
             known = any(p == path for (_, p) in self._routes)
             return self._answer(start_response, Response.text(405 if known else 404, "not found"))
         length = int(environ.get("CONTENT_LENGTH") or 0)
-        if length > MAX_BODY:
-            return self._answer(start_response, Response.text(413, "request too large"))
+        if length > route.max_body:
+            return self._answer(
+                start_response, Response.text(413, f"request larger than {route.max_body} bytes")
+            )
         body = environ["wsgi.input"].read(length) if length else b""
         headers = {
             k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")
@@ -99,7 +115,7 @@ class WsgiApp:
             headers["content-type"] = environ["CONTENT_TYPE"]
         request = Request(method, path, environ.get("QUERY_STRING", ""), headers, body)
         try:
-            response = route(request)
+            response = route.handle(request)
         except Exception:
             log.exception("route %s %s failed", method, path)
             response = Response.json(500, {"ok": False, "error": "internal_error"})

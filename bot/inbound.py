@@ -5,6 +5,8 @@ MESSAGES_WEBHOOK_SECRET, headers ``X-Outreach-Timestamp`` / ``X-Outreach-Signatu
 
 * 200 ``{"ok": true, "id": <message id>, "duplicate": bool, "kept": [...], "quarantined": [...]}``
 * 400 ``{"ok": false, "error": "bad_json" | "invalid_payload", "problems": [...]}``
+* 413 a body larger than the largest acceptable reply (:func:`body_limit`: MAX_MESSAGE_BYTES of files in base64,
+  plus room for the text)
 * 401 ``{"ok": false, "error": "stale_request" | "invalid_signature"}``
 * 404 ``{"ok": false, "error": "not_found"}`` (no such partner in that workspace)
 * 503 ``{"ok": false, "error": "not_configured"}`` (no MESSAGES_WEBHOOK_SECRET)
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +31,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks.inbound import build_inbound
-from bot.http import Request, Response, Route
+from bot.http import Endpoint, Request, Response, Route
 from bot.users import UserProfiles
 from bot.wiring import Services
 from outreach.adapters.webhook import (
@@ -134,12 +137,20 @@ class SlackNotifier:
             )
 
 
-def routes(services: Services, client: WebClient) -> dict[tuple[str, str], Route]:
-    """``{("POST", "/messages/inbound"): route}`` for ``WsgiApp(app, routes=...)``."""
+def body_limit(max_message_bytes: int) -> int:
+    """The largest request body an acceptable reply can need: its files up to MAX_MESSAGE_BYTES in base64 (4 bytes
+    for every 3, plus a JSON-escaped line break every 76 characters if the sender wraps them), and 256 KiB for the
+    text (20,000 characters, JSON-escaped) and the other fields."""
+    encoded = math.ceil(max_message_bytes / 3) * 4
+    return encoded + math.ceil(encoded / 76) * 2 + 256 * 1024
+
+
+def routes(services: Services, client: WebClient) -> dict[tuple[str, str], Endpoint]:
+    """``{("POST", "/messages/inbound"): endpoint}`` for ``WsgiApp(app, routes=...)``."""
     route = inbound_route(
         services.inbound,
         services.settings.messages_webhook_secret,
         services.clock,
         SlackNotifier(client, services.profiles),
     )
-    return {("POST", PATH): route}
+    return {("POST", PATH): Endpoint(route, max_body=body_limit(services.settings.max_message_bytes))}

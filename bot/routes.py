@@ -5,13 +5,15 @@ from __future__ import annotations
 from slack_sdk import WebClient
 
 from bot import inbound
-from bot.http import Route
+from bot.http import Endpoint, Route
 from bot.unsubscribe import unsubscribe_routes
 from bot.wiring import Services
 
 
-def extra_routes(services: Services, client: WebClient) -> dict[tuple[str, str], Route]:
-    routes = dict(unsubscribe_routes(services.unsubscribe, services.uow, services.clock))
+def extra_routes(services: Services, client: WebClient) -> dict[tuple[str, str], Route | Endpoint]:
+    routes: dict[tuple[str, str], Route | Endpoint] = dict(
+        unsubscribe_routes(services.unsubscribe, services.uow, services.clock)
+    )
     if services.settings.messages_webhook_secret:
         routes.update(inbound.routes(services, client))
     return routes

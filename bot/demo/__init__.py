@@ -42,7 +42,10 @@ def run_demo(settings: Settings, root: Path = ROOT, out: Any = None) -> int:
     clamd_socket = settings.clamd_socket
     if not clamd_socket and not settings.clamd_host:
         try:
-            clamd = start_local_clamd(root / "clamd", demo_signatures())
+            # clamd refuses a stream longer than StreamMaxLength: let it take the largest file the app takes.
+            clamd = start_local_clamd(
+                root / "clamd", demo_signatures(), stream_max_bytes=settings.max_file_bytes + 1024
+            )
         except ClamdUnavailable as exc:
             print(f"error: clamd could not start ({exc}); install Debian's clamav-daemon", file=out)
             return 2

@@ -14,7 +14,7 @@ import pytest
 from bot.app import make_client
 from bot.devtools.slack_standin import SlackStandIn, SlackUser
 from bot.http import HttpServer, WsgiApp
-from bot.inbound import PATH, routes
+from bot.inbound import PATH, body_limit, routes
 from bot.settings import Settings
 from bot.wiring import build_services
 from outreach.adapters.clamd_local import eicar_test_bytes
@@ -207,5 +207,23 @@ def test_without_a_secret_the_route_says_it_is_not_configured(tmp_path):
     route = routes(services, make_client(settings, with_token=False))[("POST", PATH)]
     from bot.http import Request
 
-    response = route(Request("POST", PATH, "", {}, b"{}"))
+    response = route.handle(Request("POST", PATH, "", {}, b"{}"))
     assert response.status == 503 and json.loads(response.body)["error"] == "not_configured"
+
+
+def test_a_reply_with_a_pdf_over_a_megabyte_is_taken_and_a_body_beyond_the_file_limits_is_413(app):
+    server, _, services = app
+    big = pdf(
+        b"x" * (1536 * 1024)
+    )  # 1.5 MB: over the old 1 MiB cap once in base64, under the test clamd's 2 MB
+    attachment = {"name": "media-kit.pdf", "mime": "application/pdf", "data": base64.b64encode(big).decode()}
+    status, answer = post(server, reply(external_id="ext-big", attachments=[attachment]))
+    assert status == 200 and answer["kept"] == ["media-kit.pdf"], answer["quarantined"]
+    limit = body_limit(services.settings.max_message_bytes)
+    assert limit > services.settings.max_message_bytes * 4 // 3  # all the files a reply may carry, in base64
+    too_big = reply(external_id="ext-huge", text="x" * (limit + 1))
+    request = urllib.request.Request(server.url + PATH, data=too_big, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=30)
+    with refused.value as answer_413:
+        assert answer_413.code == 413

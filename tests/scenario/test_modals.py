@@ -191,7 +191,8 @@ def test_a_file_download_redirected_outside_slack_is_refused_naming_the_file(app
     form = app.open_form("U0001", page, more(rows(page)[0], "email"))
     upload = app.standin.add_file("offer.pdf", pdf(b"offer"), "application/pdf")
     port = app.standin.base_url.rsplit(":", 1)[1]
-    app.standin.redirect_files_to(f"http://localhost:{port}")  # the same server, under a name that is not Slack's
+    # The same server, under a name that is not Slack's:
+    app.standin.redirect_files_to(f"http://localhost:{port}")
     submitted = len(app.standin.view_log)
     app.submit("U0001", form, input_values(**FIELDS, attachments=[upload]))
     verdict = wait_for(
