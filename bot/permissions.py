@@ -1,7 +1,9 @@
 """Who may send. Like the web platform's messaging permission: every member may browse, and only members of the
 Slack user group ``SENDERS_USERGROUP`` (its id, ``S0123…``) or the users listed in ``SENDERS`` may send. When
 neither is set, everyone may. Group members are read with usergroups.users.list and kept for a few minutes.
-A group that cannot be read refuses: sending fails closed.
+The lookup never waits on Slack (it may run before a submission is answered, within Slack's 3 seconds): a
+429 or an error answers with the members last read, however old; a group never read refuses — sending fails
+closed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import time
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+
+from bot.slack_budget import no_wait_client
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +48,10 @@ class SenderPolicy:
             if hit and now - hit[0] < self._ttl:
                 return hit[1]
         try:
-            users = client.usergroups_users_list(usergroup=self._usergroup)["users"]
+            users = no_wait_client(client).usergroups_users_list(usergroup=self._usergroup)["users"]
         except SlackApiError as err:
             log.warning("cannot read user group %s: %s", self._usergroup, err.response.get("error"))
-            return frozenset()
+            return hit[1] if hit else frozenset()
         members = frozenset(str(u) for u in users)
         with self._lock:
             self._members[team_id] = (now, members)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from slack_sdk import WebClient
 
 from bot import ids
+from bot.app import make_client
 from bot.devtools.harness import full_app, input_values, rows
 from bot.devtools.slack_standin import SlackStandIn
 from bot.permissions import SenderPolicy
+from bot.settings import Settings
 from outreach.models import Channel, Partner
 
 pytestmark = [pytest.mark.smtp, pytest.mark.clamd]
@@ -84,3 +87,18 @@ def test_a_group_that_cannot_be_read_refuses():
         assert policy.may_send(client, "T1", "U1") is False
         assert SenderPolicy(senders=("U1",)).may_send(client, "T1", "U1") is True
         assert SenderPolicy().may_send(client, "T1", "U7") is True  # nothing configured: everyone
+
+
+def test_a_rate_limited_group_lookup_never_waits_and_keeps_the_members_last_read():
+    with SlackStandIn(bot_token="xoxb-p") as standin:
+        standin.usergroups["S0SEND"] = ["U1"]
+        client = make_client(
+            Settings(slack_bot_token="xoxb-p", slack_api_url=standin.api_url)
+        )  # sleeps on 429
+        policy = SenderPolicy(usergroup="S0SEND", ttl_seconds=0)  # every call asks Slack again
+        assert policy.may_send(client, "T1", "U1") is True
+        standin.fail("usergroups.users.list", status=429, times=2, retry_after=30)
+        started = time.monotonic()
+        assert policy.may_send(client, "T1", "U1") is True  # the members last read
+        assert SenderPolicy(usergroup="S0SEND").may_send(client, "T1", "U1") is False  # never read: refused
+        assert time.monotonic() - started < 2  # no Retry-After of 30 s waited out
