@@ -26,8 +26,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
 from outreach.importing import import_partners
-from outreach.models import PartnerKind
-from outreach.ports import ProspectQuery
+from outreach.models import PartnerKind, ProspectQuery
 from storage.db import make_engine, make_session_factory, normalise_url
 from storage.migrate import upgrade
 from storage.models import PartnerRow

@@ -45,8 +45,7 @@ from bot.slack_budget import WorkspaceGate, no_wait_client, retry_after, spread,
 from bot.users import Profile
 from bot.wiring import Services
 from outreach.delivery import Progress
-from outreach.models import DeliveryStatus, Draft, DraftStatus
-from outreach.ports import SendNotice
+from outreach.models import DeliveryStatus, Draft, DraftStatus, SendNotice
 
 log = logging.getLogger(__name__)
 

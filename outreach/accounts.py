@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from outreach.errors import DeliveryFailed, Problem, ValidationFailed
-from outreach.models import AuditEvent, MailAccount
-from outreach.ports import Clock, StoredAccount, UnitOfWork
+from outreach.models import AuditEvent, MailAccount, StoredAccount
+from outreach.ports import Clock, UnitOfWork
 from outreach.validation import check_email_address, control_characters
 
 SECURITIES = ("none", "starttls", "tls")

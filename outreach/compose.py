@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from outreach.attachments import AttachmentCheck, AttachmentPolicy, ScanCache, check_attachments
-from outreach.errors import DeliveryFailed, NotFound, OutreachError, Problem, ValidationFailed
+from outreach.errors import (
+    DeliveryFailed,
+    DraftNotEditable,
+    NotFound,
+    Problem,
+    ValidationFailed,
+)
 from outreach.layouts import Layouts
 from outreach.models import (
     AuditEvent,
@@ -91,15 +97,6 @@ class RecentContacts:
             ("key", self._digest.hexdigest()[:16]),
         )
         return [Problem("recipients", "recently_contacted", message, params)]
-
-
-class DraftNotEditable(OutreachError):
-    """The draft is being sent or was sent: it can no longer change."""
-
-    def __init__(self, draft_id: int, status: DraftStatus) -> None:
-        self.draft_id = draft_id
-        self.status = status
-        super().__init__(f"draft {draft_id} is {status.value} and can no longer change")
 
 
 @dataclass(frozen=True, slots=True)

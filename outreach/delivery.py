@@ -43,6 +43,7 @@ from outreach.layouts import Layouts
 from outreach.models import (
     AuditEvent,
     Channel,
+    Claimed,
     Delivery,
     DeliveryStatus,
     Direction,
@@ -52,16 +53,7 @@ from outreach.models import (
     ReadyMail,
     ThreadMessage,
 )
-from outreach.ports import (
-    Claimed,
-    Clock,
-    Mailer,
-    MailSession,
-    MessageTransport,
-    Scanner,
-    Sniffer,
-    UnitOfWork,
-)
+from outreach.ports import Clock, Mailer, MailSession, MessageTransport, Scanner, Sniffer, UnitOfWork
 from outreach.rendering import PreparedDraft, TrackingConfig, email_for, message_for, prepare
 from outreach.unsubscribe import UnsubscribeLinks
 

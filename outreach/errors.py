@@ -6,17 +6,21 @@ they belong to; anything else is a bug and goes to the global error handler.
 
     OutreachError
      ├── ValidationFailed      one or more problems with a form; carries every Problem at once
-     ├── AttachmentRejected    a file failed the type allow-list, the size limits or the scan
      ├── NotFound              an id that does not exist in the requesting workspace
-     ├── MessagingDisabled     an in-platform message to a partner without messaging
+     ├── AlreadyExists         a row with the same natural key exists (raised by repositories)
+     ├── DraftNotEditable      the draft is being sent or was sent: it can no longer change
      ├── ImportFailed          an import file that cannot be read at all (bad rows are reported, not raised)
      └── DeliveryFailed        a send attempt failed; ``permanent`` says whether a retry may help
+
+This tree is the only place errors are defined (tests/unit/test_errors.py keeps it and the classes in step).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from outreach.models import DraftStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +52,6 @@ class ValidationFailed(OutreachError):
         super().__init__("; ".join(p.message for p in self.problems))
 
 
-class AttachmentRejected(OutreachError):
-    def __init__(self, problem: Problem) -> None:
-        self.problem = problem
-        super().__init__(problem.message)
-
-
 class NotFound(OutreachError):
     def __init__(self, what: str, ident: str) -> None:
         self.what = what
@@ -61,10 +59,17 @@ class NotFound(OutreachError):
         super().__init__(f"{what} {ident!r} was not found in this workspace")
 
 
-class MessagingDisabled(OutreachError):
-    def __init__(self, mpid: str) -> None:
-        self.mpid = mpid
-        super().__init__(f"partner {mpid} does not accept in-platform messages (messaging is disabled)")
+class AlreadyExists(OutreachError):
+    """A row with the same natural key exists (a second delivery of one draft to one recipient …)."""
+
+
+class DraftNotEditable(OutreachError):
+    """The draft is being sent or was sent: it can no longer change."""
+
+    def __init__(self, draft_id: int, status: DraftStatus) -> None:
+        self.draft_id = draft_id
+        self.status = status
+        super().__init__(f"draft {draft_id} is {status.value} and can no longer change")
 
 
 class ImportFailed(OutreachError):

@@ -42,8 +42,8 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 
 from outreach.clock import SystemClock
 from outreach.errors import ImportFailed
-from outreach.models import Ad, AdType, AuditEvent, Partner, PartnerKind
-from outreach.ports import Clock, UnitOfWork, UpsertCounts
+from outreach.models import Ad, AdType, AuditEvent, Partner, PartnerKind, UpsertCounts
+from outreach.ports import Clock, UnitOfWork
 from outreach.validation import control_characters
 
 PARTNER_REQUIRED = ("mpid", "mpname", "email", "kind")

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from outreach.attachments import AttachmentPolicy, FileVerdict, ScanCache, check_attachments
-from outreach.errors import NotFound, Problem, ValidationFailed
+from outreach.errors import AlreadyExists, NotFound, Problem, ValidationFailed
 from outreach.models import (
     Attachment,
     Channel,
@@ -43,7 +43,7 @@ from outreach.models import (
     Thread,
     ThreadMessage,
 )
-from outreach.ports import AlreadyExists, Clock, Scanner, Sniffer, UnitOfWork
+from outreach.ports import Clock, Scanner, Sniffer, UnitOfWork
 
 TEXT_MAX = 20_000
 ID_MAX = 255

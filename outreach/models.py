@@ -300,3 +300,94 @@ class MailAccount:
     username: str
     password: str = field(repr=False)
     from_address: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProspectQuery:
+    """What a prospect (or marketplace) list shows.
+
+    ``text`` matches contact name, company name, e-mail and mpid as a case-insensitive substring.
+    ``messaging_enabled``/``kind``: None means any. ``country``: ISO code, empty means any.
+    ``prospects_only``: False lists the whole marketplace (items whose ``marked_at`` is None are not prospects).
+    """
+
+    text: str = ""
+    kind: PartnerKind | None = None
+    messaging_enabled: bool | None = None
+    country: str = ""
+    not_contacted: bool = False
+    prospects_only: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class KeysetPage:
+    """One page of a keyset-paginated list. Cursors are opaque; pass them back as ``after``/``before``/``at``."""
+
+    items: tuple[Prospect, ...]
+    first_cursor: str | None
+    last_cursor: str | None
+    has_prev: bool
+    has_next: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: UpsertCounts) -> UpsertCounts:
+        return UpsertCounts(
+            self.inserted + other.inserted, self.updated + other.updated, self.unchanged + other.unchanged
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery a worker has claimed (status CLAIMED), with its workspace."""
+
+    team_id: str
+    delivery: Delivery
+
+
+@dataclass(frozen=True, slots=True)
+class SendRecord:
+    """One line of the audit trail of sends: who sent what to whom, when, and what came of it."""
+
+    at: datetime
+    author_id: str
+    channel: str
+    draft_id: int
+    mpid: str
+    email: str
+    subject: str
+    attachments: tuple[tuple[str, str], ...]  # (file name, sha256)
+    result: str  # sent | failed | skipped
+    detail: str  # provider message id, or why it failed or was skipped
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAccount:
+    """A user's SMTP account as stored: the password only as ciphertext."""
+
+    team_id: str
+    user_id: str
+    host: str
+    port: int
+    security: str
+    username: str
+    password_encrypted: str
+    from_address: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendNotice:
+    """The author's DM about one send, kept with the send: where it is (``channel``/``ts``, empty until it is
+    posted), when it was last written, and when the summary replaced it (``finished_at``)."""
+
+    team_id: str
+    draft_id: int
+    channel: str = ""
+    ts: str = ""
+    updated_at: datetime | None = None
+    finished_at: datetime | None = None

@@ -24,8 +24,8 @@ from datetime import timedelta
 from typing import Any
 
 from outreach.errors import NotFound
-from outreach.models import PartnerKind, Prospect
-from outreach.ports import Clock, ProspectQuery, UnitOfWork
+from outreach.models import PartnerKind, Prospect, ProspectQuery
+from outreach.ports import Clock, UnitOfWork
 
 PAGE_SIZE = 10  # Slack's checkbox limit (SLACK.md §1.3)
 MAX_SEARCH = 200  # characters of search text kept; longer text is cut and the user is told

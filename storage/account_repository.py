@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from outreach.ports import Clock, StoredAccount
+from outreach.models import StoredAccount
+from outreach.ports import Clock
 from storage.models import MailAccountRow
 
 

@@ -14,8 +14,8 @@ from typing import cast
 from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from outreach.models import DeliveryStatus, DraftStatus
-from outreach.ports import Claimed, Clock, SendRecord
+from outreach.models import Claimed, DeliveryStatus, DraftStatus, SendRecord
+from outreach.ports import Clock
 from storage.models import (
     AttachmentRow,
     DeliveryRow,

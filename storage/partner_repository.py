@@ -22,8 +22,8 @@ from sqlalchemy import ColumnElement, Select, Table, bindparam, case, func, sele
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
-from outreach.models import Partner, PartnerKind, Prospect
-from outreach.ports import Clock, KeysetPage, ProspectQuery, UpsertCounts
+from outreach.models import KeysetPage, Partner, PartnerKind, Prospect, ProspectQuery, UpsertCounts
+from outreach.ports import Clock
 from storage.models import PartnerRow
 from storage.upsert import chunks, insert_for
 

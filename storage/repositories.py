@@ -16,14 +16,16 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
+from outreach.errors import AlreadyExists
 from outreach.models import (
     Ad,
     AdType,
     AuditEvent,
     Delivery,
     DeliveryStatus,
+    UpsertCounts,
 )
-from outreach.ports import AlreadyExists, Clock, UpsertCounts
+from outreach.ports import Clock
 from storage.digest_repository import SqlDigestRepository
 from storage.draft_repository import SqlAttachmentRepository, SqlDraftRepository
 from storage.models import AdRow, AuditEventRow, DeliveryRow, DraftRecipientRow, PartnerRow

@@ -18,8 +18,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Row, Table, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from outreach.models import DraftStatus
-from outreach.ports import SendNotice
+from outreach.models import DraftStatus, SendNotice
 from storage.models import DraftRow, SendNoticeRow
 from storage.upsert import insert_for
 

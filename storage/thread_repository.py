@@ -9,9 +9,9 @@ from typing import Any, cast
 from sqlalchemy import Table, select, text
 from sqlalchemy.orm import Session
 
-from outreach.errors import NotFound
+from outreach.errors import AlreadyExists, NotFound
 from outreach.models import Channel, Direction, ReceivedFile, Thread, ThreadMessage
-from outreach.ports import AlreadyExists, Clock
+from outreach.ports import Clock
 from storage.draft_repository import to_attachment
 from storage.models import AttachmentRow, ThreadMessageFileRow, ThreadMessageRow, ThreadRow
 from storage.upsert import insert_for

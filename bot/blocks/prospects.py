@@ -19,8 +19,7 @@ from bot.blocks.common import (
     section,
 )
 from bot.i18n import Translator
-from outreach.models import Prospect
-from outreach.ports import ProspectQuery
+from outreach.models import Prospect, ProspectQuery
 from outreach.prospecting import PageRequest, ProspectPage, encode_state
 
 

@@ -31,8 +31,8 @@ from bot.i18n import Translator
 from bot.modals import Dm, Modals, Opened
 from bot.problems import block_errors, describe
 from bot.wiring import Services
-from outreach.compose import ComposeState, DraftFields, DraftNotEditable
-from outreach.errors import DeliveryFailed, NotFound, Problem, ValidationFailed
+from outreach.compose import ComposeState, DraftFields
+from outreach.errors import DeliveryFailed, DraftNotEditable, NotFound, Problem, ValidationFailed
 from outreach.models import Channel, DraftStatus, Recipient
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,7 @@ from bot.handlers.compose import ComposeHandlers
 from bot.handlers.parsing import Command
 from bot.problems import describe
 from bot.wiring import Services
-from outreach.compose import DraftNotEditable
-from outreach.errors import NotFound, ValidationFailed
+from outreach.errors import DraftNotEditable, NotFound, ValidationFailed
 
 
 def _draft_id(action: dict[str, Any]) -> int | None:

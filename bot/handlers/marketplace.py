@@ -14,8 +14,7 @@ from bot.handlers.parsing import Command
 from bot.modals import Modals
 from bot.wiring import Services
 from outreach.errors import NotFound
-from outreach.models import Channel, PartnerKind
-from outreach.ports import ProspectQuery
+from outreach.models import Channel, PartnerKind, ProspectQuery
 from outreach.prospecting import PageRequest, decode_state, marketplace_query
 
 

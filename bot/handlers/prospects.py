@@ -19,8 +19,7 @@ from bot import ids
 from bot.blocks.prospects import build_prospect_list
 from bot.handlers.parsing import Command
 from bot.wiring import Services
-from outreach.models import Channel, PartnerKind
-from outreach.ports import ProspectQuery
+from outreach.models import Channel, PartnerKind, ProspectQuery
 from outreach.prospecting import PageRequest, decode_state
 
 OpenCompose = Callable[[WebClient, str, str, str, Channel, Callable[[], Sequence[str]]], None]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bot.cli import main
-from outreach.ports import ProspectQuery
+from outreach.models import ProspectQuery
 
 T1, T2 = "T1", "T2"
 HEADER = "mpid,mpname,first_name,last_name,email,kind,messaging_enabled,prospect,country,website,categories\n"

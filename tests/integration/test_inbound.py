@@ -300,7 +300,7 @@ def test_an_empty_message_is_refused(service):
 
 
 def test_storing_a_message_twice_under_one_external_id_raises_already_exists(uow_factory, partners):
-    from outreach.ports import AlreadyExists
+    from outreach.errors import AlreadyExists
 
     with uow_factory() as uow:
         thread = uow.threads.open(T1, "m1", Channel.MESSAGE)

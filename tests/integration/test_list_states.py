@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from outreach.models import PartnerKind
-from outreach.ports import ProspectQuery
+from outreach.models import PartnerKind, ProspectQuery
 from outreach.prospecting import PageRequest, ProspectService
 
 

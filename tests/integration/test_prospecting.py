@@ -8,8 +8,7 @@ import pytest
 
 from outreach.clock import FixedClock
 from outreach.errors import NotFound
-from outreach.models import Partner, PartnerKind
-from outreach.ports import ProspectQuery
+from outreach.models import Partner, PartnerKind, ProspectQuery
 from outreach.prospecting import MAX_SEARCH, PageRequest, ProspectService, marketplace_query
 
 T1, T2 = "T1", "T2"

@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from outreach.models import Partner, PartnerKind
-from outreach.ports import ProspectQuery
+from outreach.models import Partner, PartnerKind, ProspectQuery
 
 T1, T2 = "T1", "T2"
 AT = datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from outreach.errors import NotFound
+from outreach.errors import AlreadyExists, NotFound
 from outreach.models import (
     Ad,
     AdType,
@@ -24,7 +24,6 @@ from outreach.models import (
     ScanVerdict,
     ThreadMessage,
 )
-from outreach.ports import AlreadyExists
 
 T1, T2 = "T1", "T2"
 AT = datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC)

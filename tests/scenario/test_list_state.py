@@ -10,8 +10,7 @@ import pytest
 
 from bot import ids
 from bot.devtools.harness import button, choose, full_app, mpid_of, row_of, rows, tick
-from outreach.models import Partner, PartnerKind
-from outreach.ports import ProspectQuery
+from outreach.models import Partner, PartnerKind, ProspectQuery
 from outreach.prospecting import PageRequest
 
 pytestmark = [pytest.mark.smtp, pytest.mark.clamd]

@@ -10,8 +10,7 @@ import pytest
 from bot import ids
 from bot.devtools.harness import button, choose, full_app, input_values, rows, tick, wait_for
 from outreach.compose import DraftFields
-from outreach.models import Channel, DraftStatus, Partner, PartnerKind
-from outreach.ports import ProspectQuery
+from outreach.models import Channel, DraftStatus, Partner, PartnerKind, ProspectQuery
 from outreach.prospecting import PageRequest
 
 pytestmark = [pytest.mark.smtp, pytest.mark.clamd]

@@ -12,8 +12,7 @@ from bot.blocks.compose import ComposeScreen, RecipientLine, build_compose_view,
 from bot.blocks.help import build_help
 from bot.blocks.prospects import build_prospect_list
 from bot.i18n import Translator
-from outreach.models import Channel, Partner, PartnerKind, Prospect
-from outreach.ports import ProspectQuery
+from outreach.models import Channel, Partner, PartnerKind, Prospect, ProspectQuery
 from outreach.prospecting import PageRequest, ProspectPage, decode_state, encode_state
 
 

@@ -10,8 +10,7 @@ import pytest
 
 from outreach.errors import ImportFailed
 from outreach.importing import import_ads, import_partners
-from outreach.models import Ad, AdType, AuditEvent, Partner, PartnerKind
-from outreach.ports import UpsertCounts
+from outreach.models import Ad, AdType, AuditEvent, Partner, PartnerKind, UpsertCounts
 
 HEADER = "mpid,mpname,first_name,last_name,email,kind,messaging_enabled,prospect,country,website,categories\n"
 
