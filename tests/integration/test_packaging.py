@@ -1,5 +1,6 @@
-"""What gets installed: pyproject's package-data names files that exist, and a wheel built from the tree carries
-the catalogs, layouts and migrations and works installed on its own."""
+"""What gets installed: pyproject's package-data names files that exist, a wheel built from the tree carries the
+catalogs, layouts and migrations and works installed on its own, and constraints.txt pins every dependency
+within pyproject's ranges."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from storage.migrate import head_revision
 
@@ -112,3 +115,24 @@ def test_a_wheel_built_from_the_tree_carries_its_data_and_runs_installed(tmp_pat
     revision, *titles = smoke.stdout.splitlines()
     assert revision == head_revision()
     assert len(set(titles)) == 2
+
+
+def test_constraints_pin_every_dependency_within_pyprojects_ranges() -> None:
+    pins: dict[str, str] = {}
+    for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[canonicalize_name(name)] = version
+    project = PYPROJECT["project"]
+    requirements = [Requirement(text) for text in project["dependencies"]]
+    requirements += [Requirement(text) for text in project["optional-dependencies"]["dev"]]
+
+    unpinned = [str(r) for r in requirements if canonicalize_name(r.name) not in pins]
+    outside = [
+        f"{r} (pinned {pins[canonicalize_name(r.name)]})"
+        for r in requirements
+        if canonicalize_name(r.name) in pins and pins[canonicalize_name(r.name)] not in r.specifier
+    ]
+
+    assert unpinned == []
+    assert outside == []
