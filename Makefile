@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench system-deps clean
+.PHONY: run test lint bench lock system-deps clean
 
 run: $(STAMP)
 	$(VENV)/bin/prospects-bot run
@@ -16,18 +16,26 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy bot outreach storage
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py
 
+# Re-pins constraints.txt to the newest versions pyproject.toml allows (then `make test`); KEEP=1 keeps every
+# current pin and only pins new dependencies. Needs no installed packages, so it works when the pins do not.
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) scripts/lock.py $(if $(KEEP),--keep)
+
 system-deps:
 	@sh scripts/system-deps.sh
 
-$(STAMP): pyproject.toml scripts/system-deps.sh
+# Installs the exact versions in constraints.txt (what pyproject.toml needs, pinned as tested).
+$(STAMP): pyproject.toml constraints.txt scripts/system-deps.sh
 	@sh scripts/system-deps.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --constraint constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 clean:

@@ -34,15 +34,10 @@ from bot.blocks.inbound import build_inbound
 from bot.http import Endpoint, Request, Response, Route
 from bot.users import UserProfiles
 from bot.wiring import Services
-from outreach.adapters.webhook import (
-    IDEMPOTENCY_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    verify_signature,
-)
 from outreach.errors import NotFound, ValidationFailed
 from outreach.inbound import InboundResult, InboundService
 from outreach.ports import Clock
+from outreach.webhook_signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from outreach.adapters.webhook import verify_signature
+from outreach.webhook_signing import verify_signature
 
 
 @dataclass

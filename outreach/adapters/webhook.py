@@ -2,8 +2,9 @@
 
 The body is JSON (``team_id``, ``mpid``, ``author``, ``text``, ``attachments`` with name, mime, size, sha256
 and base64 data, ``idempotency_key``). The signature is HMAC-SHA256 over ``v1:{timestamp}:{body}`` with
-MESSAGES_WEBHOOK_SECRET, sent as ``X-Outreach-Signature: v1=<hex>`` beside ``X-Outreach-Timestamp``; the
-receiver checks it with :func:`verify_signature` and de-duplicates on ``Idempotency-Key``.
+MESSAGES_WEBHOOK_SECRET, sent as ``X-Outreach-Signature: v1=<hex>`` beside ``X-Outreach-Timestamp``
+(:mod:`outreach.webhook_signing`); the receiver checks it with ``verify_signature`` there and de-duplicates on
+``Idempotency-Key``.
 
 Outcomes: 2xx → the provider id (``id`` in the JSON answer, else an ``X-Message-Id`` header, else the
 idempotency key); 4xx (but 408/429) and redirects → permanent DeliveryFailed; 408, 429, 5xx, timeouts,
@@ -14,52 +15,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from email.message import Message
 from typing import Any
 
 from outreach.errors import DeliveryFailed
 from outreach.models import OutgoingMessage
+from outreach.webhook_signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
-SIGNATURE_VERSION = "v1"
-TIMESTAMP_HEADER = "X-Outreach-Timestamp"
-SIGNATURE_HEADER = "X-Outreach-Signature"
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 ID_HEADERS = ("X-Message-Id", "X-Outreach-Message-Id")
 TRANSIENT_CLIENT_STATUSES = frozenset({408, 425, 429})
 _MAX_ANSWER = 64 * 1024
-
-
-def sign(secret: str | bytes, timestamp: str | int, body: bytes) -> str:
-    """The signature header value for ``body`` sent at ``timestamp`` (Unix seconds): ``v1=<hex>``."""
-    key = secret.encode() if isinstance(secret, str) else secret
-    signed = f"{SIGNATURE_VERSION}:{timestamp}:".encode() + body
-    return f"{SIGNATURE_VERSION}={hmac.new(key, signed, hashlib.sha256).hexdigest()}"
-
-
-def verify_signature(
-    secret: str | bytes,
-    timestamp: str,
-    body: bytes,
-    signature: str,
-    now: datetime | float,
-    *,
-    tolerance: float = 300,
-) -> bool:
-    """True when ``signature`` is ours for this body and timestamp, and the timestamp is within
-    ``tolerance`` seconds of ``now`` (either way). Compares in constant time. Never raises."""
-    if not secret or not timestamp.isdigit() or not signature.startswith(f"{SIGNATURE_VERSION}="):
-        return False
-    current = now.timestamp() if isinstance(now, datetime) else float(now)
-    if abs(current - int(timestamp)) > tolerance:
-        return False
-    return hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.encode())
 
 
 def message_payload(message: OutgoingMessage) -> dict[str, Any]:

@@ -18,9 +18,9 @@ from bot.inbound import PATH, body_limit, routes
 from bot.settings import Settings
 from bot.wiring import build_services
 from outreach.adapters.clamd_local import eicar_test_bytes
-from outreach.adapters.webhook import sign
 from outreach.clock import FixedClock
 from outreach.models import Channel, Direction, Partner, ThreadMessage
+from outreach.webhook_signing import sign
 from tests.attachment_samples import pdf
 
 SECRET = "inbound-test-secret"  # a test value

@@ -15,9 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from outreach.adapters.webhook import WebhookTransport, sign, verify_signature
+from outreach.adapters.webhook import WebhookTransport
 from outreach.errors import DeliveryFailed
 from outreach.models import Attachment, OutgoingMessage
+from outreach.webhook_signing import sign, verify_signature
 from tests.fixtures.smtp import free_port
 
 SECRET = "webhook-secret-for-tests"
