@@ -89,7 +89,9 @@ def test_a_wheel_built_from_the_tree_carries_its_data_and_runs_installed(tmp_pat
         shutil.copy(ROOT / name, source / name)
     wheels = tmp_path / "wheels"
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--wheel-dir", wheels, source], check=True, timeout=300)
+    # No build isolation: the venv's setuptools (a dev dependency) builds it, nothing is fetched from an index.
+    build = [*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "--wheel-dir", wheels, source]
+    subprocess.run(build, check=True, timeout=300)
     (wheel,) = wheels.glob("prospect_outreach-*.whl")
 
     with zipfile.ZipFile(wheel) as archive:
@@ -99,7 +101,7 @@ def test_a_wheel_built_from_the_tree_carries_its_data_and_runs_installed(tmp_pat
     assert missing == []
 
     site = tmp_path / "site"
-    subprocess.run([*pip, "install", "--no-deps", "--target", site, wheel], check=True, timeout=300)
+    subprocess.run([*pip, "install", "--no-deps", "--no-index", "--target", site, wheel], check=True, timeout=300)
     environment = {**os.environ, "PYTHONPATH": str(site)}
     smoke = subprocess.run(
         [sys.executable, "-c", SMOKE, str(site), str(tmp_path / "installed.db")],
