@@ -67,6 +67,20 @@ def statuses(uow: Any, draft_id: int, team: str = T1) -> list[tuple[str, Deliver
 class RepositoryContract:
     """Subclass as ``Test…`` where a ``uow_factory`` fixture gives a fresh, empty store."""
 
+    # -- the unit of work -------------------------------------------------------------------------------
+    def test_work_left_without_a_commit_is_not_kept(self, uow_factory):
+        with uow_factory() as uow:
+            partners(uow, T1, "m1")
+        with pytest.raises(ZeroDivisionError), uow_factory() as uow:
+            partners(uow, T1, "m2")
+            1 / 0  # noqa: B018
+        with uow_factory() as uow:
+            partners(uow, T1, "m3")
+            uow.commit()
+            partners(uow, T1, "m4")  # after the commit: a new transaction, never committed
+        with uow_factory() as uow:
+            assert uow.partners.known(T1, ["m1", "m2", "m3", "m4"]) == {"m3"}
+
     # -- drafts -----------------------------------------------------------------------------------------
     def test_a_draft_keeps_its_recipients_in_order_once_each_and_streams_those_still_partners(
         self, uow_factory
