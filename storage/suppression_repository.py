@@ -34,8 +34,10 @@ class SqlSuppressionRepository:
                 created_at=self._clock.now(),
             )
             .on_conflict_do_nothing()
+            .returning(_SUPPRESSIONS.c.email)
         )
-        return bool(getattr(self._session.execute(stmt), "rowcount", 0))
+        # The row returned, not the rowcount: psycopg gives no rowcount for an INSERT through SQLAlchemy (-1).
+        return self._session.execute(stmt).first() is not None
 
     def among(self, team_id: str, emails: Collection[str]) -> dict[str, str]:
         """{lower-cased address: reason} for the suppressed ones among ``emails``."""

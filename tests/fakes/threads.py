@@ -1,0 +1,82 @@
+"""In-memory conversation threads and audit log, as storage/thread_repository.py and storage/repositories.py
+behave (the inbound look-ups are not faked: compose and delivery only open threads and add messages)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from outreach.errors import AlreadyExists, NotFound
+from outreach.models import AuditEvent, Channel, Thread, ThreadMessage
+from tests.fakes.tables import MessageRow, Transaction
+
+
+class FakeThreadRepository:
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    def open(self, team_id: str, mpid: str, channel: Channel, subject: str = "") -> Thread:
+        threads = self._tx.tables.threads
+        for thread in threads.values():
+            if (thread.team_id, thread.mpid, thread.channel) == (team_id, mpid, channel):
+                return thread
+        thread = Thread(
+            team_id, mpid, channel, subject, id=self._tx.next_id(), created_at=self._tx.clock.now()
+        )
+        assert thread.id is not None
+        threads[thread.id] = thread
+        return thread
+
+    def add_message(self, team_id: str, thread_id: int, message: ThreadMessage) -> ThreadMessage:
+        tables = self._tx.tables
+        if self.get(team_id, thread_id) is None:
+            raise NotFound("thread", str(thread_id))
+        if message.external_id and any(
+            row.team_id == team_id and row.message.external_id == message.external_id
+            for row in tables.messages.values()
+        ):
+            raise AlreadyExists(f"a message with external id {message.external_id!r} is already stored")
+        for received in message.files:
+            if received.attachment.id is None:
+                raise ValueError(f"file {received.attachment.filename!r} must be stored before it is linked")
+        stored = dataclasses.replace(message, id=self._tx.next_id(), at=message.at or self._tx.clock.now())
+        assert stored.id is not None
+        tables.messages[stored.id] = MessageRow(team_id, thread_id, stored)
+        return stored
+
+    def get(self, team_id: str, thread_id: int) -> Thread | None:
+        tables = self._tx.tables
+        thread = tables.threads.get(thread_id)
+        if thread is None or thread.team_id != team_id:
+            return None
+        messages = sorted(
+            (row.message for row in tables.messages.values() if row.thread_id == thread_id),
+            key=lambda m: (m.at, m.id),
+        )
+        return dataclasses.replace(thread, messages=tuple(messages))
+
+    def for_partner(self, team_id: str, mpid: str) -> list[Thread]:
+        threads = self._tx.tables.threads
+        return [t for _, t in sorted(threads.items()) if (t.team_id, t.mpid) == (team_id, mpid)]
+
+
+class FakeAuditLog:
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    def record(self, event: AuditEvent) -> AuditEvent:
+        stored = dataclasses.replace(event, id=self._tx.next_id())
+        assert stored.id is not None
+        self._tx.tables.audit[stored.id] = stored
+        return stored
+
+    def recent(
+        self, team_id: str, *, limit: int = 100, draft_id: int | None = None, mpid: str = ""
+    ) -> list[AuditEvent]:
+        events = [
+            e
+            for e in self._tx.tables.audit.values()
+            if e.team_id == team_id
+            and (draft_id is None or e.draft_id == draft_id)
+            and (not mpid or e.mpid == mpid)
+        ]
+        return sorted(events, key=lambda e: (e.at, e.id), reverse=True)[:limit]
