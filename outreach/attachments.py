@@ -23,12 +23,12 @@ import dataclasses
 import hashlib
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from outreach import file_structure
+from outreach.cache import StampedCache
 from outreach.errors import Problem, ValidationFailed
 from outreach.models import Attachment, ScanStatus, ScanVerdict
 from outreach.ports import Scanner, Sniffer
@@ -108,7 +108,7 @@ class ScanCache(Protocol):
 
 class InMemoryScanCache:
     """A thread-safe, bounded (LRU) in-process :class:`ScanCache`; entries expire after ``ttl_seconds``
-    so that new signatures get a chance to catch content once thought clean."""
+    (None: never) so that new signatures get a chance to catch content once thought clean."""
 
     def __init__(
         self,
@@ -116,36 +116,19 @@ class InMemoryScanCache:
         ttl_seconds: float | None = 24 * 3600,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._max = max_entries
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[str, tuple[float, ScanVerdict]] = OrderedDict()
+        self._verdicts = StampedCache[str, ScanVerdict](
+            ttl_seconds, max_entries=max_entries, lru=True, monotonic=clock
+        )
 
     def get(self, sha256: str) -> ScanVerdict | None:
-        with self._lock:
-            entry = self._entries.get(sha256)
-            if entry is None:
-                return None
-            stored_at, verdict = entry
-            if self._ttl is not None and self._clock() - stored_at > self._ttl:
-                del self._entries[sha256]
-                return None
-            self._entries.move_to_end(sha256)
-            return verdict
+        return self._verdicts.fresh(sha256)
 
     def put(self, sha256: str, verdict: ScanVerdict) -> None:
-        if verdict.status is ScanStatus.UNSCANNABLE:
-            return
-        with self._lock:
-            self._entries[sha256] = (self._clock(), verdict)
-            self._entries.move_to_end(sha256)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
+        if verdict.status is not ScanStatus.UNSCANNABLE:
+            self._verdicts.put(sha256, verdict)
 
     def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
+        return len(self._verdicts)
 
 
 class CountingScanner:
