@@ -3,7 +3,7 @@
 :func:`check_attachments` never raises for a bad file: it returns one :class:`FileVerdict` per file, each
 either an accepted :class:`~outreach.models.Attachment` (sniffed MIME type, sha256, CLEAN verdict) or the
 :class:`~outreach.errors.Problem` that rejected it, so a UI can show a verdict next to every file. The
-caller decides what to do (``AttachmentCheck.raise_for_problems()`` turns them into ``ValidationFailed``).
+caller decides what to do.
 
 Checks, in order, each file stopping at its first problem: a safe file name; at most ``max_files``;
 not empty; at most ``max_file_bytes``; a content type on the allow-list (CSV, PDF, JPEG, PNG, GIF, by
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from typing import Protocol
 
 from outreach import file_structure
 from outreach.cache import StampedCache
-from outreach.errors import Problem, ValidationFailed
+from outreach.errors import Problem
 from outreach.models import Attachment, ScanStatus, ScanVerdict
 from outreach.ports import Scanner, Sniffer
 
@@ -93,10 +92,6 @@ class AttachmentCheck:
     def ok(self) -> bool:
         return not self.problems
 
-    def raise_for_problems(self) -> None:
-        if self.problems:
-            raise ValidationFailed(self.problems)
-
 
 class ScanCache(Protocol):
     """Scan verdicts by content sha256 (hex). Keeps CLEAN and INFECTED only: UNSCANNABLE is retried."""
@@ -129,20 +124,6 @@ class InMemoryScanCache:
 
     def __len__(self) -> int:
         return len(self._verdicts)
-
-
-class CountingScanner:
-    """Wraps a :class:`~outreach.ports.Scanner` and counts the scans that really reach it (thread-safe)."""
-
-    def __init__(self, inner: Scanner) -> None:
-        self._inner = inner
-        self._lock = threading.Lock()
-        self.scans = 0
-
-    def scan(self, data: bytes) -> ScanVerdict:
-        with self._lock:
-            self.scans += 1
-        return self._inner.scan(data)
 
 
 def scan_once(sha256: str, data: bytes, scanner: Scanner, cache: ScanCache) -> ScanVerdict:
