@@ -4,28 +4,14 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from storage.db import make_engine
-from storage.migrate import alembic_config, upgrade
+from storage.migrate import current_revision, head_revision, upgrade
 from storage.models import Base
 
 POSTGRES_ONLY_INDEXES = {"ix_partners_search_trgm"}
 SQLITE_ONLY_TABLE = "partners_search"  # the FTS5 index and its shadow tables, made by migration 0003
-
-
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
-def current_revision(url) -> str | None:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
-    finally:
-        engine.dispose()
 
 
 def test_the_migrated_schema_matches_the_models(database_url):
