@@ -19,13 +19,12 @@ from outreach.adapters.clamd_local import ClamdUnavailable, demo_signatures, sta
 from outreach.adapters.magic_sniffer import MagicSniffer
 from outreach.attachments import (
     AttachmentPolicy,
-    CountingScanner,
     InMemoryScanCache,
     check_attachments,
     recheck_for_send,
 )
 from outreach.models import ScanVerdict
-from tests.attachment_samples import pdf, png
+from tests.attachment_samples import CountingScanner, pdf, png
 
 RECIPIENTS = 1000
 SECONDS = 2.0

@@ -162,9 +162,6 @@ class HttpServer:
         self._thread.start()
         return self
 
-    def serve_forever(self) -> None:
-        self._server.run()
-
     def stop(self) -> None:
         """Stop from inside waitress's own loop: closing its sockets from another thread while the loop is in
         select() on them ends, now and then, in EBADF in the loop thread."""

@@ -92,19 +92,7 @@ def block_id(base: str, render: int | str) -> str:
     return f"{base}~{render}"
 
 
-def base_of(block_id_value: str) -> str:
-    return block_id_value.split("~", 1)[0]
-
-
 def render_of(block_id_value: str) -> str:
     """The render key a block id ends with (``picks~m1~KEY`` → ``KEY``); empty when it has none."""
     rest = block_id_value.partition("~")[2]
     return rest.rsplit("~", 1)[-1] if rest else ""
-
-
-ALL_ACTIONS = frozenset(
-    v for k, v in dict(globals()).items() if k.startswith("ACTION_") and isinstance(v, str)
-)
-ALL_CALLBACKS = frozenset(
-    v for k, v in dict(globals()).items() if k.startswith("CALLBACK_") and isinstance(v, str)
-)

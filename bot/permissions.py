@@ -9,13 +9,12 @@ closed.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.slack_budget import no_wait_client
+from outreach.cache import StampedCache
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +25,7 @@ class SenderPolicy:
     ) -> None:
         self._senders = frozenset(senders)
         self._usergroup = usergroup
-        self._ttl = ttl_seconds
-        self._members: dict[str, tuple[float, frozenset[str]]] = {}  # team -> (when, members)
-        self._lock = threading.Lock()
+        self._members = StampedCache[str, frozenset[str]](ttl_seconds)  # by team
 
     @property
     def open_to_all(self) -> bool:
@@ -42,17 +39,14 @@ class SenderPolicy:
         return user_id in self._group(client, team_id)
 
     def _group(self, client: WebClient, team_id: str) -> frozenset[str]:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._members.get(team_id)
-            if hit and now - hit[0] < self._ttl:
-                return hit[1]
+        now = self._members.now()
+        fresh = self._members.fresh(team_id)
+        if fresh is not None:
+            return fresh
         try:
             users = no_wait_client(client).usergroups_users_list(usergroup=self._usergroup)["users"]
         except SlackApiError as err:
             log.warning("cannot read user group %s: %s", self._usergroup, err.response.get("error"))
-            return hit[1] if hit else frozenset()
-        members = frozenset(str(u) for u in users)
-        with self._lock:
-            self._members[team_id] = (now, members)
-        return members
+            known = self._members.last(team_id)
+            return known if known is not None else frozenset()
+        return self._members.put(team_id, frozenset(str(u) for u in users), at=now)

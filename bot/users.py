@@ -13,7 +13,6 @@ than guess a time zone).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.i18n import Translator, choose_locale
 from bot.slack_budget import WorkspaceGate, no_wait_client, retry_after, transient
+from outreach.cache import StampedCache
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +44,15 @@ class Profile:
 
 class UserProfiles:
     def __init__(self, ttl_seconds: float = 600.0, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._ttl = ttl_seconds
-        self._now = monotonic
-        self._cache: dict[tuple[str, str], tuple[float, Profile]] = {}
-        self._lock = threading.Lock()
+        self._kept = StampedCache[tuple[str, str], Profile](
+            ttl_seconds, max_entries=MAX_KEPT, monotonic=monotonic
+        )
         self._gate = WorkspaceGate(per_minute=1_000_000, monotonic=monotonic)  # only its 429 pauses
 
     def get(self, client: WebClient, team_id: str, user_id: str) -> Profile:
         """The user's profile, fresh within ``ttl_seconds``; when Slack cannot answer now, the last one known,
         else the default (English, UTC) — at once."""
-        return self.lookup(client, team_id, user_id, max_age=self._ttl) or Profile(user_id)
+        return self.lookup(client, team_id, user_id) or Profile(user_id)
 
     def lookup(
         self, client: WebClient, team_id: str, user_id: str, *, max_age: float | None = None
@@ -62,12 +61,11 @@ class UserProfiles:
         ttl); the last one known when Slack cannot answer; None when none was ever known and Slack could not
         say now (rate limited, or down): ask again later."""
         key = (team_id, user_id)
-        now = self._now()
-        with self._lock:
-            hit = self._cache.get(key)
-        if hit is not None and now - hit[0] < (self._ttl if max_age is None else max_age):
-            return hit[1]
-        known = hit[1] if hit is not None else None
+        now = self._kept.now()  # an answer is as old as the question
+        fresh = self._kept.fresh(key, max_age)
+        if fresh is not None:
+            return fresh
+        known = self._kept.last(key)
         if self._gate.paused(team_id):
             return known
         try:
@@ -79,14 +77,14 @@ class UserProfiles:
             log.warning("users.info for %s failed: %s", user_id, err.response.get("error"))
             if known is not None or transient(err):
                 return known
-            return self._keep(key, now, Profile(user_id))  # no such user, no scope: the default, for a while
+            # No such user, no scope: the default, for a while.
+            return self._kept.put(key, Profile(user_id), at=now)
         except OSError as err:  # the connection (URLError is one)
             log.warning("users.info for %s failed: %s", user_id, err)
             return known
         profile = user.get("profile") or {}
-        return self._keep(
+        return self._kept.put(
             key,
-            now,
             Profile(
                 user_id=user_id,
                 locale=choose_locale(user.get("locale")),
@@ -94,18 +92,9 @@ class UserProfiles:
                 real_name=profile.get("real_name") or user.get("real_name") or user.get("name") or "",
                 email=profile.get("email") or "",
             ),
+            at=now,
         )
 
     def known(self, team_id: str, user_id: str) -> Profile | None:
         """The last profile known, however old, without asking Slack (before a trigger's 3 seconds are up)."""
-        with self._lock:
-            hit = self._cache.get((team_id, user_id))
-        return hit[1] if hit is not None else None
-
-    def _keep(self, key: tuple[str, str], at: float, profile: Profile) -> Profile:
-        with self._lock:
-            self._cache.pop(key, None)
-            self._cache[key] = (at, profile)
-            while len(self._cache) > MAX_KEPT:
-                self._cache.pop(next(iter(self._cache)))
-        return profile
+        return self._kept.last((team_id, user_id))

@@ -3,7 +3,7 @@
 :func:`check_attachments` never raises for a bad file: it returns one :class:`FileVerdict` per file, each
 either an accepted :class:`~outreach.models.Attachment` (sniffed MIME type, sha256, CLEAN verdict) or the
 :class:`~outreach.errors.Problem` that rejected it, so a UI can show a verdict next to every file. The
-caller decides what to do (``AttachmentCheck.raise_for_problems()`` turns them into ``ValidationFailed``).
+caller decides what to do.
 
 Checks, in order, each file stopping at its first problem: a safe file name; at most ``max_files``;
 not empty; at most ``max_file_bytes``; a content type on the allow-list (CSV, PDF, JPEG, PNG, GIF, by
@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from outreach import file_structure
-from outreach.errors import Problem, ValidationFailed
+from outreach.cache import StampedCache
+from outreach.errors import Problem
 from outreach.models import Attachment, ScanStatus, ScanVerdict
 from outreach.ports import Scanner, Sniffer
 
@@ -93,10 +92,6 @@ class AttachmentCheck:
     def ok(self) -> bool:
         return not self.problems
 
-    def raise_for_problems(self) -> None:
-        if self.problems:
-            raise ValidationFailed(self.problems)
-
 
 class ScanCache(Protocol):
     """Scan verdicts by content sha256 (hex). Keeps CLEAN and INFECTED only: UNSCANNABLE is retried."""
@@ -108,7 +103,7 @@ class ScanCache(Protocol):
 
 class InMemoryScanCache:
     """A thread-safe, bounded (LRU) in-process :class:`ScanCache`; entries expire after ``ttl_seconds``
-    so that new signatures get a chance to catch content once thought clean."""
+    (None: never) so that new signatures get a chance to catch content once thought clean."""
 
     def __init__(
         self,
@@ -116,50 +111,19 @@ class InMemoryScanCache:
         ttl_seconds: float | None = 24 * 3600,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._max = max_entries
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[str, tuple[float, ScanVerdict]] = OrderedDict()
+        self._verdicts = StampedCache[str, ScanVerdict](
+            ttl_seconds, max_entries=max_entries, lru=True, monotonic=clock
+        )
 
     def get(self, sha256: str) -> ScanVerdict | None:
-        with self._lock:
-            entry = self._entries.get(sha256)
-            if entry is None:
-                return None
-            stored_at, verdict = entry
-            if self._ttl is not None and self._clock() - stored_at > self._ttl:
-                del self._entries[sha256]
-                return None
-            self._entries.move_to_end(sha256)
-            return verdict
+        return self._verdicts.fresh(sha256)
 
     def put(self, sha256: str, verdict: ScanVerdict) -> None:
-        if verdict.status is ScanStatus.UNSCANNABLE:
-            return
-        with self._lock:
-            self._entries[sha256] = (self._clock(), verdict)
-            self._entries.move_to_end(sha256)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
+        if verdict.status is not ScanStatus.UNSCANNABLE:
+            self._verdicts.put(sha256, verdict)
 
     def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
-
-
-class CountingScanner:
-    """Wraps a :class:`~outreach.ports.Scanner` and counts the scans that really reach it (thread-safe)."""
-
-    def __init__(self, inner: Scanner) -> None:
-        self._inner = inner
-        self._lock = threading.Lock()
-        self.scans = 0
-
-    def scan(self, data: bytes) -> ScanVerdict:
-        with self._lock:
-            self.scans += 1
-        return self._inner.scan(data)
+        return len(self._verdicts)
 
 
 def scan_once(sha256: str, data: bytes, scanner: Scanner, cache: ScanCache) -> ScanVerdict:

@@ -45,7 +45,6 @@ from outreach.validation import check_email_address, check_headers
 
 SKIP_NO_EMAIL = "compose.skip.no_email"
 SKIP_NO_MESSAGING = "compose.skip.no_messaging"
-SKIP_UNKNOWN = "compose.skip.unknown"
 SKIP_SUPPRESSED = "compose.skip.suppressed"
 CONTENT_MAX = 20_000
 

@@ -38,13 +38,13 @@ from pathlib import Path
 from typing import Any, Generic, TextIO, TypeVar
 from urllib.parse import urlsplit
 
-from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 
 from outreach.clock import SystemClock
 from outreach.errors import ImportFailed
 from outreach.models import Ad, AdType, AuditEvent, Partner, PartnerKind, UpsertCounts
 from outreach.ports import Clock, UnitOfWork
-from outreach.validation import control_characters
+from outreach.validation import control_characters, normalise_email_address
 
 PARTNER_REQUIRED = ("mpid", "mpname", "email", "kind")
 PARTNER_OPTIONAL = (
@@ -66,12 +66,6 @@ _TRUE = {"true", "yes", "y", "1", "t"}
 _FALSE = {"false", "no", "n", "0", "f", ""}
 _SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$", re.IGNORECASE)
 _SURROGATE = re.compile("[\udc80-\udcff]")
-# Plain ASCII addresses that email-validator would accept unchanged but for a lower-cased domain; anything
-# else (quoted or non-ASCII local parts, IDNs, special-use names) goes through email-validator itself.
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_PLAIN_EMAIL = re.compile(rf"(?P<local>{_ATOM}(?:\.{_ATOM})*)@(?P<domain>(?:{_LABEL}\.)+[A-Za-z]{{2,63}})")
-_SPECIAL_USE = tuple(SPECIAL_USE_DOMAIN_NAMES)
 
 T = TypeVar("T")
 
@@ -438,7 +432,7 @@ def parse_partner(team_id: str, values: dict[str, str]) -> tuple[Partner, bool]:
         name=_required(values, "mpname", 300),
         first_name=_optional(values, "first_name", 200),
         last_name=_optional(values, "last_name", 200),
-        email=normalise_email(get("email") or ""),
+        email=_email(get("email") or ""),
         kind=PartnerKind(kind_text),
         messaging_enabled=_bool(values, "messaging_enabled"),
         country=_country(get("country") or ""),
@@ -511,17 +505,13 @@ def _bool(values: dict[str, str], name: str) -> bool:
     raise RowInvalid(f"{name} must be true or false (yes/no, 1/0), got {values.get(name)!r}")
 
 
-def normalise_email(text: str) -> str:
-    """The address as email-validator normalises it (without deliverability checks); raises RowInvalid."""
+def _email(text: str) -> str:
+    """The address normalised (see :func:`~outreach.validation.normalise_email_address`), or empty: the column
+    may be; raises RowInvalid."""
     if not text:
         return ""
-    plain = _PLAIN_EMAIL.fullmatch(text)
-    if plain and len(plain["local"]) <= 64 and len(text) <= 254:
-        domain = plain["domain"].lower()
-        if domain.rsplit(".", 1)[-1] not in _SPECIAL_USE and "--" not in domain:
-            return f"{plain['local']}@{domain}"
     try:
-        return validate_email(text, check_deliverability=False).normalized
+        return normalise_email_address(text)
     except EmailNotValidError as exc:
         raise RowInvalid(f"bad email {text!r}: {exc}") from None
 

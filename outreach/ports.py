@@ -7,7 +7,6 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from outreach.errors import DeliveryFailed
 from outreach.models import (
     Ad,
     Attachment,
@@ -91,11 +90,6 @@ class Mailer(Protocol):
         """A session for a batch; the connection is made on the first send and reused after it."""
         ...
 
-    def send_many(self, emails: Sequence[OutgoingEmail]) -> list[str | DeliveryFailed]:
-        """Send several on one connection; one result (Message-ID or the DeliveryFailed) per e-mail, in
-        order. One recipient's failure never stops the others."""
-        ...
-
 
 class MessageTransport(Protocol):
     def send(self, message: OutgoingMessage) -> str:
@@ -157,8 +151,6 @@ class ProspectRepository(Protocol):
     def mark(self, team_id: str, mpids: Collection[str], *, by: str, at: datetime) -> int:
         """Mark partners as prospects (those already marked keep their date); returns how many changed."""
         ...
-
-    def unmark(self, team_id: str, mpids: Collection[str]) -> int: ...
 
     def mark_contacted(self, team_id: str, mpids: Collection[str], at: datetime, by: str = "") -> int:
         """Partners contacted at ``at`` by ``by`` (a Slack user), unless they were contacted later already."""
@@ -224,23 +216,8 @@ class AttachmentRepository(Protocol):
 
     def get(self, team_id: str, attachment_id: int) -> Attachment | None: ...
 
-    def verdict_for(self, team_id: str, sha256: str) -> ScanVerdict | None:
-        """The scan verdict already recorded for this content, if any (each content is scanned once)."""
-        ...
-
-    def set_verdict(self, team_id: str, sha256: str, verdict: ScanVerdict) -> int: ...
-
 
 class DeliveryRepository(Protocol):
-    def add(self, team_id: str, delivery: Delivery) -> Delivery:
-        """Raises AlreadyExists when this draft already has a delivery for this mpid."""
-        ...
-
-    def add_many(self, team_id: str, draft_id: int, mpids: Collection[str]) -> int:
-        """Create PENDING deliveries, in this order; existing (draft, mpid) pairs are left alone. Returns how
-        many were new."""
-        ...
-
     def plan(self, team_id: str, draft_id: int, skipped: Mapping[str, Collection[str]]) -> int:
         """The send plan of a draft, written by the database itself: a PENDING delivery for each recipient of
         the draft that is still a partner of the workspace, in the draft's order, except those in ``skipped``

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
+from outreach.cache import StampedCache
 from outreach.errors import NotFound
 from outreach.models import PartnerKind, Prospect, ProspectQuery
 from outreach.ports import Clock, UnitOfWork
@@ -124,7 +125,7 @@ class ProspectService:
     def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
-        self._countries: dict[str, tuple[float, list[str]]] = {}
+        self._countries = StampedCache[str, list[str]](COUNTRIES_TTL)  # by team
         self._purged = 0.0  # monotonic time of the last purge of old list states
 
     # -- a list's state, between two clicks ------------------------------------------------------------------
@@ -179,14 +180,13 @@ class ProspectService:
 
     def countries(self, team_id: str) -> list[str]:
         """The countries for the list's filter; kept a minute (a distinct over every partner is not free)."""
-        now = time.monotonic()
-        hit = self._countries.get(team_id)
-        if hit is not None and now - hit[0] < COUNTRIES_TTL:
-            return hit[1]
+        now = self._countries.now()
+        fresh = self._countries.fresh(team_id)
+        if fresh is not None:
+            return fresh
         with self._uow() as uow:
             found = uow.partners.countries(team_id)
-        self._countries[team_id] = (now, found)
-        return found
+        return self._countries.put(team_id, found, at=now)
 
     def get(self, team_id: str, mpid: str) -> Prospect:
         """A partner of this workspace (a prospect or not); NotFound for another workspace's mpid."""

@@ -36,7 +36,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -55,7 +55,6 @@ __all__ = [
     "RenderContext",
     "Template",
     "check",
-    "missing_values",
     "render_html",
     "render_text",
     "tracking_link",
@@ -329,16 +328,6 @@ class MissingValues:
             )
             found.append(Problem(self._field, "missing_value", message, params))
         return found
-
-
-def missing_values(
-    template: Template, recipients: Iterable[Recipient], *, field: str = "content"
-) -> list[Problem]:
-    """:class:`MissingValues` over ``recipients`` at once."""
-    tally = MissingValues(template, field=field)
-    for recipient in recipients:
-        tally.add(recipient)
-    return tally.problems()
 
 
 # ---------------------------------------------------------------------------------------------- rendering

@@ -67,30 +67,6 @@ class SqlAttachmentRepository:
         ).first()
         return None if row is None else to_attachment(row)
 
-    def verdict_for(self, team_id: str, sha256: str) -> ScanVerdict | None:
-        row = self._session.scalars(
-            select(AttachmentRow)
-            .where(
-                AttachmentRow.team_id == team_id,
-                AttachmentRow.sha256 == sha256,
-                AttachmentRow.scan_status != "",
-            )
-            .order_by(AttachmentRow.id.desc())
-            .limit(1)
-        ).first()
-        return None if row is None else _verdict(row)
-
-    def set_verdict(self, team_id: str, sha256: str, verdict: ScanVerdict) -> int:
-        result = self._session.execute(
-            update(AttachmentRow)
-            .where(AttachmentRow.team_id == team_id, AttachmentRow.sha256 == sha256)
-            .values(
-                scan_status=verdict.status.value, scan_signature=verdict.signature, scan_detail=verdict.detail
-            )
-            .execution_options(synchronize_session="fetch")
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
-
 
 class SqlDraftRepository:
     def __init__(self, session: Session, clock: Clock) -> None:

@@ -9,7 +9,6 @@ search without a join. ``sort_name`` and ``search_text`` are derived columns wri
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -324,11 +323,6 @@ class AuditEventRow(Base):
         Index("ix_audit_events_team_at", "team_id", "at"),
         Index("ix_audit_events_draft", "team_id", "draft_id"),
     )
-
-
-def all_tables() -> list[Any]:
-    """Tables in dependency order (parents first)."""
-    return list(Base.metadata.sorted_tables)
 
 
 class PickRow(Base):

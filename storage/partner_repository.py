@@ -344,17 +344,6 @@ class SqlProspectRepository:
             changed += _rowcount(result)
         return changed
 
-    def unmark(self, team_id: str, mpids: Collection[str]) -> int:
-        changed = 0
-        for chunk in chunks(sorted(set(mpids))):
-            result = self._session.execute(
-                update(_T)
-                .where(_T.c.team_id == team_id, _T.c.mpid.in_(chunk), _T.c.marked_at.is_not(None))
-                .values(marked_at=None, marked_by="", prospect_status="", updated_at=self._clock.now())
-            )
-            changed += _rowcount(result)
-        return changed
-
     def mark_contacted(self, team_id: str, mpids: Collection[str], at: datetime, by: str = "") -> int:
         changed = 0
         for chunk in chunks(sorted(set(mpids))):

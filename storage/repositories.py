@@ -16,7 +16,6 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from outreach.errors import AlreadyExists
 from outreach.models import (
     Ad,
     AdType,
@@ -154,44 +153,6 @@ class SqlDeliveryRepository:
         self._session = session
         self._clock = clock
 
-    def _row_values(self, team_id: str, delivery: Delivery) -> dict[str, Any]:
-        now = self._clock.now()
-        return {
-            "team_id": team_id,
-            "draft_id": delivery.draft_id,
-            "mpid": delivery.mpid,
-            "status": delivery.status.value,
-            "attempts": delivery.attempts,
-            "last_error": delivery.last_error,
-            "provider_message_id": delivery.provider_message_id,
-            "sent_at": delivery.sent_at,
-            "claimed_by": "",
-            "created_at": now,
-            "updated_at": now,
-        }
-
-    def add(self, team_id: str, delivery: Delivery) -> Delivery:
-        stmt = (
-            insert_for(self._session, _DELIVERIES)
-            .values(self._row_values(team_id, delivery))
-            .on_conflict_do_nothing(index_elements=[_DELIVERIES.c.draft_id, _DELIVERIES.c.mpid])
-            .returning(_DELIVERIES.c.id)
-        )
-        new_id = self._session.execute(stmt).scalar_one_or_none()
-        if new_id is None:
-            raise AlreadyExists(f"draft {delivery.draft_id} already has a delivery for {delivery.mpid}")
-        return _replace_id(delivery, int(new_id))
-
-    def add_many(self, team_id: str, draft_id: int, mpids: Collection[str]) -> int:
-        before = self._count(team_id, draft_id)
-        for chunk in chunks(list(dict.fromkeys(mpids))):  # in the given order: sent in that order
-            rows = [self._row_values(team_id, Delivery(draft_id=draft_id, mpid=mpid)) for mpid in chunk]
-            stmt = insert_for(self._session, _DELIVERIES).on_conflict_do_nothing(
-                index_elements=[_DELIVERIES.c.draft_id, _DELIVERIES.c.mpid]
-            )
-            self._session.execute(stmt, rows)
-        return self._count(team_id, draft_id) - before
-
     def plan(self, team_id: str, draft_id: int, skipped: Mapping[str, Collection[str]]) -> int:
         r, p = _DRAFT_RECIPIENTS.c, _PARTNERS.c
         now = bindparam("now", self._clock.now(), type_=_DELIVERIES.c.created_at.type)
@@ -222,12 +183,6 @@ class SqlDeliveryRepository:
             _DELIVERIES.c.team_id == team_id,
             _DELIVERIES.c.draft_id == draft_id,
             _DELIVERIES.c.status == DeliveryStatus.PENDING.value,
-        )
-        return int(self._session.execute(stmt).scalar_one())
-
-    def _count(self, team_id: str, draft_id: int) -> int:
-        stmt = select(func.count()).where(
-            _DELIVERIES.c.team_id == team_id, _DELIVERIES.c.draft_id == draft_id
         )
         return int(self._session.execute(stmt).scalar_one())
 
@@ -275,19 +230,6 @@ class SqlDeliveryRepository:
                 for delivery in deliveries
             ],
         )
-
-
-def _replace_id(delivery: Delivery, new_id: int) -> Delivery:
-    return Delivery(
-        draft_id=delivery.draft_id,
-        mpid=delivery.mpid,
-        status=delivery.status,
-        attempts=delivery.attempts,
-        last_error=delivery.last_error,
-        provider_message_id=delivery.provider_message_id,
-        sent_at=delivery.sent_at,
-        id=new_id,
-    )
 
 
 def _to_event(row: AuditEventRow) -> AuditEvent:

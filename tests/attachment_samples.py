@@ -1,4 +1,5 @@
-"""Small real files built at test time (PNG, GIF, JPEG, PDF, CSV …) and fakes for the Scanner/Sniffer ports.
+"""Small real files built at test time (PNG, GIF, JPEG, PDF, CSV …) and fakes for the Scanner/Sniffer ports
+(and a scanner wrapper that counts the scans reaching a real one).
 
 Nothing here is a stored binary: each file is assembled from its format's rules, so a test can say
 exactly what it contains.
@@ -14,6 +15,7 @@ import zlib
 
 from bot.devtools.samples import pdf  # noqa: F401 (re-exported: the tests take every sample from here)
 from outreach.models import ScanStatus, ScanVerdict
+from outreach.ports import Scanner
 
 
 def png(width: int = 2, height: int = 2) -> bytes:
@@ -146,3 +148,18 @@ class FakeScanner:
         if self.BAD in data:
             return ScanVerdict(ScanStatus.INFECTED, signature="Fake.Bad")
         return ScanVerdict(ScanStatus.CLEAN)
+
+
+class CountingScanner:
+    """Wraps a scanner (clamd, in the bench and the clamd tests) and counts the scans that really reach it
+    (thread-safe)."""
+
+    def __init__(self, inner: Scanner) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+        self.scans = 0
+
+    def scan(self, data: bytes) -> ScanVerdict:
+        with self._lock:
+            self.scans += 1
+        return self._inner.scan(data)

@@ -54,9 +54,6 @@ class FullApp:
         return SlackClientSim(self.sim.url, SIGNING_SECRET, team_id=team_id, slack=self.standin)
 
     # -- reading what the app showed ---------------------------------------------------------------------
-    def responses_since(self, count: int) -> list[dict[str, Any]]:
-        return [body for _, body in self.standin.responses[count:]]
-
     def _shown_after(self, count: int, user: str, channel: str, clicked: tuple[str, str] | None) -> Any:
         """The first message the user sees change after ``count`` writes: the clicked one replaced, or a new
         one in that channel (an ephemeral one only for its user)."""

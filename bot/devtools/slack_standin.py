@@ -762,16 +762,3 @@ class SlackStandIn:
         if not found:
             raise AssertionError(f"no call to {method}; calls: {[c.method for c in self.calls]}")
         return found[-1]
-
-    def last_view(self, method: str = "") -> dict[str, Any]:
-        """The latest view written (by ``method`` when given: ``views.open`` …), as stored, with its id."""
-        with self._lock:
-            found = [v for m, v in self.view_log if not method or m == method]
-        if not found:
-            raise AssertionError(f"no view written by {method or 'views.*'}")
-        return found[-1]
-
-    def reset(self) -> None:
-        with self._lock:
-            self.calls.clear()
-            self.responses.clear()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import smtplib
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from types import TracebackType
 from typing import Literal, Self, cast
 
@@ -64,16 +64,6 @@ class SmtpMailer:
 
     def open(self) -> SmtpSession:
         return SmtpSession(self)
-
-    def send_many(self, emails: Sequence[OutgoingEmail]) -> list[str | DeliveryFailed]:
-        results: list[str | DeliveryFailed] = []
-        with self.open() as session:
-            for email in emails:
-                try:
-                    results.append(session.send(email))
-                except DeliveryFailed as exc:
-                    results.append(exc)
-        return results
 
     def _context(self) -> ssl.SSLContext:
         """The TLS context, made once (building one reads the system's CA store) and only when TLS is used."""

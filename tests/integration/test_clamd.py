@@ -7,9 +7,9 @@ import pytest
 from outreach.adapters.clamd import ClamdScanner, parse_reply
 from outreach.adapters.clamd_local import TEST_MARKER, eicar_test_bytes
 from outreach.adapters.magic_sniffer import MagicSniffer
-from outreach.attachments import AttachmentPolicy, CountingScanner, InMemoryScanCache, check_attachments
+from outreach.attachments import AttachmentPolicy, InMemoryScanCache, check_attachments
 from outreach.models import ScanStatus
-from tests.attachment_samples import csv_file, pdf, png
+from tests.attachment_samples import CountingScanner, csv_file, pdf, png
 from tests.fixtures.clamd import STREAM_MAX_BYTES
 
 pytestmark = pytest.mark.clamd

@@ -246,9 +246,6 @@ class WatchedMailer:
     def open(self):
         return WatchedSession(self, self.mailer.open())
 
-    def send_many(self, emails):
-        return self.mailer.send_many(emails)
-
 
 class WatchedSession:
     def __init__(self, owner, inner):

@@ -170,7 +170,8 @@ def test_the_author_of_the_last_e_mail_sent_or_the_marker_is_the_fallback(uow_fa
             ("U_FAILED", DeliveryStatus.FAILED, None),
         ):
             draft = uow.drafts.add(Draft(T1, author, Channel.EMAIL, subject="Hi", content="Hi"), ["m2"])
-            uow.deliveries.add(T1, Delivery(draft.id, "m2", status, sent_at=when))
+            uow.deliveries.plan(T1, draft.id, {})
+            uow.deliveries.save(T1, Delivery(draft.id, "m2", status, sent_at=when))
         uow.commit()
     assert service.receive(payload(mpid="m2", external_id="b")).author_id == "U_MAIL"
 

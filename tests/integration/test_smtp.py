@@ -22,6 +22,18 @@ PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n" + b"0" * 3000 + b"\n%%EOF\n"
 CSV = "name;city\r\n张伟;北京\r\n".encode()
 
 
+def send_each(mailer, emails):
+    """As the worker sends: one session for the batch, one result per e-mail (its Message-ID or the refusal)."""
+    results = []
+    with mailer.open() as session:
+        for email in emails:
+            try:
+                results.append(session.send(email))
+            except DeliveryFailed as exc:
+                results.append(exc)
+    return results
+
+
 def attachment(name, mime, data):
     return Attachment(filename=name, mime_type=mime, sha256=hashlib.sha256(data).hexdigest(), data=data)
 
@@ -71,7 +83,7 @@ def test_a_message_arrives_with_the_sender_name_reply_to_chinese_subject_parts_a
         ),
         headers=(("List-Unsubscribe", "<mailto:stop@brand.example>"),),
     )
-    (result,) = mailer_for(smtp_server).send_many([email])
+    (result,) = send_each(mailer_for(smtp_server), [email])
 
     (received,) = smtp_server.received
     assert received.mail_from == MAIL_FROM
@@ -101,7 +113,7 @@ def test_a_message_arrives_with_the_sender_name_reply_to_chinese_subject_parts_a
 
 def test_a_batch_of_twenty_goes_out_on_one_connection(smtp_server):
     emails = batch(20)
-    results = mailer_for(smtp_server).send_many(emails)
+    results = send_each(mailer_for(smtp_server), emails)
 
     assert smtp_server.connections == 1
     assert [r.rcpt_tos for r in smtp_server.received] == [(e.to,) for e in emails]
@@ -123,7 +135,7 @@ def test_a_session_reuses_its_connection_until_closed(smtp_server):
 def test_a_5xx_refusal_is_permanent_and_the_others_still_go_out(smtp_server):
     emails = batch(5)
     smtp_server.refuse(emails[2].to, "550 5.1.1 No such user here")
-    results = mailer_for(smtp_server).send_many(emails)
+    results = send_each(mailer_for(smtp_server), emails)
 
     failure = results[2]
     assert isinstance(failure, DeliveryFailed)
@@ -138,7 +150,7 @@ def test_a_4xx_refusal_is_transient_and_the_others_still_go_out(smtp_server):
     emails = batch(4)
     smtp_server.refuse(emails[0].to, "450 4.2.1 Mailbox busy, try again later")
     smtp_server.refuse(emails[3].to, "452 4.3.1 Insufficient system storage")
-    results = mailer_for(smtp_server).send_many(emails)
+    results = send_each(mailer_for(smtp_server), emails)
 
     assert [(r.permanent, r.reason[-30:]) for r in (results[0], results[3])] == [
         (False, "450 4.2.1 Mailbox busy, try again later"[-30:]),
@@ -150,7 +162,7 @@ def test_a_4xx_refusal_is_transient_and_the_others_still_go_out(smtp_server):
 def test_when_the_server_drops_the_connection_mid_batch_the_rest_go_out_after_one_reconnect(smtp_server):
     emails = batch(10)
     smtp_server.drop_connection_after(4, abrupt=True)
-    results = mailer_for(smtp_server).send_many(emails)
+    results = send_each(mailer_for(smtp_server), emails)
 
     assert all(isinstance(r, str) for r in results)
     assert [r.rcpt_tos[0] for r in smtp_server.received] == [e.to for e in emails]  # each exactly once
@@ -160,7 +172,7 @@ def test_when_the_server_drops_the_connection_mid_batch_the_rest_go_out_after_on
 def test_a_421_closing_reply_mid_batch_is_also_followed_by_a_reconnect(smtp_server):
     emails = batch(6)
     smtp_server.drop_connection_after(2, abrupt=False)
-    results = mailer_for(smtp_server).send_many(emails)
+    results = send_each(mailer_for(smtp_server), emails)
 
     assert all(isinstance(r, str) for r in results)
     assert [r.rcpt_tos[0] for r in smtp_server.received] == [e.to for e in emails]
@@ -170,7 +182,7 @@ def test_a_421_closing_reply_mid_batch_is_also_followed_by_a_reconnect(smtp_serv
 def test_a_connection_lost_after_the_content_is_not_resent_and_the_batch_goes_on(smtp_server):
     emails = batch(4)
     smtp_server.vanish_after_data(emails[1].to)
-    results = mailer_for(smtp_server).send_many(emails)
+    results = send_each(mailer_for(smtp_server), emails)
 
     failure = results[1]
     assert isinstance(failure, DeliveryFailed)
@@ -185,7 +197,7 @@ def test_a_connection_lost_after_the_content_is_not_resent_and_the_batch_goes_on
 def test_a_refused_message_content_is_classified_by_its_code(smtp_server, reply, permanent):
     emails = batch(3)
     smtp_server.refuse_data(emails[0].to, reply)
-    results = mailer_for(smtp_server).send_many(emails)
+    results = send_each(mailer_for(smtp_server), emails)
 
     assert isinstance(results[0], DeliveryFailed)
     assert results[0].permanent is permanent
@@ -196,7 +208,7 @@ def test_a_refused_message_content_is_classified_by_its_code(smtp_server, reply,
 
 def test_a_refused_connection_is_transient_for_every_message(closed_port):
     mailer = SmtpMailer(HOST, closed_port, "", "", "none", MAIL_FROM, 5.0)
-    results = mailer.send_many(batch(3))
+    results = send_each(mailer, batch(3))
     assert all(isinstance(r, DeliveryFailed) and not r.permanent for r in results)
     assert "cannot connect" in results[0].reason
 
@@ -208,7 +220,7 @@ def test_a_server_that_never_answers_times_out_as_transient():
     thread.start()
     try:
         mailer = SmtpMailer(HOST, listener.getsockname()[1], "", "", "none", MAIL_FROM, 0.5)
-        (result,) = mailer.send_many([outgoing()])
+        (result,) = send_each(mailer, [outgoing()])
     finally:
         thread.join(5)
         for conn, _ in accepted:
@@ -225,7 +237,7 @@ def test_line_breaks_in_a_header_fail_that_message_permanently_and_nothing_is_in
         outgoing("b@partner.example", subject="Hi\r\nBcc: victim@evil.example"),
     ]
     emails.append(outgoing("c@partner.example"))
-    results = mailer_for(smtp_server).send_many(emails)
+    results = send_each(mailer_for(smtp_server), emails)
 
     assert isinstance(results[1], DeliveryFailed) and results[1].permanent
     assert "line break" in results[1].reason
@@ -234,7 +246,9 @@ def test_line_breaks_in_a_header_fail_that_message_permanently_and_nothing_is_in
 
 
 def test_an_internationalised_recipient_is_sent_with_smtputf8_and_arrives_intact(smtp_server):
-    (result,) = mailer_for(smtp_server).send_many([outgoing("用户@例子.广告", reply_to="pelé@brand.example")])
+    (result,) = send_each(
+        mailer_for(smtp_server), [outgoing("用户@例子.广告", reply_to="pelé@brand.example")]
+    )
     assert isinstance(result, str)
     (received,) = smtp_server.received
     assert received.rcpt_tos == ("用户@例子.广告",)
@@ -246,7 +260,7 @@ def test_an_internationalised_recipient_is_sent_with_smtputf8_and_arrives_intact
 
 def test_an_internationalised_recipient_fails_permanently_when_the_server_lacks_smtputf8():
     with running(SmtpTestServer(smtputf8=False)) as server:
-        results = mailer_for(server).send_many([outgoing("用户@例子.广告"), outgoing("bob@partner.example")])
+        results = send_each(mailer_for(server), [outgoing("用户@例子.广告"), outgoing("bob@partner.example")])
         assert isinstance(results[0], DeliveryFailed) and results[0].permanent
         assert "SMTPUTF8" in results[0].reason
         assert [r.rcpt_tos for r in server.received] == [("bob@partner.example",)]
@@ -254,7 +268,7 @@ def test_an_internationalised_recipient_fails_permanently_when_the_server_lacks_
 
 def test_starttls_with_login_works(smtp_starttls_server, smtp_client_context):
     mailer = mailer_for(smtp_starttls_server, "starttls", USERNAME, PASSWORD, smtp_client_context)
-    results = mailer.send_many(batch(3))
+    results = send_each(mailer, batch(3))
 
     assert all(isinstance(r, str) for r in results)
     assert smtp_starttls_server.logins == [USERNAME]
@@ -264,7 +278,7 @@ def test_starttls_with_login_works(smtp_starttls_server, smtp_client_context):
 
 def test_a_wrong_password_is_a_permanent_login_failure(smtp_starttls_server, smtp_client_context):
     mailer = mailer_for(smtp_starttls_server, "starttls", USERNAME, "wrong", smtp_client_context)
-    results = mailer.send_many(batch(2))
+    results = send_each(mailer, batch(2))
 
     assert all(isinstance(r, DeliveryFailed) and r.permanent for r in results)
     assert "login refused: 535" in results[0].reason
@@ -274,13 +288,13 @@ def test_a_wrong_password_is_a_permanent_login_failure(smtp_starttls_server, smt
 
 def test_without_a_username_no_login_is_attempted(smtp_starttls_server, smtp_client_context):
     mailer = mailer_for(smtp_starttls_server, "starttls", ssl_context=smtp_client_context)
-    (result,) = mailer.send_many([outgoing()])
+    (result,) = send_each(mailer, [outgoing()])
     assert isinstance(result, DeliveryFailed)  # this server requires AUTH, so it refuses MAIL FROM
     assert smtp_starttls_server.logins == []
 
 
 def test_plain_smtp_to_a_server_that_requires_starttls_is_refused(smtp_starttls_server):
-    (result,) = mailer_for(smtp_starttls_server, "none").send_many([outgoing()])
+    (result,) = send_each(mailer_for(smtp_starttls_server, "none"), [outgoing()])
     assert isinstance(result, DeliveryFailed)
     assert smtp_starttls_server.received == []
 
@@ -288,8 +302,8 @@ def test_plain_smtp_to_a_server_that_requires_starttls_is_refused(smtp_starttls_
 def test_implicit_tls_works_with_and_without_login(smtp_tls_server, smtp_client_context):
     plain = mailer_for(smtp_tls_server, "tls", ssl_context=smtp_client_context)
     with_login = mailer_for(smtp_tls_server, "tls", USERNAME, PASSWORD, smtp_client_context)
-    assert isinstance(plain.send_many([outgoing("a@partner.example")])[0], str)
-    assert isinstance(with_login.send_many([outgoing("b@partner.example")])[0], str)
+    assert isinstance(send_each(plain, [outgoing("a@partner.example")])[0], str)
+    assert isinstance(send_each(with_login, [outgoing("b@partner.example")])[0], str)
 
     assert [(r.rcpt_tos, r.login) for r in smtp_tls_server.received] == [
         (("a@partner.example",), None),
@@ -299,7 +313,7 @@ def test_implicit_tls_works_with_and_without_login(smtp_tls_server, smtp_client_
 
 def test_an_untrusted_certificate_is_a_transient_tls_failure(smtp_tls_server):
     mailer = mailer_for(smtp_tls_server, "tls", ssl_context=ssl.create_default_context())
-    (result,) = mailer.send_many([outgoing()])
+    (result,) = send_each(mailer, [outgoing()])
     assert isinstance(result, DeliveryFailed)
     assert not result.permanent
     assert "certificate" in result.reason.lower()

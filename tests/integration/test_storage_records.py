@@ -6,8 +6,9 @@ import hashlib
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
-from outreach.errors import AlreadyExists, NotFound
+from outreach.errors import NotFound
 from outreach.models import (
     Ad,
     AdType,
@@ -132,39 +133,58 @@ def test_saving_a_draft_keeps_its_recipients_and_status_changes_are_kept(uow_fac
             uow.drafts.set_status(T2, draft.id, DraftStatus.SENT)
 
 
-def test_a_scan_verdict_is_found_by_content_hash_within_the_workspace(uow_factory):
+def test_an_attachment_keeps_its_scan_verdict_within_the_workspace(uow_factory):
+    infected = ScanVerdict(ScanStatus.INFECTED, signature="Eicar-Signature")
     with uow_factory() as uow:
-        stored = uow.attachments.add(T1, attachment())
-        assert uow.attachments.verdict_for(T1, stored.sha256) is None
-        infected = ScanVerdict(ScanStatus.INFECTED, signature="Eicar-Signature")
-        assert uow.attachments.set_verdict(T1, stored.sha256, infected) == 1
+        stored = uow.attachments.add(T1, attachment(verdict=infected))
+        unscanned = uow.attachments.add(T1, attachment(b"%PDF-1.4 other"))
         uow.commit()
     with uow_factory() as uow:
-        assert uow.attachments.verdict_for(T1, stored.sha256) == infected
-        assert uow.attachments.verdict_for(T2, stored.sha256) is None
+        assert uow.attachments.get(T1, stored.id) == stored
+        assert uow.attachments.get(T1, stored.id).verdict == infected
+        assert uow.attachments.get(T1, unscanned.id).verdict is None
         assert uow.attachments.get(T2, stored.id) is None
+
+
+def add_partners(uow, team=T1, mpids=("m1", "m2")) -> None:
+    uow.partners.upsert_many(team, [Partner(team, m, f"Media {m}") for m in mpids])
+
+
+def test_the_send_plan_is_one_delivery_per_recipient_still_a_partner_in_the_drafts_order(uow_factory):
+    with uow_factory() as uow:
+        add_partners(uow, mpids=("m1", "m2", "m3"))
+        add_partners(uow, T2, mpids=("m4",))
+        draft = new_draft(uow, recipients=("m3", "m1", "gone", "m2", "m4"))
+        assert uow.deliveries.plan(T1, draft.id, {"unsubscribed": ["m1"]}) == 2
+        uow.commit()
+    with uow_factory() as uow:
+        planned = uow.deliveries.for_draft(T1, draft.id)
+        assert [(d.mpid, d.status, d.last_error) for d in planned] == [
+            ("m3", DeliveryStatus.PENDING, ""),
+            ("m1", DeliveryStatus.SKIPPED, "unsubscribed"),
+            ("m2", DeliveryStatus.PENDING, ""),
+        ]
+        assert all(d.id is not None and d.attempts == 0 for d in planned)
+        assert uow.deliveries.for_draft(T2, draft.id) == []
 
 
 def test_one_recipient_can_never_get_the_same_draft_twice(uow_factory):
     with uow_factory() as uow:
+        add_partners(uow)
         draft = new_draft(uow)
-        first = uow.deliveries.add(T1, Delivery(draft.id, "m1"))
-        with pytest.raises(AlreadyExists):
-            uow.deliveries.add(T1, Delivery(draft.id, "m1"))
-        # the transaction is still usable after the refused insert
-        assert uow.deliveries.add_many(T1, draft.id, ["m1", "m2", "m2"]) == 1
-        assert uow.deliveries.add_many(T1, draft.id, ["m1", "m2"]) == 0
+        assert uow.deliveries.plan(T1, draft.id, {}) == 2
         uow.commit()
+    with uow_factory() as uow, pytest.raises(IntegrityError):
+        uow.deliveries.plan(T1, draft.id, {})  # the database refuses a second delivery for (draft, mpid)
     with uow_factory() as uow:
         assert [d.mpid for d in uow.deliveries.for_draft(T1, draft.id)] == ["m1", "m2"]
-        assert uow.deliveries.for_draft(T2, draft.id) == []
-        assert first.id is not None
 
 
 def test_a_delivery_records_attempts_errors_and_the_send(uow_factory):
     with uow_factory() as uow:
+        add_partners(uow)
         draft = new_draft(uow)
-        uow.deliveries.add_many(T1, draft.id, ["m1"])
+        uow.deliveries.plan(T1, draft.id, {})
         uow.deliveries.save(
             T1,
             Delivery(

@@ -25,9 +25,6 @@ class Running:
     server: HttpServer
     settings: Settings
 
-    def other_team(self, team_id: str) -> SlackClientSim:
-        return SlackClientSim(self.sim.url, SIGNING_SECRET, team_id=team_id)
-
 
 @contextmanager
 def running_app(register: Callable[[App], None], **settings_overrides: object) -> Iterator[Running]:

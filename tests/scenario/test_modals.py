@@ -10,7 +10,9 @@ import pytest
 
 from bot import ids
 from bot.devtools.harness import button, full_app, input_values, more, rows, wait_for
+from bot.users import Profile
 from outreach.adapters.clamd_local import eicar_test_bytes
+from outreach.cache import StampedCache
 from outreach.models import Partner
 from tests.attachment_samples import pdf
 
@@ -53,7 +55,7 @@ def dm_with(app, text):
 
 def forget_profiles(app):
     """As for a user the app has not met in a while: no profile known in this process."""
-    app.services.profiles._cache.clear()
+    app.services.profiles._kept = StampedCache[tuple[str, str], Profile](600)
 
 
 def test_the_modal_opens_before_any_lookup_and_is_filled_after(app):

@@ -16,10 +16,6 @@ def app():
         yield running
 
 
-def _help_responses(app):
-    return [body for path, body in app.standin.responses]
-
-
 def test_a_signed_command_is_answered(app):
     response_url = app.standin.response_url()
     answer = app.sim.command("U0001", "/prospects", "help", response_url=response_url)

@@ -10,14 +10,12 @@ from hypothesis import strategies as st
 
 from outreach.attachments import (
     AttachmentPolicy,
-    CountingScanner,
     InMemoryScanCache,
     check_attachments,
     recheck_for_send,
 )
-from outreach.errors import ValidationFailed
 from outreach.models import ScanStatus, ScanVerdict
-from tests.attachment_samples import FakeScanner, FakeSniffer, csv_file, gif, jpeg, pdf, png
+from tests.attachment_samples import CountingScanner, FakeScanner, FakeSniffer, csv_file, gif, jpeg, pdf, png
 
 POLICY = AttachmentPolicy()
 
@@ -65,9 +63,6 @@ def test_bad_files_are_returned_with_their_problem_not_raised():
     assert problem.field == "attachments"
     assert problem.message.startswith("empty.csv: ")
     assert problem.param("filename") == "empty.csv"
-    with pytest.raises(ValidationFailed) as raised:
-        result.raise_for_problems()
-    assert raised.value.problems == (problem,)
 
 
 def test_a_file_over_the_per_file_limit_is_too_large_and_never_sniffed():

@@ -6,12 +6,11 @@ import csv
 import io
 import re
 
-from email_validator import EmailNotValidError, validate_email
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from outreach.errors import ImportFailed
-from outreach.importing import RowInvalid, import_partners, normalise_email
+from outreach.importing import import_partners
 from outreach.models import PartnerKind
 from tests.unit.test_importing import FakeStore
 
@@ -89,22 +88,3 @@ def test_garbage_after_a_good_header_only_ever_becomes_row_errors(body):
     lines = len(re.split(rb"\r\n|\r|\n", data))  # line numbers count CR, LF and CRLF breaks
     assert all(1 < error.line <= lines for error in report.rejected)
     assert report.inserted + len(report.rejected) <= lines
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    address=st.from_regex(
-        r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,70}@[A-Za-z0-9.-]{1,40}\.[A-Za-z]{2,8}", fullmatch=True
-    )
-    | st.emails()
-)
-def test_the_fast_email_check_agrees_with_email_validator(address):
-    try:
-        expected = validate_email(address, check_deliverability=False).normalized
-    except EmailNotValidError:
-        expected = None
-    try:
-        got = normalise_email(address)
-    except RowInvalid:
-        got = None
-    assert got == expected

@@ -6,9 +6,17 @@ import pytest
 
 from outreach.errors import Problem
 from outreach.models import Recipient
-from outreach.tokens import MissingValues, Template, check, missing_values
+from outreach.tokens import MissingValues, Template, check
 
 ADIDS = frozenset({"42", "7"})
+
+
+def missing_values(template: Template, recipients: list[Recipient]) -> list[Problem]:
+    """The problems of a tally over ``recipients``, as the compose form's check makes them."""
+    tally = MissingValues(template, field="content")
+    for recipient in recipients:
+        tally.add(recipient)
+    return tally.problems()
 
 
 def only(problems: list[Problem]) -> Problem:

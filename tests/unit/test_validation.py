@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from email_validator import EmailNotValidError, validate_email
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from outreach.validation import (
     SENDER_NAME_MAX,
@@ -112,3 +115,18 @@ def test_check_email_address_normalises_the_domain_and_trims():
 )
 def test_check_email_address_returns_none_for_anything_but_one_address(addr):
     assert check_email_address(addr) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    address=st.from_regex(
+        r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,70}@[A-Za-z0-9.-]{1,40}\.[A-Za-z]{2,8}", fullmatch=True
+    )
+    | st.emails()
+)
+def test_the_fast_email_check_agrees_with_email_validator(address):
+    try:
+        expected = validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError:
+        expected = None
+    assert check_email_address(address) == expected
