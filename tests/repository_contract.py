@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from outreach.errors import AlreadyExists, NotFound
+from outreach.errors import NotFound
 from outreach.models import (
     Attachment,
     AuditEvent,
@@ -161,8 +161,6 @@ class RepositoryContract:
             counts = uow.queue.counts(T1, draft_id)
             assert counts == {**dict.fromkeys(DeliveryStatus, 0), PENDING: 2, SKIPPED: 1}
             assert uow.queue.counts(T2, draft_id) == dict.fromkeys(DeliveryStatus, 0)
-            with pytest.raises(AlreadyExists):
-                uow.deliveries.add(T1, Delivery(draft_id, "m3"))
 
     # -- claiming and recording -------------------------------------------------------------------------
     def test_claims_take_due_deliveries_oldest_first_count_an_attempt_and_never_give_one_twice(

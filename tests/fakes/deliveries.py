@@ -9,7 +9,6 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from outreach.errors import AlreadyExists
 from outreach.models import Claimed, Delivery, DeliveryStatus, DraftStatus
 from tests.fakes.tables import DeliveryRow, Tables, Transaction
 
@@ -43,27 +42,6 @@ def _set(tables: Tables, row: DeliveryRow, **changes: Any) -> DeliveryRow:
 class FakeDeliveryRepository:
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
-
-    def add(self, team_id: str, delivery: Delivery) -> Delivery:
-        tables = self._tx.tables
-        if any(
-            (r.delivery.draft_id, r.delivery.mpid) == (delivery.draft_id, delivery.mpid)
-            for r in tables.deliveries.values()
-        ):
-            raise AlreadyExists(f"draft {delivery.draft_id} already has a delivery for {delivery.mpid}")
-        stored = dataclasses.replace(delivery, id=self._tx.next_id())
-        assert stored.id is not None
-        tables.deliveries[stored.id] = DeliveryRow(team_id, stored)
-        return stored
-
-    def add_many(self, team_id: str, draft_id: int, mpids: Collection[str]) -> int:
-        tables = self._tx.tables
-        taken = {r.delivery.mpid for r in tables.deliveries.values() if r.delivery.draft_id == draft_id}
-        new = [m for m in dict.fromkeys(mpids) if m not in taken]
-        for mpid in new:
-            delivery_id = self._tx.next_id()
-            tables.deliveries[delivery_id] = DeliveryRow(team_id, Delivery(draft_id, mpid, id=delivery_id))
-        return len(new)
 
     def plan(self, team_id: str, draft_id: int, skipped: Mapping[str, Collection[str]]) -> int:
         tables = self._tx.tables

@@ -8,7 +8,7 @@ from collections.abc import Collection, Generator, Sequence
 from datetime import datetime
 
 from outreach.errors import NotFound
-from outreach.models import Attachment, Draft, DraftStatus, Recipient, ScanVerdict
+from outreach.models import Attachment, Draft, DraftStatus, Recipient
 from tests.fakes.tables import DraftRow, Transaction
 
 
@@ -25,20 +25,6 @@ class FakeAttachmentRepository:
     def get(self, team_id: str, attachment_id: int) -> Attachment | None:
         team, attachment = self._tx.tables.attachments.get(attachment_id, ("", None))
         return attachment if team == team_id else None
-
-    def verdict_for(self, team_id: str, sha256: str) -> ScanVerdict | None:
-        for _, (team, attachment) in sorted(self._tx.tables.attachments.items(), reverse=True):
-            if team == team_id and attachment.sha256 == sha256 and attachment.verdict is not None:
-                return attachment.verdict
-        return None
-
-    def set_verdict(self, team_id: str, sha256: str, verdict: ScanVerdict) -> int:
-        rows, changed = self._tx.tables.attachments, 0
-        for attachment_id, (team, attachment) in list(rows.items()):
-            if team == team_id and attachment.sha256 == sha256:
-                rows[attachment_id] = (team, dataclasses.replace(attachment, verdict=verdict))
-                changed += 1
-        return changed
 
 
 class FakeDraftRepository:

@@ -81,14 +81,6 @@ class FakeProspectRepository:
 
         return self._update(team_id, mpids, mark)
 
-    def unmark(self, team_id: str, mpids: Collection[str]) -> int:
-        def unmark(row: PartnerRow) -> PartnerRow | None:
-            if row.marked_at is None:
-                return None
-            return dataclasses.replace(row, marked_at=None, marked_by="", prospect_status="")
-
-        return self._update(team_id, mpids, unmark)
-
     def mark_contacted(self, team_id: str, mpids: Collection[str], at: datetime, by: str = "") -> int:
         def contacted(row: PartnerRow) -> PartnerRow | None:
             if row.last_contacted_at is not None and row.last_contacted_at >= at:

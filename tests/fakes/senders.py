@@ -6,7 +6,7 @@ They keep what they send, in order, and refuse what a test tells them to (``refu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -45,16 +45,6 @@ class FakeMailer:
         session = FakeMailSession(self)
         self.sessions.append(session)
         return session
-
-    def send_many(self, emails: Sequence[OutgoingEmail]) -> list[str | DeliveryFailed]:
-        results: list[str | DeliveryFailed] = []
-        with self.open() as session:
-            for email in emails:
-                try:
-                    results.append(session.send(email))
-                except DeliveryFailed as failure:
-                    results.append(failure)
-        return results
 
     def _build(self, email: OutgoingEmail) -> tuple[ReadyMail, OutgoingEmail]:
         if email.to in self._unbuildable:

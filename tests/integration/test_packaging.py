@@ -101,7 +101,9 @@ def test_a_wheel_built_from_the_tree_carries_its_data_and_runs_installed(tmp_pat
     assert missing == []
 
     site = tmp_path / "site"
-    subprocess.run([*pip, "install", "--no-deps", "--no-index", "--target", site, wheel], check=True, timeout=300)
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--no-index", "--target", site, wheel], check=True, timeout=300
+    )
     environment = {**os.environ, "PYTHONPATH": str(site)}
     smoke = subprocess.run(
         [sys.executable, "-c", SMOKE, str(site), str(tmp_path / "installed.db")],
