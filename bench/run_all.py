@@ -16,6 +16,7 @@ SCRIPTS = [
     "list_db.py",
     "list.py",
     "submit.py",
+    "open.py",
     "bulk.py",
     "progress.py",
     "memory.py",

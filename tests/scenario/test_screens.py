@@ -114,8 +114,11 @@ def test_marketplace_tabs_card_mark_and_email(app):
         "block_id": "card_actions",
         "value": "c012",
     }
+    marked = len(app.standin.view_log)
     app.click_in_view("U0001", card, mark)
-    updated = app.opened_after(seen, "views.update")
+    updated = wait_for(
+        lambda: [v for m, v in app.standin.view_log[marked:] if m == "views.update"], what="the card, marked"
+    )[0]
     assert "Mark as prospect" not in json.dumps(updated) and "Your prospect since" in json.dumps(updated)
     # A double click: the same action delivered again from the card as it was before the update.
     again = app.team("T0001").block_actions(

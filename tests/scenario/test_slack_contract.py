@@ -183,7 +183,7 @@ def test_a_trigger_works_once_and_only_for_three_seconds(slack, client):
     with pytest.raises(SlackApiError, match="invalid_trigger_id"):
         client.views_open(trigger_id="1.2.made-up", view=MODAL)
     old = slack.new_trigger("U0001")
-    slack._triggers[old].issued -= 3.5  # issued three and a half seconds ago
+    slack.modals.triggers[old].issued -= 3.5  # issued three and a half seconds ago
     with pytest.raises(SlackApiError, match="expired_trigger_id"):
         client.views_open(trigger_id=old, view=MODAL)
 
