@@ -21,7 +21,7 @@ from _sendkit import SinkServer, partners
 from list import TEAM, seed
 
 from bot import ids
-from bot.devtools.harness import full_app, input_values
+from bot.devtools.harness import button, full_app, input_values
 from bot.settings import Settings
 from outreach.models import Channel
 
@@ -43,14 +43,12 @@ def measure(count: int, workdir: Path) -> float:
 def _measure(settings: Settings, count: int) -> float:
     with full_app(settings) as app:
         mpids = [p.mpid for p in partners(count, TEAM)]
-        state = app.services.compose.start(TEAM, "U0001", Channel.EMAIL, mpids, sender_name="Ann")
-        view = {
-            "type": "modal",
-            "id": "V1",
-            "callback_id": ids.CALLBACK_COMPOSE_EMAIL,
-            "blocks": [],
-            "private_metadata": json.dumps({"d": state.draft_id, "c": "email"}),
-        }
+        app.services.compose.start(TEAM, "U0001", Channel.EMAIL, mpids, sender_name="Ann")
+        # The form as a user opens it (/prospects drafts, Open): Slack takes a submission of an open view only.
+        listing = app.command("U0001", "drafts")
+        seen = len(app.standin.view_log)
+        app.click("U0001", listing, button(listing, ids.ACTION_DRAFT_OPEN), expect_response=False)
+        view = app.opened_after(seen)
         values = input_values(
             sender_name="Ann",
             reply_to="ann@brand.example",
