@@ -154,6 +154,10 @@ class ProspectRepository(Protocol):
 
     def get(self, team_id: str, mpid: str) -> Prospect | None: ...
 
+    def known(self, team_id: str, mpids: Collection[str]) -> set[str]:
+        """Which of these mpids are prospects of the workspace (a query per 500 mpids, not one each)."""
+        ...
+
     def mark(self, team_id: str, mpids: Collection[str], *, by: str, at: datetime) -> int:
         """Mark partners as prospects (those already marked keep their date); returns how many changed."""
         ...
@@ -366,6 +370,14 @@ class PickRepository(Protocol):
     def among(self, team_id: str, user_id: str, mpids: Collection[str]) -> frozenset[str]: ...
 
     def all(self, team_id: str, user_id: str) -> list[str]: ...
+
+    def prospects(self, team_id: str, user_id: str) -> list[Prospect]:
+        """The ticked partners that are prospects of the workspace, in the order ticked (one query)."""
+        ...
+
+    def count_prospects(self, team_id: str, user_id: str) -> int:
+        """How many :meth:`prospects` there are, counted by the database."""
+        ...
 
 
 class ListStates(Protocol):
