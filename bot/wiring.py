@@ -24,6 +24,7 @@ from outreach.attachments import AttachmentPolicy, InMemoryScanCache
 from outreach.clock import SystemClock
 from outreach.compose import ComposeService
 from outreach.delivery import DeliveryWorker, ProgressListener, RetryPolicy, Throttle
+from outreach.home import HomeService
 from outreach.inbound import InboundService
 from outreach.layouts import Layouts
 from outreach.ports import Clock
@@ -54,6 +55,7 @@ class Services:
     accounts: AccountService
     inbound: InboundService  # partners' replies: the same sniffer, scanner, scan cache and limits as outgoing files
     redelivery: RedeliveryFilter  # Slack events served once per event_id, across processes
+    home: HomeService  # the App Home's counts
     wake: threading.Event = field(default_factory=threading.Event)  # set when there is new work to send
 
 
@@ -171,4 +173,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             uow=uow, clock=clock, sniffer=sniffer, scanner=scanner, scan_cache=cache, policy=policy
         ),
         redelivery=RedeliveryFilter(uow, clock),
+        home=HomeService(uow),
     )

@@ -222,6 +222,10 @@ class DraftRepository(Protocol):
         self, team_id: str, author_id: str, statuses: Collection[DraftStatus] = ()
     ) -> list[Draft]: ...
 
+    def count_for_author(self, team_id: str, author_id: str, statuses: Collection[DraftStatus] = ()) -> int:
+        """How many :meth:`for_author` would give, counted by the database (no draft or file is read)."""
+        ...
+
 
 class AttachmentRepository(Protocol):
     def add(self, team_id: str, attachment: Attachment) -> Attachment: ...

@@ -226,11 +226,6 @@ class ProspectService:
         with self._uow() as uow:
             return uow.picks.prospects(team_id, user_id)
 
-    def picked_count(self, team_id: str, user_id: str) -> int:
-        """How many :meth:`picked` would give, counted by the database."""
-        with self._uow() as uow:
-            return uow.picks.count_prospects(team_id, user_id)
-
     # -- marketplace ---------------------------------------------------------------------------------
     def mark(self, team_id: str, user_id: str, mpid: str) -> bool:
         """Mark a marketplace partner as prospect; True when it was not one yet (doing it twice changes nothing)."""

@@ -31,5 +31,5 @@ def register_all(app: App, services: Services) -> None:
     marketplace.register(app, market)
     compose.register(app, compose_handlers)
     drafts.register(app, draft_handlers)
-    home.register(app, home.HomeHandlers(services))
+    home.register(app, home.HomeHandlers(services.profiles, services.home))
     account.register(app, accounts)
