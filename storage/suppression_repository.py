@@ -34,8 +34,9 @@ class SqlSuppressionRepository:
                 created_at=self._clock.now(),
             )
             .on_conflict_do_nothing()
+            .returning(_SUPPRESSIONS.c.email)  # psycopg gives no rowcount for an INSERT (-1): ask for the row
         )
-        return bool(getattr(self._session.execute(stmt), "rowcount", 0))
+        return self._session.execute(stmt).first() is not None
 
     def among(self, team_id: str, emails: Collection[str]) -> dict[str, str]:
         """{lower-cased address: reason} for the suppressed ones among ``emails``."""
