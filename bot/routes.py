@@ -11,9 +11,7 @@ from bot.wiring import Services
 
 
 def extra_routes(services: Services, client: WebClient) -> dict[tuple[str, str], Route | Endpoint]:
-    routes: dict[tuple[str, str], Route | Endpoint] = dict(
-        unsubscribe_routes(services.unsubscribe, services.uow, services.clock)
-    )
+    routes: dict[tuple[str, str], Route | Endpoint] = dict(unsubscribe_routes(services.unsubscriber))
     if services.settings.messages_webhook_secret:
         routes.update(inbound.routes(services, client))
     return routes

@@ -31,7 +31,7 @@ from outreach.ports import Clock
 from outreach.prospecting import ProspectService
 from outreach.redelivery import RedeliveryFilter
 from outreach.rendering import TrackingConfig
-from outreach.unsubscribe import UnsubscribeLinks
+from outreach.unsubscribe import UnsubscribeLinks, Unsubscriber
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.unit_of_work import SqlUnitOfWork
@@ -56,6 +56,7 @@ class Services:
     inbound: InboundService  # partners' replies: the same sniffer, scanner, scan cache and limits as outgoing files
     redelivery: RedeliveryFilter  # Slack events served once per event_id, across processes
     home: HomeService  # the App Home's counts
+    unsubscriber: Unsubscriber  # what the /unsubscribe link does
     wake: threading.Event = field(default_factory=threading.Event)  # set when there is new work to send
 
 
@@ -174,4 +175,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         ),
         redelivery=RedeliveryFilter(uow, clock),
         home=HomeService(uow),
+        unsubscriber=Unsubscriber(unsubscribe, uow, clock),
     )
