@@ -23,6 +23,7 @@ from outreach.adapters.webhook import WebhookTransport
 from outreach.attachments import AttachmentPolicy, InMemoryScanCache
 from outreach.clock import SystemClock
 from outreach.compose import ComposeService
+from outreach.compose_flow import ComposeFlow
 from outreach.delivery import DeliveryWorker, ProgressListener, RetryPolicy, Throttle
 from outreach.home import HomeService
 from outreach.inbound import InboundService
@@ -57,6 +58,7 @@ class Services:
     redelivery: RedeliveryFilter  # Slack events served once per event_id, across processes
     home: HomeService  # the App Home's counts
     unsubscriber: Unsubscriber  # what the /unsubscribe link does
+    compose_flow: ComposeFlow  # the compose form's use cases (over compose); a stored plan sets wake
     wake: threading.Event = field(default_factory=threading.Event)  # set when there is new work to send
 
 
@@ -143,26 +145,28 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             personal_mailer=personal_mailer,
         )
 
+    compose = ComposeService(
+        uow=uow,
+        clock=clock,
+        sniffer=sniffer,
+        scanner=scanner,
+        scan_cache=cache,
+        policy=policy,
+        tracking=tracking,
+        layouts=layouts,
+        mailer=mailer,
+        personal_mailer=personal_mailer,
+        recent_contact=timedelta(days=settings.recent_contact_days)
+        if settings.recent_contact_days > 0
+        else None,
+    )
+    wake = threading.Event()
     return Services(
         settings=settings,
         clock=clock,
         uow=uow,
         prospects=ProspectService(uow, clock),
-        compose=ComposeService(
-            uow=uow,
-            clock=clock,
-            sniffer=sniffer,
-            scanner=scanner,
-            scan_cache=cache,
-            policy=policy,
-            tracking=tracking,
-            layouts=layouts,
-            mailer=mailer,
-            personal_mailer=personal_mailer,
-            recent_contact=timedelta(days=settings.recent_contact_days)
-            if settings.recent_contact_days > 0
-            else None,
-        ),
+        compose=compose,
         profiles=UserProfiles(),
         files=SlackFiles(settings.slack_api_url, settings.max_file_bytes),
         make_worker=make_worker,
@@ -176,4 +180,6 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         redelivery=RedeliveryFilter(uow, clock),
         home=HomeService(uow),
         unsubscriber=Unsubscriber(unsubscribe, uow, clock),
+        compose_flow=ComposeFlow(compose, work_waiting=wake.set),
+        wake=wake,
     )
