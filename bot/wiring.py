@@ -25,6 +25,7 @@ from outreach.clock import SystemClock
 from outreach.compose import ComposeService
 from outreach.compose_flow import ComposeFlow
 from outreach.delivery import DeliveryWorker, ProgressListener, RetryPolicy, Throttle
+from outreach.digest import DigestService
 from outreach.home import HomeService
 from outreach.inbound import InboundService
 from outreach.layouts import Layouts
@@ -59,6 +60,7 @@ class Services:
     home: HomeService  # the App Home's counts
     unsubscriber: Unsubscriber  # what the /unsubscribe link does
     compose_flow: ComposeFlow  # the compose form's use cases (over compose); a stored plan sets wake
+    digest: DigestService  # who is due a digest of unsent drafts (DIGEST_MIN_AGE_HOURS)
     wake: threading.Event = field(default_factory=threading.Event)  # set when there is new work to send
 
 
@@ -181,5 +183,6 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         home=HomeService(uow),
         unsubscriber=Unsubscriber(unsubscribe, uow, clock),
         compose_flow=ComposeFlow(compose, work_waiting=wake.set),
+        digest=DigestService(uow, clock, timedelta(hours=settings.digest_min_age_hours)),
         wake=wake,
     )
