@@ -29,12 +29,15 @@ from outreach.compose_flow import (
     FilesToFetch,
     Gone,
     Invalid,
+    NoAddress,
     NotAllowed,
+    NotSentToSelf,
     Opened,
     Planned,
     PlanRefused,
     Preview,
     Sent,
+    SentToSelf,
     Submitted,
     Unconfirmed,
 )
@@ -136,6 +139,19 @@ def submission_answer(
     if isinstance(outcome, FilesToFetch):
         raise ValueError("files to fetch are shown as they are checked (build_checking_view)")
     return {"response_action": "update", "view": build_sent_view(outcome, draft_id, channel, t)}
+
+
+def self_test_text(
+    outcome: NotAllowed | NoAddress | NotSentToSelf | SentToSelf, t: Translator, usergroup: str
+) -> str:
+    """What the author is told in a DM after "Send test to me"."""
+    if isinstance(outcome, NotAllowed):
+        return refusal_text(t, usergroup)
+    if isinstance(outcome, NoAddress):
+        return t("compose.no_own_address")
+    if isinstance(outcome, NotSentToSelf):
+        return t("compose.test_failed", reason=outcome.reason)
+    return t("compose.test_sent", address=outcome.address)
 
 
 def build_preview(preview: Preview, t: Translator) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from bot.blocks.compose_flow import (
     build_sent_view,
     closed_dm,
     refusal_text,
+    self_test_text,
     submission_answer,
 )
 from bot.files import DownloadFailed, SlackFiles
@@ -39,10 +40,6 @@ from outreach.compose_flow import (
     FilesToFetch,
     Gone,
     MaySend,
-    NoAddress,
-    NotAllowed,
-    NotSentToSelf,
-    SentToSelf,
     Submission,
 )
 from outreach.models import Channel
@@ -239,18 +236,8 @@ class ComposeHandlers:
         )
         if isinstance(outcome, Gone):
             return
-        t = profile.t
-        if isinstance(outcome, NotAllowed):
-            text = self.refusal(t)
-        elif isinstance(outcome, NoAddress):
-            text = t("compose.no_own_address")
-        elif isinstance(outcome, NotSentToSelf):
-            text = t("compose.test_failed", reason=outcome.reason)
-        else:
-            assert isinstance(outcome, SentToSelf)
-            text = t("compose.test_sent", address=outcome.address)
         dm = client.conversations_open(users=user_id)["channel"]["id"]
-        client.chat_postMessage(channel=dm, text=text)
+        client.chat_postMessage(channel=dm, text=self_test_text(outcome, profile.t, self._usergroup))
 
 
 def register(app: App, handlers: ComposeHandlers) -> None:
