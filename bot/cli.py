@@ -180,7 +180,10 @@ def _digest(args: argparse.Namespace, settings: Settings) -> int:
         print("error: SLACK_BOT_TOKEN must be set to DM the digest", file=sys.stderr)
         return EXIT_UNREADABLE
     services = build_services(settings)
-    sent = DigestJob(services, make_client(settings), services.profiles).run()
+    job = DigestJob(
+        services.digest, services.clock, make_client(settings), services.profiles, cron=settings.digest_cron
+    )
+    sent = job.run()
     print(f"digest sent to {sent} author(s)")
     return EXIT_OK
 

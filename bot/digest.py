@@ -29,8 +29,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.blocks.digest import build_digest
 from bot.users import Profile, UserProfiles
-from bot.wiring import Services
 from outreach.digest import DigestFor, DigestService
+from outreach.ports import Clock
 
 log = logging.getLogger(__name__)
 
@@ -54,23 +54,17 @@ def fires_within(cron: str, tz: ZoneInfo, start: datetime, end: datetime) -> boo
 
 
 class DigestJob:
+    """Runs the digest (:class:`outreach.digest.DigestService`: who is due, claiming their day) at each author's
+    cron time; DMs them with ``client``, their zone and language read through ``profiles``."""
+
     def __init__(
-        self,
-        services: Services,
-        client: WebClient,
-        profiles: UserProfiles,
-        *,
-        digest: DigestService | None = None,
-        cron: str | None = None,
+        self, digest: DigestService, clock: Clock, client: WebClient, profiles: UserProfiles, *, cron: str
     ) -> None:
-        settings = services.settings
-        self._clock = services.clock
+        self._digest = digest
+        self._clock = clock
         self._client = client
         self._profiles = profiles
-        self._digest = digest or DigestService(
-            services.uow, services.clock, timedelta(hours=settings.digest_min_age_hours)
-        )
-        self.cron = cron or settings.digest_cron
+        self.cron = cron
         CronTrigger.from_crontab(self.cron)  # a malformed DIGEST_CRON fails here, at start-up
 
     def run(self, now: datetime | None = None) -> int:

@@ -16,7 +16,7 @@ redelivery of the same inbound (same ``external_id``, or ``Idempotency-Key`` hea
 ``duplicate: true`` and no second DM. A DM that Slack refuses is logged, not retried: the reply is stored
 and a non-2xx answer would only bring the same inbound back as a duplicate.
 
-``routes(services, client)`` is what the composition root mounts on :class:`bot.http.WsgiApp`.
+:func:`routes` is what ``bot.routes.extra_routes`` mounts on :class:`bot.http.WsgiApp`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from slack_sdk.errors import SlackApiError
 from bot.blocks.inbound import build_inbound
 from bot.http import Endpoint, Request, Response, Route
 from bot.users import UserProfiles
-from bot.wiring import Services
 from outreach.errors import NotFound, ValidationFailed
 from outreach.inbound import InboundResult, InboundService
 from outreach.ports import Clock
@@ -140,12 +139,10 @@ def body_limit(max_message_bytes: int) -> int:
     return encoded + math.ceil(encoded / 76) * 2 + 256 * 1024
 
 
-def routes(services: Services, client: WebClient) -> dict[tuple[str, str], Endpoint]:
-    """``{("POST", "/messages/inbound"): endpoint}`` for ``WsgiApp(app, routes=...)``."""
-    route = inbound_route(
-        services.inbound,
-        services.settings.messages_webhook_secret,
-        services.clock,
-        SlackNotifier(client, services.profiles),
-    )
-    return {("POST", PATH): Endpoint(route, max_body=body_limit(services.settings.max_message_bytes))}
+def routes(
+    inbound: InboundService, notify: Notify, clock: Clock, *, secret: str, max_message_bytes: int
+) -> dict[tuple[str, str], Endpoint]:
+    """``{("POST", "/messages/inbound"): endpoint}`` for ``WsgiApp(app, routes=...)`` (``notify``: usually a
+    :class:`SlackNotifier`); bodies up to :func:`body_limit` of ``max_message_bytes``."""
+    route = inbound_route(inbound, secret, clock, notify)
+    return {("POST", PATH): Endpoint(route, max_body=body_limit(max_message_bytes))}

@@ -11,9 +11,17 @@ from bot.wiring import Services
 
 
 def extra_routes(services: Services, client: WebClient) -> dict[tuple[str, str], Route | Endpoint]:
-    routes: dict[tuple[str, str], Route | Endpoint] = dict(
-        unsubscribe_routes(services.unsubscribe, services.uow, services.clock)
-    )
-    if services.settings.messages_webhook_secret:
-        routes.update(inbound.routes(services, client))
+    routes: dict[tuple[str, str], Route | Endpoint] = dict(unsubscribe_routes(services.unsubscriber))
+    settings = services.settings
+    if settings.messages_webhook_secret:
+        notify = inbound.SlackNotifier(client, services.profiles)
+        routes.update(
+            inbound.routes(
+                services.inbound,
+                notify,
+                services.clock,
+                secret=settings.messages_webhook_secret,
+                max_message_bytes=settings.max_message_bytes,
+            )
+        )
     return routes

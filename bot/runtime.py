@@ -45,7 +45,10 @@ def _app(services: Services) -> tuple[App, ProgressDM, WebClient]:
 def _scheduler(services: Services, client: WebClient) -> BackgroundScheduler:
     """The digest of unsent drafts; several processes may run one: a per-user-and-day record keeps it single."""
     scheduler = BackgroundScheduler(timezone="UTC")
-    DigestJob(services, client, services.profiles).schedule(scheduler)
+    job = DigestJob(
+        services.digest, services.clock, client, services.profiles, cron=services.settings.digest_cron
+    )
+    job.schedule(scheduler)
     scheduler.start()
     return scheduler
 

@@ -4,21 +4,17 @@ follows the link in an e-mail's footer, a page with a button (a GET changes noth
 from __future__ import annotations
 
 import html
-import logging
 import urllib.parse
-from collections.abc import Callable
 
 from bot.http import Request, Response, Route
-from outreach.models import AuditEvent
-from outreach.ports import Clock, UnitOfWork
-from outreach.unsubscribe import UnsubscribeLinks
+from outreach.unsubscribe import Unsubscriber
 
-log = logging.getLogger(__name__)
 PATH = "/unsubscribe"
 
 PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Unsubscribe</title></head>
 <body style="font-family: sans-serif; max-width: 32rem; margin: 3rem auto; line-height: 1.5">{body}</body></html>"""
+NOT_VALID = "<h1>This link is not valid.</h1><p>Nothing was changed.</p>"
 
 
 def _page(status: int, body: str) -> Response:
@@ -29,14 +25,11 @@ def _token(request: Request) -> str:
     return urllib.parse.parse_qs(request.query).get("t", [""])[0]
 
 
-def unsubscribe_routes(
-    links: UnsubscribeLinks, uow: Callable[[], UnitOfWork], clock: Clock
-) -> dict[tuple[str, str], Route]:
+def unsubscribe_routes(unsubscriber: Unsubscriber) -> dict[tuple[str, str], Route]:
     def show(request: Request) -> Response:
-        found = links.verify(_token(request))
-        if found is None:
-            return _page(400, "<h1>This link is not valid.</h1><p>Nothing was changed.</p>")
-        _, email = found
+        email = unsubscriber.address(_token(request))
+        if email is None:
+            return _page(400, NOT_VALID)
         action = html.escape(f"{PATH}?t={urllib.parse.quote(_token(request))}", quote=True)
         return _page(
             200,
@@ -46,15 +39,9 @@ def unsubscribe_routes(
         )
 
     def confirm(request: Request) -> Response:
-        found = links.verify(_token(request))
-        if found is None:
-            return _page(400, "<h1>This link is not valid.</h1><p>Nothing was changed.</p>")
-        team_id, email = found
-        with uow() as unit:
-            if unit.suppressions.add(team_id, email, "unsubscribed", "one-click" if request.body else "page"):
-                unit.audit.record(AuditEvent(team_id, "", "email.unsubscribed", clock.now(), detail=email))
-            unit.commit()
-        log.info("an address of %s unsubscribed", team_id)
+        email = unsubscriber.unsubscribe(_token(request), one_click=bool(request.body))
+        if email is None:
+            return _page(400, NOT_VALID)
         return _page(200, f"<h1>Done.</h1><p>{html.escape(email)} will not be e-mailed again.</p>")
 
     return {("GET", PATH): show, ("POST", PATH): confirm}

@@ -23,14 +23,17 @@ from outreach.adapters.webhook import WebhookTransport
 from outreach.attachments import AttachmentPolicy, InMemoryScanCache
 from outreach.clock import SystemClock
 from outreach.compose import ComposeService
+from outreach.compose_flow import ComposeFlow
 from outreach.delivery import DeliveryWorker, ProgressListener, RetryPolicy, Throttle
+from outreach.digest import DigestService
+from outreach.home import HomeService
 from outreach.inbound import InboundService
 from outreach.layouts import Layouts
 from outreach.ports import Clock
 from outreach.prospecting import ProspectService
 from outreach.redelivery import RedeliveryFilter
 from outreach.rendering import TrackingConfig
-from outreach.unsubscribe import UnsubscribeLinks
+from outreach.unsubscribe import UnsubscribeLinks, Unsubscriber
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.unit_of_work import SqlUnitOfWork
@@ -54,6 +57,10 @@ class Services:
     accounts: AccountService
     inbound: InboundService  # partners' replies: the same sniffer, scanner, scan cache and limits as outgoing files
     redelivery: RedeliveryFilter  # Slack events served once per event_id, across processes
+    home: HomeService  # the App Home's counts
+    unsubscriber: Unsubscriber  # what the /unsubscribe link does
+    compose_flow: ComposeFlow  # the compose form's use cases (over compose); a stored plan sets wake
+    digest: DigestService  # who is due a digest of unsent drafts (DIGEST_MIN_AGE_HOURS)
     wake: threading.Event = field(default_factory=threading.Event)  # set when there is new work to send
 
 
@@ -140,26 +147,28 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             personal_mailer=personal_mailer,
         )
 
+    compose = ComposeService(
+        uow=uow,
+        clock=clock,
+        sniffer=sniffer,
+        scanner=scanner,
+        scan_cache=cache,
+        policy=policy,
+        tracking=tracking,
+        layouts=layouts,
+        mailer=mailer,
+        personal_mailer=personal_mailer,
+        recent_contact=timedelta(days=settings.recent_contact_days)
+        if settings.recent_contact_days > 0
+        else None,
+    )
+    wake = threading.Event()
     return Services(
         settings=settings,
         clock=clock,
         uow=uow,
         prospects=ProspectService(uow, clock),
-        compose=ComposeService(
-            uow=uow,
-            clock=clock,
-            sniffer=sniffer,
-            scanner=scanner,
-            scan_cache=cache,
-            policy=policy,
-            tracking=tracking,
-            layouts=layouts,
-            mailer=mailer,
-            personal_mailer=personal_mailer,
-            recent_contact=timedelta(days=settings.recent_contact_days)
-            if settings.recent_contact_days > 0
-            else None,
-        ),
+        compose=compose,
         profiles=UserProfiles(),
         files=SlackFiles(settings.slack_api_url, settings.max_file_bytes),
         make_worker=make_worker,
@@ -171,4 +180,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             uow=uow, clock=clock, sniffer=sniffer, scanner=scanner, scan_cache=cache, policy=policy
         ),
         redelivery=RedeliveryFilter(uow, clock),
+        home=HomeService(uow),
+        unsubscriber=Unsubscriber(unsubscribe, uow, clock),
+        compose_flow=ComposeFlow(compose, work_waiting=wake.set),
+        digest=DigestService(uow, clock, timedelta(hours=settings.digest_min_age_hours)),
+        wake=wake,
     )

@@ -148,6 +148,10 @@ class ProspectRepository(Protocol):
 
     def get(self, team_id: str, mpid: str) -> Prospect | None: ...
 
+    def known(self, team_id: str, mpids: Collection[str]) -> set[str]:
+        """Which of these mpids are prospects of the workspace (a query per 500 mpids, not one each)."""
+        ...
+
     def mark(self, team_id: str, mpids: Collection[str], *, by: str, at: datetime) -> int:
         """Mark partners as prospects (those already marked keep their date); returns how many changed."""
         ...
@@ -209,6 +213,10 @@ class DraftRepository(Protocol):
     def for_author(
         self, team_id: str, author_id: str, statuses: Collection[DraftStatus] = ()
     ) -> list[Draft]: ...
+
+    def count_for_author(self, team_id: str, author_id: str, statuses: Collection[DraftStatus] = ()) -> int:
+        """How many :meth:`for_author` would give, counted by the database (no draft or file is read)."""
+        ...
 
 
 class AttachmentRepository(Protocol):
@@ -343,6 +351,14 @@ class PickRepository(Protocol):
     def among(self, team_id: str, user_id: str, mpids: Collection[str]) -> frozenset[str]: ...
 
     def all(self, team_id: str, user_id: str) -> list[str]: ...
+
+    def prospects(self, team_id: str, user_id: str) -> list[Prospect]:
+        """The ticked partners that are prospects of the workspace, in the order ticked (one query)."""
+        ...
+
+    def count_prospects(self, team_id: str, user_id: str) -> int:
+        """How many :meth:`prospects` there are, counted by the database."""
+        ...
 
 
 class ListStates(Protocol):

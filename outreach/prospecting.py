@@ -204,9 +204,7 @@ class ProspectService:
         """Tick or untick; only prospects of this workspace can be ticked. Returns the new pick count."""
         with self._uow() as uow:
             if picked:
-                known = uow.partners.get_many(team_id, mpids)
-                prospects = [m for m in known if uow.prospects.get(team_id, m) is not None]
-                uow.picks.add(team_id, user_id, prospects)
+                uow.picks.add(team_id, user_id, uow.prospects.known(team_id, mpids))
             else:
                 uow.picks.remove(team_id, user_id, mpids)
             count = uow.picks.count(team_id, user_id)
@@ -224,10 +222,9 @@ class ProspectService:
             return uow.picks.all(team_id, user_id)
 
     def picked(self, team_id: str, user_id: str) -> list[Prospect]:
+        """The ticked prospects, in the order ticked (one query, whatever their number)."""
         with self._uow() as uow:
-            mpids = uow.picks.all(team_id, user_id)
-            partners = uow.partners.get_many(team_id, mpids)
-            return [p for m in mpids if m in partners and (p := uow.prospects.get(team_id, m)) is not None]
+            return uow.picks.prospects(team_id, user_id)
 
     # -- marketplace ---------------------------------------------------------------------------------
     def mark(self, team_id: str, user_id: str, mpid: str) -> bool:

@@ -3,7 +3,9 @@
 Every e-mail carries ``List-Unsubscribe: <https://…/unsubscribe?t=TOKEN>`` and ``List-Unsubscribe-Post:
 List-Unsubscribe=One-Click`` (mail clients POST to it), and the same link in its footer (a person opens a page
 that asks them to confirm, so link scanners that GET it unsubscribe nobody). The token names the workspace and
-the address and is signed with HMAC-SHA256; unsubscribing puts the address on the workspace's suppression list.
+the address and is signed with HMAC-SHA256; unsubscribing (:class:`Unsubscriber`) puts the address on the
+workspace's suppression list and records it in the audit log, once: a second click, or a mail client's POST
+after the person's, changes nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +14,14 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
+from collections.abc import Callable
 from urllib.parse import quote
+
+from outreach.models import AuditEvent
+from outreach.ports import Clock, UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 def _b64(data: bytes) -> str:
@@ -56,3 +65,33 @@ class UnsubscribeLinks:
 
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:20])
+
+
+class Unsubscriber:
+    """The use case behind the link: which address a token names, and unsubscribing it."""
+
+    def __init__(self, links: UnsubscribeLinks, uow: Callable[[], UnitOfWork], clock: Clock) -> None:
+        self._links = links
+        self._uow = uow
+        self._clock = clock
+
+    def address(self, token: str) -> str | None:
+        """The address a genuine token names (to ask its owner to confirm); None for anything else."""
+        found = self._links.verify(token)
+        return found[1] if found else None
+
+    def unsubscribe(self, token: str, *, one_click: bool) -> str | None:
+        """Suppress the address a genuine token names (``one_click``: a mail client's RFC 8058 POST, else the
+        page's button); returns it, or None for a token that is not genuine (nothing changes)."""
+        found = self._links.verify(token)
+        if found is None:
+            return None
+        team_id, email = found
+        with self._uow() as uow:
+            if uow.suppressions.add(team_id, email, "unsubscribed", "one-click" if one_click else "page"):
+                uow.audit.record(
+                    AuditEvent(team_id, "", "email.unsubscribed", self._clock.now(), detail=email)
+                )
+            uow.commit()
+        log.info("an address of %s unsubscribed", team_id)
+        return email

@@ -185,6 +185,12 @@ class SqlDraftRepository:
         rows = self._session.scalars(stmt.order_by(DraftRow.updated_at.desc(), DraftRow.id.desc()))
         return [self._to_draft(row) for row in rows]
 
+    def count_for_author(self, team_id: str, author_id: str, statuses: Collection[DraftStatus] = ()) -> int:
+        stmt = select(func.count()).where(DraftRow.team_id == team_id, DraftRow.author_id == author_id)
+        if statuses:
+            stmt = stmt.where(DraftRow.status.in_([s.value for s in statuses]))
+        return int(self._session.scalar(stmt) or 0)
+
     def _row(self, team_id: str, draft_id: int, *, for_update: bool = False) -> DraftRow | None:
         # Always as the database has it now (another transaction may have changed it since this session
         # last read it), locked on PostgreSQL when asked (SQLite's transactions are serialised anyway).

@@ -333,6 +333,15 @@ class SqlProspectRepository:
         ).first()
         return None if row is None else to_prospect(row)
 
+    def known(self, team_id: str, mpids: Collection[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in chunks(sorted(set(mpids))):
+            stmt = select(_T.c.mpid).where(
+                _T.c.team_id == team_id, _T.c.mpid.in_(chunk), _T.c.marked_at.is_not(None)
+            )
+            found.update(self._session.scalars(stmt))
+        return found
+
     def mark(self, team_id: str, mpids: Collection[str], *, by: str, at: datetime) -> int:
         changed = 0
         for chunk in chunks(sorted(set(mpids))):

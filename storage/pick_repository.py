@@ -9,8 +9,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from outreach.models import Prospect
 from outreach.ports import Clock
-from storage.models import PickRow
+from storage.models import PartnerRow, PickRow
+from storage.partner_repository import to_prospect
 
 
 class SqlPickRepository:
@@ -55,3 +57,21 @@ class SqlPickRepository:
             .order_by(PickRow.picked_at, PickRow.mpid)
         )
         return list(self._session.scalars(stmt))
+
+    def prospects(self, team_id: str, user_id: str) -> list[Prospect]:
+        stmt = (
+            select(PartnerRow.__table__)
+            .join(PickRow, (PickRow.team_id == PartnerRow.team_id) & (PickRow.mpid == PartnerRow.mpid))
+            .where(PickRow.team_id == team_id, PickRow.user_id == user_id, PartnerRow.marked_at.is_not(None))
+            .order_by(PickRow.picked_at, PickRow.mpid)
+        )
+        return [to_prospect(row) for row in self._session.execute(stmt)]
+
+    def count_prospects(self, team_id: str, user_id: str) -> int:
+        stmt = (
+            select(func.count())
+            .select_from(PickRow)
+            .join(PartnerRow, (PartnerRow.team_id == PickRow.team_id) & (PartnerRow.mpid == PickRow.mpid))
+            .where(PickRow.team_id == team_id, PickRow.user_id == user_id, PartnerRow.marked_at.is_not(None))
+        )
+        return int(self._session.scalar(stmt) or 0)

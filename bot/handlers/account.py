@@ -14,8 +14,8 @@ from bot.blocks.compose import build_notice_view
 from bot.handlers.parsing import Command
 from bot.modals import Dm, Modals
 from bot.problems import describe
-from bot.wiring import Services
-from outreach.accounts import check_account
+from bot.users import UserProfiles
+from outreach.accounts import AccountService, check_account
 from outreach.errors import ValidationFailed
 from outreach.models import Channel, MailAccount
 
@@ -49,21 +49,22 @@ def read_account(team_id: str, user_id: str, values: dict[str, Any]) -> MailAcco
 
 
 class AccountHandlers:
-    def __init__(self, services: Services, modals: Modals) -> None:
-        self._s = services
+    def __init__(self, profiles: UserProfiles, accounts: AccountService, modals: Modals) -> None:
+        self._profiles = profiles
+        self._accounts = accounts
         self._modals = modals
 
     def connect(self, parsed: Command, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
         team_id, user_id = command["team_id"], command["user_id"]
-        if not self._s.accounts.available:
-            t = self._s.profiles.get(client, team_id, user_id).t
+        if not self._accounts.available:
+            t = self._profiles.get(client, team_id, user_id).t
             respond(response_type="ephemeral", text=t("account.unavailable"))
             return
         opened = self._modals.open(client, command["trigger_id"], team_id, user_id)
         if opened is None:
             return
-        profile = self._s.profiles.get(client, team_id, user_id)
-        current = self._s.accounts.get(team_id, user_id)
+        profile = self._profiles.get(client, team_id, user_id)
+        current = self._accounts.get(team_id, user_id)
         shown = f"{current.username}@{current.host}" if current else ""
         form = build_account_view(profile.t, profile.email, shown)
         self._modals.show(client, opened.view_id, form, user_id=user_id, hash=opened.hash)
@@ -72,13 +73,13 @@ class AccountHandlers:
         self, parsed: Command, command: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         team_id, user_id = command["team_id"], command["user_id"]
-        t = self._s.profiles.get(client, team_id, user_id).t
-        removed = self._s.accounts.disconnect(team_id, user_id)
+        t = self._profiles.get(client, team_id, user_id).t
+        removed = self._accounts.disconnect(team_id, user_id)
         respond(response_type="ephemeral", text=t("account.disconnected") if removed else t("account.none"))
 
     def submit(self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         team_id, user_id = body["team"]["id"], body["user"]["id"]
-        profile = self._s.profiles.get(client, team_id, user_id)
+        profile = self._profiles.get(client, team_id, user_id)
         t = profile.t
         account = read_account(team_id, user_id, view.get("state", {}).get("values", {}))
         problems = check_account(account)
@@ -93,7 +94,7 @@ class AccountHandlers:
             view=build_notice_view(t("account.title"), t("compose.preparing"), 0, Channel.EMAIL, t),
         )
         try:  # after the ack: the login is tried against the user's server, which may take a while
-            connected = self._s.accounts.connect(account)
+            connected = self._accounts.connect(account)
         except ValidationFailed as err:
             why = ":warning: " + " ".join(describe(p, t) for p in err.problems)
             form = build_account_view(t, account.from_address)

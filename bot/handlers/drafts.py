@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -11,9 +12,12 @@ from bot import ids
 from bot.blocks.drafts import build_drafts
 from bot.handlers.compose import ComposeHandlers
 from bot.handlers.parsing import Command
+from bot.permissions import SenderPolicy
 from bot.problems import describe
-from bot.wiring import Services
-from outreach.errors import DraftNotEditable, NotFound, ValidationFailed
+from bot.users import UserProfiles
+from outreach.compose import ComposeService, SendPlan
+from outreach.compose_flow import ComposeFlow, Gone, NotAllowed, PlanRefused, Requeued
+from outreach.errors import DraftNotEditable, NotFound
 
 
 def _draft_id(action: dict[str, Any]) -> int | None:
@@ -22,23 +26,33 @@ def _draft_id(action: dict[str, Any]) -> int | None:
 
 
 class DraftHandlers:
-    def __init__(self, services: Services, compose: ComposeHandlers) -> None:
-        self._s = services
+    def __init__(
+        self,
+        profiles: UserProfiles,
+        compose: ComposeService,
+        flow: ComposeFlow,
+        senders: SenderPolicy,
+        forms: ComposeHandlers,
+    ) -> None:
+        self._profiles = profiles
         self._compose = compose
+        self._flow = flow
+        self._senders = senders
+        self._forms = forms
 
     def command(self, parsed: Command, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
         team_id, user_id = command["team_id"], command["user_id"]
-        t = self._s.profiles.get(client, team_id, user_id).t
-        blocks = build_drafts(self._s.compose.drafts(team_id, user_id), t)
+        t = self._profiles.get(client, team_id, user_id).t
+        blocks = build_drafts(self._compose.drafts(team_id, user_id), t)
         respond(response_type="ephemeral", text=t("drafts.title"), blocks=blocks)
 
     def _refresh(self, body: dict[str, Any], client: WebClient, respond: Respond, notice: str) -> None:
         team_id, user_id = body["team"]["id"], body["user"]["id"]
-        t = self._s.profiles.get(client, team_id, user_id).t
+        t = self._profiles.get(client, team_id, user_id).t
         respond(
             replace_original=True,
             text=t("drafts.title"),
-            blocks=build_drafts(self._s.compose.drafts(team_id, user_id), t, notice),
+            blocks=build_drafts(self._compose.drafts(team_id, user_id), t, notice),
         )
 
     def open(self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
@@ -47,7 +61,7 @@ class DraftHandlers:
         if draft_id is None:
             return
         in_view = (body.get("view") or {}).get("id", "")  # from a modal (a verdict): the form replaces it
-        self._compose.open_draft(
+        self._forms.open_draft(
             client, body["trigger_id"], body["team"]["id"], body["user"]["id"], draft_id, in_view=in_view
         )
 
@@ -56,27 +70,22 @@ class DraftHandlers:
     ) -> None:
         ack()
         team_id, user_id, draft_id = body["team"]["id"], body["user"]["id"], _draft_id(action)
-        t = self._s.profiles.get(client, team_id, user_id).t
+        t = self._profiles.get(client, team_id, user_id).t
         if draft_id is None:
             return
-        if not self._s.senders.may_send(client, team_id, user_id):
-            self._refresh(body, client, respond, self._compose.refusal(t))
-            return
-        try:
-            plan = self._s.compose.submit(team_id, user_id, draft_id)
-        except ValidationFailed as err:
-            problems = "\n".join(f"• {describe(p, t)}" for p in err.problems)
-            self._refresh(body, client, respond, t("drafts.cannot_send", problems=problems))
-            return
-        except NotFound:
-            self._refresh(body, client, respond, t("compose.gone"))
-            return
-        self._s.wake.set()
-        notice = (
-            t("compose.already_sending")
-            if plan.already_submitted
-            else t("drafts.sending", count=plan.recipients)
-        )
+        may_send = partial(self._senders.may_send, client, team_id, user_id)
+        outcome = self._flow.send_draft(team_id, user_id, draft_id, may_send)
+        if isinstance(outcome, NotAllowed):
+            notice = self._forms.refusal(t)
+        elif isinstance(outcome, PlanRefused):
+            problems = "\n".join(f"• {describe(p, t)}" for p in outcome.problems)
+            notice = t("drafts.cannot_send", problems=problems)
+        elif isinstance(outcome, Gone):
+            notice = t("compose.gone")
+        else:
+            assert isinstance(outcome, SendPlan)
+            sending = t("drafts.sending", count=outcome.recipients)
+            notice = t("compose.already_sending") if outcome.already_submitted else sending
         self._refresh(body, client, respond, notice)
 
     def delete(
@@ -84,11 +93,11 @@ class DraftHandlers:
     ) -> None:
         ack()
         team_id, user_id, draft_id = body["team"]["id"], body["user"]["id"], _draft_id(action)
-        t = self._s.profiles.get(client, team_id, user_id).t
+        t = self._profiles.get(client, team_id, user_id).t
         if draft_id is None:
             return
         try:
-            self._s.compose.delete(team_id, user_id, draft_id)
+            self._compose.delete(team_id, user_id, draft_id)
         except (NotFound, DraftNotEditable):
             self._refresh(body, client, respond, t("compose.gone"))
             return
@@ -99,21 +108,18 @@ class DraftHandlers:
         team_id, user_id, draft_id = body["team"]["id"], body["user"]["id"], _draft_id(action)
         if draft_id is None:
             return
-        t = self._s.profiles.get(client, team_id, user_id).t
+        t = self._profiles.get(client, team_id, user_id).t
         channel = (body.get("channel") or body.get("container") or {}).get("id") or body.get(
             "container", {}
         ).get("channel_id")
-        if not self._s.senders.may_send(client, team_id, user_id):
-            if channel:
-                client.chat_postMessage(channel=channel, text=self._compose.refusal(t))
+        may_send = partial(self._senders.may_send, client, team_id, user_id)
+        outcome = self._flow.retry_failed(team_id, user_id, draft_id, may_send)
+        if isinstance(outcome, Gone) or not channel:
             return
-        try:
-            count = self._s.compose.retry_failed(team_id, user_id, draft_id)
-        except NotFound:
-            return
-        self._s.wake.set()
-        if channel:
-            client.chat_postMessage(channel=channel, text=t("drafts.retrying", count=count))
+        if isinstance(outcome, NotAllowed):
+            client.chat_postMessage(channel=channel, text=self._forms.refusal(t))
+        elif isinstance(outcome, Requeued):
+            client.chat_postMessage(channel=channel, text=t("drafts.retrying", count=outcome.count))
 
 
 def register(app: App, handlers: DraftHandlers) -> None:

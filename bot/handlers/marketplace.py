@@ -12,15 +12,18 @@ from bot.blocks.marketplace import build_marketplace, build_partner_card
 from bot.handlers.compose import ComposeHandlers
 from bot.handlers.parsing import Command
 from bot.modals import Modals
-from bot.wiring import Services
+from bot.users import UserProfiles
 from outreach.errors import NotFound
 from outreach.models import Channel, PartnerKind, ProspectQuery
-from outreach.prospecting import PageRequest, decode_state, marketplace_query
+from outreach.prospecting import PageRequest, ProspectService, decode_state, marketplace_query
 
 
 class MarketplaceHandlers:
-    def __init__(self, services: Services, compose: ComposeHandlers, modals: Modals) -> None:
-        self._s = services
+    def __init__(
+        self, profiles: UserProfiles, prospects: ProspectService, compose: ComposeHandlers, modals: Modals
+    ) -> None:
+        self._profiles = profiles
+        self._prospects = prospects
         self._compose = compose
         self._modals = modals
 
@@ -41,11 +44,11 @@ class MarketplaceHandlers:
         *,
         replace: bool = True,
     ) -> None:
-        t = self._s.profiles.get(client, team_id, user_id).t
+        t = self._profiles.get(client, team_id, user_id).t
         query = ProspectQuery(text=query.text, kind=query.kind or PartnerKind.PARTNER, prospects_only=False)
-        page = self._s.prospects.page(team_id, user_id, query, req)
+        page = self._prospects.page(team_id, user_id, query, req)
         shown = PageRequest(at=page.first_cursor, number=page.number)
-        blocks = build_marketplace(page, t, self._s.prospects.remember(team_id, user_id, page.query, shown))
+        blocks = build_marketplace(page, t, self._prospects.remember(team_id, user_id, page.query, shown))
         text = t("market.title")
         if replace:
             respond(replace_original=True, text=text, blocks=blocks)
@@ -62,12 +65,12 @@ class MarketplaceHandlers:
 
     def open_card(self, client: WebClient, trigger_id: str, team_id: str, user_id: str, mpid: str) -> None:
         try:
-            partner = self._s.prospects.get(team_id, mpid)
+            partner = self._prospects.get(team_id, mpid)
         except NotFound:
             return  # an mpid of another workspace (or none): nothing to show
         opened = self._modals.open(client, trigger_id, team_id, user_id)
         if opened is not None:
-            t = self._s.profiles.get(client, team_id, user_id).t
+            t = self._profiles.get(client, team_id, user_id).t
             card = build_partner_card(partner, t)
             self._modals.show(client, opened.view_id, card, user_id=user_id, hash=opened.hash)
 
@@ -88,11 +91,11 @@ class MarketplaceHandlers:
         ack()
         team_id, user_id, mpid = body["team"]["id"], body["user"]["id"], str(action.get("value", ""))
         try:
-            self._s.prospects.mark(team_id, user_id, mpid)
-            partner = self._s.prospects.get(team_id, mpid)
+            self._prospects.mark(team_id, user_id, mpid)
+            partner = self._prospects.get(team_id, mpid)
         except NotFound:
             return
-        t = self._s.profiles.get(client, team_id, user_id).t
+        t = self._profiles.get(client, team_id, user_id).t
         view = body.get("view") or {}
         self._modals.show(client, str(view.get("id", "")), build_partner_card(partner, t), user_id=user_id)
 

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import ids
-from outreach.models import PartnerKind
+from bot.blocks.compose import read_confirmation, read_metadata
+from outreach.compose import DraftFields
+from outreach.models import Channel, PartnerKind
 
 SUBCOMMANDS = ("marketplace", "drafts", "help", "connect-email", "disconnect-email")
 
@@ -84,3 +86,28 @@ def parse_compose(state_values: dict[str, Any]) -> ComposeValues:
         uploads=uploads,
         kept_ids=kept,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ComposeForm:
+    """A compose modal as it comes back (submitted, closed, or a button in it clicked): its draft, what it holds,
+    and the digest of the warnings it showed (submitting it again sends anyway)."""
+
+    draft_id: int
+    channel: Channel
+    values: ComposeValues
+    confirmed: str = ""
+
+    @property
+    def fields(self) -> DraftFields:
+        v = self.values
+        return DraftFields(v.sender_name, v.reply_to, v.subject, v.content, v.kept_ids)
+
+
+def parse_compose_form(view: dict[str, Any]) -> ComposeForm | None:
+    """A compose view → ComposeForm; None when its private_metadata names no draft."""
+    meta = read_metadata(view.get("private_metadata", ""))
+    if meta is None:
+        return None
+    values = parse_compose(view.get("state", {}).get("values", {}))
+    return ComposeForm(meta[0], meta[1], values, read_confirmation(view.get("private_metadata", "")))

@@ -18,17 +18,24 @@ from slack_sdk import WebClient
 from bot import ids
 from bot.blocks.prospects import build_prospect_list
 from bot.handlers.parsing import Command
-from bot.wiring import Services
+from bot.users import UserProfiles
 from outreach.models import Channel, PartnerKind, ProspectQuery
-from outreach.prospecting import PageRequest, decode_state
+from outreach.prospecting import PageRequest, ProspectService, decode_state
 
 OpenCompose = Callable[[WebClient, str, str, str, Channel, Callable[[], Sequence[str]]], None]
 OpenCard = Callable[[WebClient, str, str, str, str], None]
 
 
 class ProspectHandlers:
-    def __init__(self, services: Services, open_compose: OpenCompose, open_card: OpenCard) -> None:
-        self._s = services
+    def __init__(
+        self,
+        profiles: UserProfiles,
+        prospects: ProspectService,
+        open_compose: OpenCompose,
+        open_card: OpenCard,
+    ) -> None:
+        self._profiles = profiles
+        self._prospects = prospects
         self._open_compose = open_compose
         self._open_card = open_card
 
@@ -56,11 +63,11 @@ class ProspectHandlers:
         *,
         replace_original: bool = True,
     ) -> None:
-        t = self._s.profiles.get(client, team_id, user_id).t
-        page = self._s.prospects.page(team_id, user_id, query, req)
+        t = self._profiles.get(client, team_id, user_id).t
+        page = self._prospects.page(team_id, user_id, query, req)
         shown = PageRequest(at=page.first_cursor, number=page.number)
-        key = self._s.prospects.remember(team_id, user_id, page.query, shown)
-        blocks = build_prospect_list(page, self._s.prospects.countries(team_id), t, key)
+        key = self._prospects.remember(team_id, user_id, page.query, shown)
+        blocks = build_prospect_list(page, self._prospects.countries(team_id), t, key)
         text = t("list.showing", first=page.first_index, last=page.last_index, total=page.total)
         if replace_original:
             respond(replace_original=True, text=text, blocks=blocks)
@@ -70,7 +77,7 @@ class ProspectHandlers:
     def _state(self, body: dict[str, Any], action: dict[str, Any]) -> tuple[ProspectQuery, PageRequest]:
         """The search, filters and page of the render the action was taken on (page 1 if it is forgotten)."""
         key = ids.render_of(str(action.get("block_id", "")))
-        found = self._s.prospects.recall(body["team"]["id"], body["user"]["id"], key)
+        found = self._prospects.recall(body["team"]["id"], body["user"]["id"], key)
         if found is None and action.get("value"):
             return decode_state(str(action["value"]))
         return found or (ProspectQuery(), PageRequest())
@@ -94,7 +101,7 @@ class ProspectHandlers:
         mpid = rest.rsplit("~", 1)[0]
         if not mpid:
             return
-        self._s.prospects.set_picked(
+        self._prospects.set_picked(
             body["team"]["id"], body["user"]["id"], [mpid], bool(action.get("selected_options"))
         )
         self._again(body, client, respond, *self._state(body, action))
@@ -105,15 +112,15 @@ class ProspectHandlers:
         ack()
         query, req = self._state(body, action)
         team_id, user_id = body["team"]["id"], body["user"]["id"]
-        page = self._s.prospects.page(team_id, user_id, query, req)
-        self._s.prospects.set_picked(team_id, user_id, [p.partner.mpid for p in page.items], True)
+        page = self._prospects.page(team_id, user_id, query, req)
+        self._prospects.set_picked(team_id, user_id, [p.partner.mpid for p in page.items], True)
         self._show(client, respond, team_id, user_id, query, req)
 
     def clear(
         self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        self._s.prospects.clear(body["team"]["id"], body["user"]["id"])
+        self._prospects.clear(body["team"]["id"], body["user"]["id"])
         self._again(body, client, respond, *self._state(body, action))
 
     def page(
@@ -161,7 +168,7 @@ class ProspectHandlers:
 
     def _compose_picked(self, body: dict[str, Any], client: WebClient, channel: Channel) -> None:
         team_id, user_id = body["team"]["id"], body["user"]["id"]
-        picked = self._s.prospects.picked_ids  # read once the form is open: the trigger lasts 3 s
+        picked = self._prospects.picked_ids  # read once the form is open: the trigger lasts 3 s
 
         self._open_compose(
             client, body["trigger_id"], team_id, user_id, channel, lambda: picked(team_id, user_id)

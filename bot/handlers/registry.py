@@ -1,4 +1,5 @@
-"""Every listener of the app, wired to the services: ``register_all(app, services)``."""
+"""Every listener of the app, wired to the services: ``register_all(app, services)``. Each handler class gets
+only the collaborators it uses."""
 
 from __future__ import annotations
 
@@ -10,15 +11,25 @@ from bot.wiring import Services
 
 
 def register_all(app: App, services: Services) -> None:
+    profiles = services.profiles
     modals = Modals(
-        known=lambda team, user: p.t if (p := services.profiles.known(team, user)) else None,
-        translator=lambda client, team, user: services.profiles.get(client, team, user).t,
+        known=lambda team, user: p.t if (p := profiles.known(team, user)) else None,
+        translator=lambda client, team, user: profiles.get(client, team, user).t,
     )
-    compose_handlers = compose.ComposeHandlers(services, modals)
-    market = marketplace.MarketplaceHandlers(services, compose_handlers, modals)
-    listing = prospects.ProspectHandlers(services, compose_handlers.open_new, market.open_card)
-    draft_handlers = drafts.DraftHandlers(services, compose_handlers)
-    accounts = account.AccountHandlers(services, modals)
+    forms = compose.ComposeHandlers(
+        services.compose_flow,
+        profiles,
+        services.senders,
+        services.files,
+        modals,
+        senders_usergroup=services.settings.senders_usergroup,
+    )
+    market = marketplace.MarketplaceHandlers(profiles, services.prospects, forms, modals)
+    listing = prospects.ProspectHandlers(profiles, services.prospects, forms.open_new, market.open_card)
+    draft_handlers = drafts.DraftHandlers(
+        profiles, services.compose, services.compose_flow, services.senders, forms
+    )
+    accounts = account.AccountHandlers(profiles, services.accounts, modals)
     screens: dict[str, commands.Screen] = {
         "search": listing.command,
         "marketplace": market.command,
@@ -26,10 +37,10 @@ def register_all(app: App, services: Services) -> None:
         "connect-email": accounts.connect,
         "disconnect-email": accounts.disconnect,
     }
-    commands.register(app, commands.CommandHandlers(services.profiles, screens))
+    commands.register(app, commands.CommandHandlers(profiles, screens))
     prospects.register(app, listing)
     marketplace.register(app, market)
-    compose.register(app, compose_handlers)
+    compose.register(app, forms)
     drafts.register(app, draft_handlers)
-    home.register(app, home.HomeHandlers(services))
+    home.register(app, home.HomeHandlers(profiles, services.home))
     account.register(app, accounts)

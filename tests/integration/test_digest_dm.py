@@ -73,7 +73,9 @@ def env(tmp_path, standin):
     add_draft(services.uow, "U_BOB", created, "already sent", status=DraftStatus.SENT)
 
     def job():  # one per "process": its own client and profile cache
-        return DigestJob(services, make_client(settings), UserProfiles())
+        return DigestJob(
+            services.digest, services.clock, make_client(settings), UserProfiles(), cron=settings.digest_cron
+        )
 
     return clock, job, drafts
 
@@ -162,7 +164,10 @@ def test_a_dm_slack_refused_gives_the_day_back_for_a_later_try(env, standin):
 def test_schedule_adds_one_ticking_job(tmp_path):
     scheduler = BackgroundScheduler(timezone="UTC")
     services = build_services(Settings(database_url=f"sqlite:///{tmp_path / 's.db'}"))
-    job = DigestJob(services, make_client(services.settings, with_token=False), UserProfiles())
+    client = make_client(services.settings, with_token=False)
+    job = DigestJob(
+        services.digest, services.clock, client, UserProfiles(), cron=services.settings.digest_cron
+    )
     scheduler.start(paused=True)
     try:
         added = job.schedule(scheduler)
@@ -188,7 +193,11 @@ def test_a_malformed_cron_fails_at_start_up(tmp_path):
     services = build_services(Settings(database_url=f"sqlite:///{tmp_path / 'c.db'}"))
     with pytest.raises(ValueError):
         DigestJob(
-            services, make_client(services.settings, with_token=False), UserProfiles(), cron="9 o'clock"
+            services.digest,
+            services.clock,
+            make_client(services.settings, with_token=False),
+            UserProfiles(),
+            cron="9 o'clock",
         )
 
 

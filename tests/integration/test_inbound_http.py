@@ -14,7 +14,8 @@ import pytest
 from bot.app import make_client
 from bot.devtools.slack_standin import SlackStandIn, SlackUser
 from bot.http import HttpServer, WsgiApp
-from bot.inbound import PATH, body_limit, routes
+from bot.inbound import PATH, SlackNotifier, body_limit, routes
+from bot.routes import extra_routes
 from bot.settings import Settings
 from bot.wiring import build_services
 from outreach.adapters.clamd_local import eicar_test_bytes
@@ -53,7 +54,7 @@ def app(tmp_path, clamd):
                     ThreadMessage(Direction.OUT, "Hello", author_id=author, provider_message_id=provider_id),
                 )
             uow.commit()
-        server = HttpServer(WsgiApp(None, routes=routes(services, make_client(settings)))).start()
+        server = HttpServer(WsgiApp(None, routes=extra_routes(services, make_client(settings)))).start()
         try:
             yield server, standin, services
         finally:
@@ -204,7 +205,11 @@ def test_an_unknown_partner_is_404(app):
 def test_without_a_secret_the_route_says_it_is_not_configured(tmp_path):
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}")
     services = build_services(settings, clock=FixedClock(AT))
-    route = routes(services, make_client(settings, with_token=False))[("POST", PATH)]
+    notify = SlackNotifier(make_client(settings, with_token=False), services.profiles)
+    mounted = routes(
+        services.inbound, notify, services.clock, secret="", max_message_bytes=settings.max_message_bytes
+    )
+    route = mounted[("POST", PATH)]
     from bot.http import Request
 
     response = route.handle(Request("POST", PATH, "", {}, b"{}"))

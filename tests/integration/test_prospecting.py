@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import Engine, event
 
 from outreach.clock import FixedClock
 from outreach.errors import NotFound
@@ -128,3 +131,41 @@ def test_past_the_shown_total_the_count_stops_and_says_more_than(service, monkey
     page = service.page(T1, "U1", ProspectQuery(), PageRequest())
     assert page.total == 21 and page.total_is_lower_bound
     assert not service.page(T1, "U1", ProspectQuery(text="company 1"), PageRequest()).total_is_lower_bound
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements run on ``engine`` inside the block (an executemany counts once)."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_ticking_and_reading_picks_take_as_many_queries_for_500_picks_as_for_one(uow_factory, db_engine):
+    with uow_factory() as uow:
+        partners = [Partner("T3", f"m{i:04d}", f"Company {i:04d}") for i in range(520)]
+        # m0000–m0499 are prospects; m0500–m0519 are in the marketplace only (never picked)
+        uow.partners.upsert_many(
+            "T3", partners, mark_prospects={p.mpid for p in partners[:500]}, marked_by="U9"
+        )
+        uow.commit()
+    service = ProspectService(uow_factory, FixedClock(AT))
+
+    def cost(user: str, count: int) -> tuple[int, int]:
+        wanted = [f"m{i:04d}" for i in range(count)]
+        with statements(db_engine) as ticking:
+            assert service.set_picked("T3", user, wanted, True) == count
+        with statements(db_engine) as reading:
+            assert [p.partner.mpid for p in service.picked("T3", user)] == wanted
+        return len(ticking), len(reading)
+
+    one, many = cost("U1", 1), cost("U2", 500)
+    assert many == one, f"1 pick: {one} statements (tick, read); 500 picks: {many}"
+    assert many[0] <= 4 and many[1] <= 2

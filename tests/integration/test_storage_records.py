@@ -233,3 +233,14 @@ def test_the_audit_log_lists_newest_first_per_workspace(uow_factory):
         assert [e.mpid for e in uow.audit.recent(T1, mpid="m1")] == ["m1"]
         assert len(uow.audit.recent(T1, draft_id=7)) == 2
         assert [e.actor_id for e in uow.audit.recent(T2)] == ["U2"]
+
+
+def test_suppressing_an_address_says_whether_it_was_new_and_keeps_the_first_reason(uow_factory):
+    with uow_factory() as uow:
+        assert uow.suppressions.add(T1, " Ann@Example.com", "unsubscribed") is True
+        assert uow.suppressions.add(T1, "ann@example.com", "bounced") is False
+        assert uow.suppressions.add(T2, "ann@example.com", "bounced") is True
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.suppressions.add(T1, "ANN@example.com", "bounced") is False
+        assert uow.suppressions.among(T1, ["ann@example.com"]) == {"ann@example.com": "unsubscribed"}

@@ -51,7 +51,14 @@ def digest(tmp_path, standin):
     created = TUESDAY - timedelta(days=3)
     add_draft(services.uow, "U_ANN", created, "Spring rates")
     add_draft(services.uow, "U_WEI", created, "春季合作")
-    yield clock, monotonic, DigestJob(services, make_client(settings), UserProfiles(monotonic=monotonic))
+    profiles = UserProfiles(monotonic=monotonic)
+    yield (
+        clock,
+        monotonic,
+        DigestJob(
+            services.digest, services.clock, make_client(settings), profiles, cron=settings.digest_cron
+        ),
+    )
     services.close()
 
 

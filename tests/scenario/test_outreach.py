@@ -3,14 +3,16 @@ SMTP server, a real clamd, a real database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
+from sqlalchemy import Engine, event
 
 from bot import ids
 from bot.devtools.harness import button, full_app, input_values, more, rows, tick, wait_for
 from outreach.adapters.clamd_local import eicar_test_bytes
-from outreach.models import Ad, AdType, Channel, DraftStatus, Partner, PartnerKind
+from outreach.models import Ad, AdType, Attachment, Channel, Draft, DraftStatus, Partner, PartnerKind
 from tests.attachment_samples import pdf
 
 pytestmark = [pytest.mark.smtp, pytest.mark.clamd]
@@ -283,3 +285,49 @@ def test_opening_the_home_tab_publishes_it(app):
     home = wait_for(lambda: app.standin.calls_to("views.publish"), what="the home tab")[-1]
     assert home.args["user_id"] == "U0002"
     assert "潜在客户" in json.dumps(home.args["view"], ensure_ascii=False)  # U0002 reads Chinese
+
+
+def home_event(user: str, channel: str, event_id: str) -> str:
+    return json.dumps(
+        {
+            "token": "x",
+            "team_id": "T0001",
+            "api_app_id": "A0001",
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": 1,
+            "event": {"type": "app_home_opened", "user": user, "channel": channel, "tab": "home"},
+        }
+    )
+
+
+def test_the_home_tab_counts_picks_and_drafts_without_reading_their_files(app):
+    app.services.prospects.set_picked("T0001", "U0001", ["a001", "a002", "a003"], True)
+    big = b"%PDF-1.4\n" + b"0" * 3_000_000
+    with app.services.uow() as uow:
+        for status in (DraftStatus.DRAFT, DraftStatus.DRAFT, DraftStatus.SENT):
+            stored = uow.attachments.add(
+                "T0001", Attachment("deck.pdf", "application/pdf", hashlib.sha256(big).hexdigest(), big)
+            )
+            draft = uow.drafts.add(
+                Draft("T0001", "U0001", Channel.EMAIL, subject="Hi", attachments=(stored,)), ["a001", "a002"]
+            )
+            assert draft.id is not None
+            uow.drafts.set_status("T0001", draft.id, status)
+        uow.commit()
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        answer = app.sim.post(home_event("U0001", "D0001", "Ev0101"), content_type="application/json")
+        assert answer.status == 200
+        home = wait_for(lambda: app.standin.calls_to("views.publish"), what="the home tab")[-1]
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert "3 prospect(s) picked" in json.dumps(home.args["view"])
+    assert "2 unsent draft(s)" in json.dumps(home.args["view"])
+    read = [s for s in statements if "attachments.data" in s]
+    assert read == [], "the home tab read the drafts' files to count the drafts"
