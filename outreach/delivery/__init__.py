@@ -28,7 +28,8 @@ The modules, one reason to change each:
   suppressions) and each delivery's message built before anything goes;
 * :mod:`~outreach.delivery.recording` — results into the database, and a finished send closed;
 * :mod:`~outreach.delivery.retry` — when a passing refusal is tried again (:class:`RetryPolicy`);
-* :mod:`~outreach.delivery.throttle` — SEND_RATE_PER_SECOND (:class:`Throttle`);
+* :mod:`~outreach.delivery.throttle` — SEND_RATE_PER_SECOND per sending account, shared by every process
+  (:class:`Throttle`);
 * :mod:`~outreach.delivery.progress` — where a send stands, told to a listener (:class:`Progress`).
 """
 

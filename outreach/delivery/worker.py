@@ -7,10 +7,12 @@ after a passing refusal.
 
 The rules:
 
-* Every e-mail of a group is built before the group is committed in flight, in the transaction that records
-  the previous group's results (:class:`~outreach.delivery.recording.Recorder`); then the rows still ours go
-  out, one at a time, each when the throttle allows (:mod:`outreach.delivery.throttle`). In-platform
-  messages go one at a time: in flight, sent, recorded.
+* Every e-mail of a group is built, and its slots in its account's send budget reserved
+  (:mod:`outreach.delivery.throttle`), before the group is committed in flight — when its first slot comes,
+  in the transaction that records the previous group's results (:class:`~outreach.delivery.recording.Recorder`),
+  so a group is in flight for its own sends only, however many workers share the budget. Then the rows still
+  ours go out, one at a time, each at its slot. In-platform messages go one at a time: in flight, sent,
+  recorded.
 * One recipient's refusal never stops the others. When a batch stops on an error, the results it has are
   recorded all the same (they are true).
 * At most once: before each batch, deliveries whose lease passed are recovered — those IN_FLIGHT when their
@@ -35,7 +37,7 @@ from outreach.delivery.batch import Batch, Preparation, SendingDrafts, Skip
 from outreach.delivery.progress import ProgressListener, ProgressReporter
 from outreach.delivery.recording import Outcome, Recorder, Refused, Sent, Skipped
 from outreach.delivery.retry import RetryPolicy
-from outreach.delivery.throttle import Throttle
+from outreach.delivery.throttle import MESSAGES, SERVER, Throttle, own_mailbox
 from outreach.errors import DeliveryFailed, Refusal
 from outreach.layouts import Layouts
 from outreach.models import Channel, Claimed, ReadyMail
@@ -171,24 +173,28 @@ class DeliveryWorker:
         """Build the group's e-mails and reserve their slots; record ``results`` and put the group in flight in
         one commit; then send what is still ours. ``results`` becomes the group's. Whether every send on
         ``session`` went through."""
-        ready: list[tuple[Claimed, MailSession, ReadyMail]] = []
+        ready: list[tuple[Claimed, str, MailSession, ReadyMail]] = []
         settled: list[Outcome] = []
         for item in group:
-            sender = self._sender(batch, item, own, session)
+            account, sender = self._sender(batch, item, own, session)
             mail = batch.email(item, sender)
             if isinstance(mail, Skip):
                 settled.append(Skipped(item, mail.code))
             elif isinstance(mail, Refusal):
                 settled.append(Refused(item, mail))
             else:
-                ready.append((item, sender, mail))
-        ours = self._recorder.commit(batch, results, [item for item, _, _ in ready])
+                ready.append((item, account, sender, mail))
+        slots = self._throttle.reserve([account for _, account, _, _ in ready]) or [0.0] * len(ready)
+        if any(slots):
+            self._throttle.wait_until(min(slots))  # in flight no sooner than its first slot
+        ours = self._recorder.commit(batch, results, [item for item, _, _, _ in ready])
         results[:] = settled
         clean = True
-        for item, sender, mail in ready:
+        for (item, _, sender, mail), slot in zip(ready, slots, strict=True):
             if item.delivery.id not in ours:
                 continue
-            self._throttle.wait()
+            if slot:
+                self._throttle.wait_until(slot)
             try:
                 results.append(Sent(item, sender.send_ready(mail), self._clock.now()))
             except DeliveryFailed as failure:
@@ -196,18 +202,20 @@ class DeliveryWorker:
                 results.append(Refused(item, failure.refusal))
         return clean
 
-    def _sender(self, batch: Batch, item: Claimed, own: _Own, session: MailSession) -> MailSession:
-        """The session an e-mail goes out on: the author's own mailbox when they connected one, else the
-        workspace's server."""
+    def _sender(
+        self, batch: Batch, item: Claimed, own: _Own, session: MailSession
+    ) -> tuple[str, MailSession]:
+        """The account an e-mail spends the budget of, and the session it goes out on: the author's own
+        mailbox when they connected one, else the workspace's server."""
         author = batch.author(item)
         if self._personal_mailer is None or author is None:
-            return session
+            return SERVER, session
         key = (item.team_id, author)
         if key not in own:
             mailer = self._personal_mailer(*key)
             own[key] = mailer.open() if mailer is not None else None
         personal = own[key]
-        return session if personal is None else personal
+        return (SERVER, session) if personal is None else (own_mailbox(*key), personal)
 
     def _send_message(self, batch: Batch, item: Claimed) -> None:
         """One in-platform message: in flight (committed), sent, recorded."""
@@ -218,9 +226,10 @@ class DeliveryWorker:
         elif self._transport is None:
             outcome = Refused(item, NO_TRANSPORT)
         else:
+            for slot in self._throttle.reserve([MESSAGES]):
+                self._throttle.wait_until(slot)
             if item.delivery.id not in self._recorder.commit(batch, [], [item]):
                 return
-            self._throttle.wait()
             try:
                 provider_id = self._transport.send(message)
                 outcome = Sent(item, provider_id, self._clock.now(), message.text)
