@@ -111,7 +111,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         if settings.messages_webhook_url
         else None
     )
-    throttle = Throttle(settings.send_rate_per_second)
+    throttle = Throttle(settings.send_rate_per_second, uow)  # per sending account, across processes
     accounts = AccountService(
         uow=uow,
         clock=clock,

@@ -28,7 +28,7 @@ from typing import Protocol
 
 from outreach import file_structure
 from outreach.cache import StampedCache
-from outreach.errors import Problem
+from outreach.errors import Problem, Refusal
 from outreach.models import Attachment, ScanStatus, ScanVerdict
 from outreach.ports import Scanner, Sniffer
 
@@ -207,6 +207,18 @@ def recheck_for_send(
             )
             out.append(FileVerdict(fresh.filename, fresh.size, attachment=kept))
     return AttachmentCheck(tuple(out))
+
+
+def send_refusal(check: AttachmentCheck) -> Refusal | None:
+    """What a re-check found, as the send acts on it (None: the files may go). A file that cannot be scanned
+    right now holds the send back (passing: retried later, never sent unscanned); anything else found wrong
+    with them (infected, not allowed, changed) refuses the draft for good."""
+    if check.ok:
+        return None
+    reasons = "; ".join(p.message for p in check.problems)
+    if all(p.code == "unscannable" for p in check.problems):
+        return Refusal(reasons, permanent=False)
+    return Refusal(f"the draft's attachments were refused: {reasons}", permanent=True)
 
 
 def _content_problem(

@@ -10,7 +10,7 @@ they belong to; anything else is a bug and goes to the global error handler.
      ├── AlreadyExists         a row with the same natural key exists (raised by repositories)
      ├── DraftNotEditable      the draft is being sent or was sent: it can no longer change
      ├── ImportFailed          an import file that cannot be read at all (bad rows are reported, not raised)
-     └── DeliveryFailed        a send attempt failed; ``permanent`` says whether a retry may help
+     └── DeliveryFailed        a send attempt failed; its ``Refusal`` says why and whether a retry may help
 
 This tree is the only place errors are defined (tests/unit/test_errors.py keeps it and the classes in step).
 """
@@ -76,11 +76,45 @@ class ImportFailed(OutreachError):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why one message did not go, as the delivery core acts on it (never by reading ``reason``).
+
+    ``permanent``: sending the same message again will not help (a 5xx, a refused address, an infected file, a
+    draft that is gone) or must not happen by itself (the message may already have been delivered); otherwise
+    the refusal is *passing* (a 4xx, a dropped connection, a scanner that is down): a later attempt may succeed.
+    ``bounce``: the recipient's address itself was refused for good, so it goes on the suppression list (a
+    bounce is always permanent). ``reason`` is the English text kept with the delivery for its author.
+    """
+
+    reason: str
+    permanent: bool
+    bounce: bool = False
+
+    def __post_init__(self) -> None:
+        if self.bounce and not self.permanent:
+            raise ValueError("a bounce is a permanent refusal")
+
+
 class DeliveryFailed(OutreachError):
-    """``bounce``: the recipient's address itself was refused for good (the address goes on the suppression list)."""
+    """A send attempt failed; its :class:`Refusal` says why and whether a retry may help."""
 
     def __init__(self, reason: str, *, permanent: bool, bounce: bool = False) -> None:
-        self.reason = reason
-        self.permanent = permanent
-        self.bounce = bounce
+        self.refusal = Refusal(reason, permanent, bounce)
         super().__init__(reason)
+
+    @classmethod
+    def of(cls, refusal: Refusal) -> DeliveryFailed:
+        return cls(refusal.reason, permanent=refusal.permanent, bounce=refusal.bounce)
+
+    @property
+    def reason(self) -> str:
+        return self.refusal.reason
+
+    @property
+    def permanent(self) -> bool:
+        return self.refusal.permanent
+
+    @property
+    def bounce(self) -> bool:
+        return self.refusal.bounce

@@ -508,6 +508,16 @@ class SendNotices(Protocol):
         ...
 
 
+class SendBudgets(Protocol):
+    """Each sending account's next free send time, shared by every worker process (SEND_RATE_PER_SECOND)."""
+
+    def reserve(self, account: str, slots: int, interval_us: int, now_us: int) -> int:
+        """Take ``slots`` sends of ``account``, ``interval_us`` apart, starting at the later of ``now_us`` and the
+        account's next free time (µs since the epoch), which moves on past them; returns the first one's time.
+        Atomic: two callers, in any processes, never get the same time."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``with uow_factory() as uow: ...; uow.commit()``. Leaving without commit rolls back."""
 
@@ -561,6 +571,9 @@ class UnitOfWork(Protocol):
 
     @property
     def send_notices(self) -> SendNotices: ...
+
+    @property
+    def send_budgets(self) -> SendBudgets: ...
 
     def __enter__(self) -> Self: ...
 

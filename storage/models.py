@@ -432,3 +432,12 @@ class SlackEventRow(Base):
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32), nullable=False)
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class SendBudgetRow(Base):
+    """A sending account's next free send time (µs since the epoch): SEND_RATE_PER_SECOND across processes."""
+
+    __tablename__ = "send_budgets"
+
+    account: Mapped[str] = mapped_column(String(255), primary_key=True)
+    next_free_us: Mapped[int] = mapped_column(BigInteger, nullable=False)

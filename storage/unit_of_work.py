@@ -25,6 +25,7 @@ from storage.repositories import (
     SqlThreadRepository,
 )
 from storage.seen_events import SqlSeenEvents
+from storage.send_budgets import SqlSendBudgets
 from storage.send_notices import SqlSendNotices
 from storage.suppression_repository import SqlAppKeys, SqlSuppressionRepository
 
@@ -53,6 +54,7 @@ class SqlUnitOfWork:
     accounts: SqlMailAccountRepository
     seen_events: SqlSeenEvents
     send_notices: SqlSendNotices
+    send_budgets: SqlSendBudgets
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
         self._factory = session_factory
@@ -81,6 +83,7 @@ class SqlUnitOfWork:
         self.accounts = SqlMailAccountRepository(session, clock)
         self.seen_events = SqlSeenEvents(session)
         self.send_notices = SqlSendNotices(session)
+        self.send_budgets = SqlSendBudgets(session)
         return self
 
     def __exit__(

@@ -6,14 +6,16 @@ and reuses that connection for every later send. A connection the server dropped
 before the message content went out is reopened once and the message tried again on it; a connection
 lost *after* the content went out is reported, not retried, since the message may have been delivered.
 
-Every failure becomes :class:`~outreach.errors.DeliveryFailed`:
+Every failure is raised as :class:`~outreach.errors.DeliveryFailed` carrying a
+:class:`~outreach.errors.Refusal` (:func:`classify` makes it from the smtplib or socket error):
 
 * permanent — a 5xx reply (refused sender or recipient, rejected data, failed login), a message that
   cannot be built or needs SMTPUTF8 the server lacks: retrying the same message will not help; and a
   connection lost (or silent) after the content went out: the message may have been delivered, and it is
   sent at most once (see :mod:`outreach.delivery`), so nobody retries it by themselves;
 * transient — a 4xx reply (greylisting, mailbox busy, 421 closing), connection refused or dropped,
-  timeouts and TLS trouble: a later attempt may succeed.
+  timeouts and TLS trouble: a later attempt may succeed;
+* a bounce (permanent, and the address goes on the suppression list) — a recipient refused with a 5xx.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Literal, Self, cast
 
-from outreach.errors import DeliveryFailed
+from outreach.errors import DeliveryFailed, Refusal
 from outreach.mailmsg import MAIL_POLICY, MAIL_POLICY_UTF8, build_message, mail_from_address, needs_smtputf8
 from outreach.models import MailAccount, OutgoingEmail, ReadyMail
 
@@ -97,7 +99,7 @@ class SmtpMailer:
         except (smtplib.SMTPException, OSError) as exc:
             if smtp is not None:
                 _close_quietly(smtp)
-            raise classify(exc, f"cannot connect to {self.host}:{self.port}") from exc
+            raise _failed(exc, f"cannot connect to {self.host}:{self.port}") from exc
 
 
 class SmtpSession:
@@ -106,7 +108,7 @@ class SmtpSession:
     def __init__(self, mailer: SmtpMailer) -> None:
         self._mailer = mailer
         self._smtp: smtplib.SMTP | None = None
-        self._broken: DeliveryFailed | None = None  # the connection could not be made: fail fast
+        self._broken: Refusal | None = None  # the connection could not be made: fail fast
         self.connections = 0  # how many connections this session opened
 
     def __enter__(self) -> Self:
@@ -143,7 +145,7 @@ class SmtpSession:
                 self._deliver(mail)  # once more, on a new connection
             except _Dropped as again:
                 self._discard()
-                raise classify(again.cause, "the server dropped the connection again") from again.cause
+                raise _failed(again.cause, "the server dropped the connection again") from again.cause
         return mail.message_id
 
     def close(self) -> None:
@@ -158,12 +160,12 @@ class SmtpSession:
 
     def _connection(self) -> smtplib.SMTP:
         if self._broken is not None:
-            raise DeliveryFailed(self._broken.reason, permanent=self._broken.permanent)
+            raise DeliveryFailed.of(self._broken)
         if self._smtp is None or self._smtp.sock is None:
             try:
                 self._smtp = self._mailer.connect()
             except DeliveryFailed as exc:
-                self._broken = exc
+                self._broken = exc.refusal
                 raise
             self.connections += 1
         return self._smtp
@@ -188,30 +190,30 @@ class SmtpSession:
             raise _Dropped(exc) from exc
         except (smtplib.SMTPException, OSError) as exc:  # a timeout: the connection's state is unknown
             self._discard()
-            raise classify(exc) from exc
+            raise _failed(exc) from exc
         try:
             code, reply = smtp.data(mail.data)
         except smtplib.SMTPDataError as exc:  # refused at the DATA command, before the content
             self._answered(smtp, exc.smtp_code)
-            raise classify(exc) from exc
+            raise _failed(exc) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self._discard()
             lost = classify(exc, "no answer after the message was sent (it may have been delivered)")
             raise DeliveryFailed(lost.reason, permanent=True) from exc  # at most once: never retried
         if code != 250:
             self._answered(smtp, code)
-            raise classify(smtplib.SMTPDataError(code, reply))
+            raise _failed(smtplib.SMTPDataError(code, reply))
 
     def _envelope(self, smtp: smtplib.SMTP, to: str, options: list[str]) -> None:
         """MAIL FROM and RCPT TO; a refusal is raised as DeliveryFailed (421: _Dropped)."""
         code, reply = smtp.mail(self._mailer.envelope_from, options)
         if code != 250:
             self._answered(smtp, code)
-            raise classify(smtplib.SMTPSenderRefused(code, reply, self._mailer.envelope_from))
+            raise _failed(smtplib.SMTPSenderRefused(code, reply, self._mailer.envelope_from))
         code, reply = smtp.rcpt(to)
         if code not in (250, 251):
             self._answered(smtp, code)
-            raise classify(smtplib.SMTPRecipientsRefused({to: (code, reply)}))
+            raise _failed(smtplib.SMTPRecipientsRefused({to: (code, reply)}))
 
     def _answered(self, smtp: smtplib.SMTP, code: int) -> None:
         """After a refusal: 421 means the server is closing (retry on a new connection), else reset."""
@@ -235,16 +237,17 @@ class _Dropped(Exception):
         self.cause = cause
 
 
-def classify(exc: BaseException, context: str = "") -> DeliveryFailed:
-    """Turn an smtplib or socket error into DeliveryFailed: 5xx permanent, everything else transient."""
+def classify(exc: BaseException, context: str = "") -> Refusal:
+    """The refusal an smtplib or socket error stands for: 5xx permanent (a refused recipient: a bounce),
+    everything else passing."""
     prefix = f"{context}: " if context else ""
     if isinstance(exc, DeliveryFailed):
-        return exc
+        return exc.refusal
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         replies = list(exc.recipients.items())
         code, reply = replies[0][1] if replies else (550, b"recipient refused")
         who = ", ".join(addr for addr, _ in replies)
-        return DeliveryFailed(
+        return Refusal(
             f"{prefix}recipient {who} refused: {code} {_text(reply)}",
             permanent=code >= 500,
             bounce=code >= 500,
@@ -256,20 +259,24 @@ def classify(exc: BaseException, context: str = "") -> DeliveryFailed:
             smtplib.SMTPAuthenticationError: "login refused",
             smtplib.SMTPConnectError: "connection refused by the server",
         }.get(type(exc), "server replied")
-        return DeliveryFailed(
+        return Refusal(
             f"{prefix}{what}: {exc.smtp_code} {_text(exc.smtp_error)}", permanent=exc.smtp_code >= 500
         )
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return DeliveryFailed(f"{prefix}{exc}", permanent=True)
+        return Refusal(f"{prefix}{exc}", permanent=True)
     if isinstance(exc, TimeoutError):
-        return DeliveryFailed(f"{prefix}timed out", permanent=False)
+        return Refusal(f"{prefix}timed out", permanent=False)
     if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return DeliveryFailed(f"{prefix}connection dropped: {exc}", permanent=False)
+        return Refusal(f"{prefix}connection dropped: {exc}", permanent=False)
     if isinstance(exc, ssl.SSLError):
-        return DeliveryFailed(f"{prefix}TLS failed: {exc}", permanent=False)
+        return Refusal(f"{prefix}TLS failed: {exc}", permanent=False)
     if isinstance(exc, OSError):
-        return DeliveryFailed(f"{prefix}{exc.strerror or exc}", permanent=False)
-    return DeliveryFailed(f"{prefix}{exc}", permanent=False)
+        return Refusal(f"{prefix}{exc.strerror or exc}", permanent=False)
+    return Refusal(f"{prefix}{exc}", permanent=False)
+
+
+def _failed(exc: BaseException, context: str = "") -> DeliveryFailed:
+    return DeliveryFailed.of(classify(exc, context))
 
 
 def _text(reply: bytes | str) -> str:

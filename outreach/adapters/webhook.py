@@ -7,8 +7,9 @@ MESSAGES_WEBHOOK_SECRET, sent as ``X-Outreach-Signature: v1=<hex>`` beside ``X-O
 ``Idempotency-Key``.
 
 Outcomes: 2xx → the provider id (``id`` in the JSON answer, else an ``X-Message-Id`` header, else the
-idempotency key); 4xx (but 408/429) and redirects → permanent DeliveryFailed; 408, 429, 5xx, timeouts,
-refused connections → transient. The transport is dumb: who may be messaged is the core's business.
+idempotency key); anything else raises DeliveryFailed carrying a :class:`~outreach.errors.Refusal`: 4xx
+(but 408/425/429) and redirects → permanent; 408, 425, 429, 5xx, timeouts, refused connections → passing.
+The transport is dumb: who may be messaged is the core's business.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Callable, Mapping
 from email.message import Message
 from typing import Any
 
-from outreach.errors import DeliveryFailed
+from outreach.errors import DeliveryFailed, Refusal
 from outreach.models import OutgoingMessage
 from outreach.webhook_signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
@@ -126,7 +127,7 @@ class WebhookTransport:
                 return _provider_id(answer, response.headers) or payload["idempotency_key"]
         except urllib.error.HTTPError as exc:
             with exc:
-                raise _http_failure(exc.code, exc.read(_MAX_ANSWER)) from exc
+                raise DeliveryFailed.of(_http_refusal(exc.code, exc.read(_MAX_ANSWER))) from exc
         except urllib.error.URLError as exc:
             raise DeliveryFailed(f"webhook unreachable: {_reason(exc.reason)}", permanent=False) from exc
         except TimeoutError as exc:
@@ -149,11 +150,11 @@ def _provider_id(answer: bytes, headers: Mapping[str, str] | Message) -> str:
     return ""
 
 
-def _http_failure(status: int, answer: bytes) -> DeliveryFailed:
+def _http_refusal(status: int, answer: bytes) -> Refusal:
     detail = answer.decode("utf-8", "replace").strip()[:200]
     reason = f"webhook answered {status}" + (f": {detail}" if detail else "")
     transient = status >= 500 or status in TRANSIENT_CLIENT_STATUSES
-    return DeliveryFailed(reason, permanent=not transient)
+    return Refusal(reason, permanent=not transient)
 
 
 def _reason(reason: object) -> str:

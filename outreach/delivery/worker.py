@@ -1,0 +1,254 @@
+"""The worker loop: claim a batch, send it a group at a time, record each result.
+
+A worker moves a stored plan's rows along (see :mod:`outreach.delivery` for the whole picture):
+``PENDING → CLAIMED`` (a batch, an attempt counted) ``→ IN_FLIGHT`` (a group of ``in_flight_group`` e-mails,
+committed before any of them goes out) ``→ SENT``/``SKIPPED``/``FAILED``, or back to ``PENDING``, due later,
+after a passing refusal.
+
+The rules:
+
+* Every e-mail of a group is built, and its slots in its account's send budget reserved
+  (:mod:`outreach.delivery.throttle`), before the group is committed in flight — when its first slot comes,
+  in the transaction that records the previous group's results (:class:`~outreach.delivery.recording.Recorder`),
+  so a group is in flight for its own sends only, however many workers share the budget. Then the rows still
+  ours go out, one at a time, each at its slot. In-platform messages go one at a time: in flight, sent,
+  recorded.
+* One recipient's refusal never stops the others. When a batch stops on an error, the results it has are
+  recorded all the same (they are true).
+* At most once: before each batch, deliveries whose lease passed are recovered — those IN_FLIGHT when their
+  worker died may have left, so they are FAILED (:data:`INTERRUPTED`) and never retried by themselves; those
+  only CLAIMED were never attempted and go back to the queue. A send left open by a worker that stopped
+  after its last result is closed by whoever comes next.
+* An e-mail goes out through its author's own mailbox when they connected one (one session per author and
+  batch), else through the workspace's server. ``run_until_idle`` keeps one connection to the server across
+  batches while its sends go well, and starts a fresh one after a send on it failed.
+* A worker asked to stop (``stop()``) finishes the batch it is in, so nothing it claimed waits for the lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+from outreach.attachments import AttachmentPolicy, ScanCache
+from outreach.delivery.batch import Batch, Preparation, SendingDrafts, Skip
+from outreach.delivery.progress import ProgressListener, ProgressReporter
+from outreach.delivery.recording import Outcome, Recorder, Refused, Sent, Skipped
+from outreach.delivery.retry import RetryPolicy
+from outreach.delivery.throttle import MESSAGES, SERVER, Throttle, own_mailbox
+from outreach.errors import DeliveryFailed, Refusal
+from outreach.layouts import Layouts
+from outreach.models import Channel, Claimed, ReadyMail
+from outreach.ports import Clock, Mailer, MailSession, MessageTransport, Scanner, Sniffer, UnitOfWork
+from outreach.rendering import TrackingConfig
+from outreach.unsubscribe import UnsubscribeLinks
+
+log = logging.getLogger(__name__)
+
+INTERRUPTED = "interrupted while sending: it may or may not have left, so it is not sent again by itself"
+NO_TRANSPORT = Refusal("in-platform messages are not configured", permanent=False)
+
+_Own = dict[tuple[str, str], MailSession | None]  # (team, author) → the author's own session, if connected
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        *,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        mailer: Mailer,
+        transport: MessageTransport | None,
+        sniffer: Sniffer,
+        scanner: Scanner,
+        scan_cache: ScanCache,
+        policy: AttachmentPolicy,
+        tracking: TrackingConfig,
+        layouts: Layouts,
+        worker_id: str,
+        retry: RetryPolicy | None = None,
+        throttle: Throttle | None = None,
+        lease: timedelta = timedelta(minutes=10),
+        batch_size: int = 100,
+        in_flight_group: int = 10,
+        on_progress: ProgressListener | None = None,
+        unsubscribe: UnsubscribeLinks | None = None,
+        personal_mailer: Callable[[str, str], Mailer | None] | None = None,
+        progress_interval: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._mailer = mailer
+        self._transport = transport
+        self.worker_id = worker_id
+        self._throttle = throttle or Throttle(0)
+        self._lease = lease
+        self._batch_size = batch_size
+        self._group = max(1, in_flight_group)
+        self._personal_mailer = personal_mailer  # (team, author) → the author's own account, if connected
+        drafts = SendingDrafts()
+        self._preparation = Preparation(
+            uow, clock, sniffer, scanner, scan_cache, policy, tracking, layouts, unsubscribe, drafts
+        )
+        progress = ProgressReporter(uow, on_progress, drafts.get, progress_interval, monotonic)
+        self._recorder = Recorder(
+            uow=uow,
+            clock=clock,
+            retry=retry or RetryPolicy(),
+            worker_id=worker_id,
+            drafts=drafts,
+            progress=progress,
+        )
+
+    def run_once(self, draft_id: int | None = None) -> int:
+        """Claim one batch and work it; returns how many deliveries it handled (0: nothing due)."""
+        with self._mailer.open() as session:
+            return self._run_batch(draft_id, session)[0]
+
+    def run_until_idle(
+        self,
+        draft_id: int | None = None,
+        max_batches: int = 1_000_000,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> int:
+        """Work batches until none is due (or ``stop()`` says so between batches); returns how many
+        deliveries were handled."""
+        total = 0
+        session = self._mailer.open()
+        try:
+            for _ in range(max_batches):
+                if stop():
+                    break
+                handled, clean = self._run_batch(draft_id, session)
+                if not handled:
+                    break
+                total += handled
+                if not clean:
+                    session.close()
+                    session = self._mailer.open()
+        finally:
+            session.close()
+        return total
+
+    def _run_batch(self, draft_id: int | None, session: MailSession) -> tuple[int, bool]:
+        """(deliveries handled, whether every send on ``session`` went through)."""
+        self._recover()
+        with self._uow() as uow:
+            claimed = uow.queue.claim(self.worker_id, self._clock.now(), self._batch_size, draft_id)
+            uow.commit()
+        if not claimed:
+            return 0, True
+        batch = self._preparation.load(claimed)
+        emails = [c for c in claimed if batch.channel(c) is Channel.EMAIL]
+        messages = [c for c in claimed if batch.channel(c) is not Channel.EMAIL]
+        clean = self._send_emails(batch, emails, session)
+        for item in messages:
+            self._send_message(batch, item)
+        for team_id, draft_id_ in sorted({(c.team_id, c.delivery.draft_id) for c in claimed}):
+            self._recorder.close_if_done(team_id, draft_id_)
+        return len(claimed), clean
+
+    def _send_emails(self, batch: Batch, emails: Sequence[Claimed], session: MailSession) -> bool:
+        """Send a batch's e-mails a group at a time; whether every send on ``session`` went through."""
+        clean = True
+        results: list[Outcome] = []  # not recorded yet
+        own: _Own = {}
+        try:
+            for start in range(0, len(emails), self._group):
+                group = emails[start : start + self._group]
+                clean = self._send_group(batch, group, own, session, results) and clean
+        finally:
+            self._recorder.commit(batch, results, [])  # also when the batch stops on an error: they are true
+            for personal in own.values():
+                if personal is not None:
+                    personal.close()
+        return clean
+
+    def _send_group(
+        self, batch: Batch, group: Sequence[Claimed], own: _Own, session: MailSession, results: list[Outcome]
+    ) -> bool:
+        """Build the group's e-mails and reserve their slots; record ``results`` and put the group in flight in
+        one commit; then send what is still ours. ``results`` becomes the group's. Whether every send on
+        ``session`` went through."""
+        ready: list[tuple[Claimed, str, MailSession, ReadyMail]] = []
+        settled: list[Outcome] = []
+        for item in group:
+            account, sender = self._sender(batch, item, own, session)
+            mail = batch.email(item, sender)
+            if isinstance(mail, Skip):
+                settled.append(Skipped(item, mail.code))
+            elif isinstance(mail, Refusal):
+                settled.append(Refused(item, mail))
+            else:
+                ready.append((item, account, sender, mail))
+        slots = self._throttle.reserve([account for _, account, _, _ in ready]) or [0.0] * len(ready)
+        if any(slots):
+            self._throttle.wait_until(min(slots))  # in flight no sooner than its first slot
+        ours = self._recorder.commit(batch, results, [item for item, _, _, _ in ready])
+        results[:] = settled
+        clean = True
+        for (item, _, sender, mail), slot in zip(ready, slots, strict=True):
+            if item.delivery.id not in ours:
+                continue
+            if slot:
+                self._throttle.wait_until(slot)
+            try:
+                results.append(Sent(item, sender.send_ready(mail), self._clock.now()))
+            except DeliveryFailed as failure:
+                clean = clean and sender is not session
+                results.append(Refused(item, failure.refusal))
+        return clean
+
+    def _sender(
+        self, batch: Batch, item: Claimed, own: _Own, session: MailSession
+    ) -> tuple[str, MailSession]:
+        """The account an e-mail spends the budget of, and the session it goes out on: the author's own
+        mailbox when they connected one, else the workspace's server."""
+        author = batch.author(item)
+        if self._personal_mailer is None or author is None:
+            return SERVER, session
+        key = (item.team_id, author)
+        if key not in own:
+            mailer = self._personal_mailer(*key)
+            own[key] = mailer.open() if mailer is not None else None
+        personal = own[key]
+        return (SERVER, session) if personal is None else (own_mailbox(*key), personal)
+
+    def _send_message(self, batch: Batch, item: Claimed) -> None:
+        """One in-platform message: in flight (committed), sent, recorded."""
+        message = batch.message(item)
+        outcome: Outcome
+        if isinstance(message, Refusal):
+            outcome = Refused(item, message)
+        elif self._transport is None:
+            outcome = Refused(item, NO_TRANSPORT)
+        else:
+            for slot in self._throttle.reserve([MESSAGES]):
+                self._throttle.wait_until(slot)
+            if item.delivery.id not in self._recorder.commit(batch, [], [item]):
+                return
+            try:
+                provider_id = self._transport.send(message)
+                outcome = Sent(item, provider_id, self._clock.now(), message.text)
+            except DeliveryFailed as failure:
+                outcome = Refused(item, failure.refusal)
+        self._recorder.commit(batch, [outcome], [])
+
+    def _recover(self) -> None:
+        with self._uow() as uow:
+            touched = uow.queue.abandon_stale(self._clock.now() - self._lease, INTERRUPTED)
+            # Sends whose every delivery is done but which are still SENDING: whoever finished the last one
+            # stopped before closing it (an error after the last commit). Closed by whoever comes next.
+            unclosed = [key for key in uow.queue.finished_sending() if key not in touched]
+            uow.commit()
+        for team_id, draft_id in touched:
+            log.warning(
+                "deliveries of draft %s (%s) were interrupted mid-send; marked failed", draft_id, team_id
+            )
+            self._recorder.close_if_done(team_id, draft_id)
+        for team_id, draft_id in unclosed:
+            log.warning("draft %s (%s) was sent but not closed; closing it", draft_id, team_id)
+            self._recorder.close_if_done(team_id, draft_id)
