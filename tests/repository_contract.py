@@ -314,3 +314,12 @@ class RepositoryContract:
             recent = uow.audit.recent(T1, limit=2, draft_id=7)
             assert [e.action for e in recent] == ["delivery.failed", "draft.submitted"]
             assert all(e.id is not None for e in recent)
+
+    def test_a_send_budget_gives_each_slot_once_in_order_and_never_before_now(self, uow_factory):
+        with uow_factory() as uow:
+            first = uow.send_budgets.reserve("smtp:T1", 3, 25_000, 1_000_000)
+            second = uow.send_budgets.reserve("smtp:T1", 2, 25_000, 1_000_000)  # behind the first three
+            other = uow.send_budgets.reserve("own:T1:U1", 1, 25_000, 1_000_000)  # an account of its own
+            later = uow.send_budgets.reserve("smtp:T1", 1, 25_000, 9_000_000)  # idle since: starts at now
+            uow.commit()
+        assert (first, second, other, later) == (1_000_000, 1_075_000, 1_000_000, 9_000_000)

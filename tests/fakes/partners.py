@@ -149,3 +149,16 @@ class FakeSuppressionRepository:
 
     def emails(self, team_id: str) -> frozenset[str]:
         return frozenset(email for team, email in self._tx.tables.suppressions if team == team_id)
+
+
+class FakeSendBudgets:
+    """Each sending account's next free send time (storage/send_budgets.py keeps it in the database)."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    def reserve(self, account: str, slots: int, interval_us: int, now_us: int) -> int:
+        rows = self._tx.tables.send_budgets
+        first = max(rows.get(account, now_us), now_us)
+        rows[account] = first + slots * interval_us
+        return first

@@ -20,6 +20,7 @@ from tests.fakes.partners import (
     FakeAdRepository,
     FakePartnerRepository,
     FakeProspectRepository,
+    FakeSendBudgets,
     FakeSuppressionRepository,
 )
 from tests.fakes.tables import Tables, Transaction
@@ -63,6 +64,7 @@ class FakeUnitOfWork:
     threads: FakeThreadRepository
     audit: FakeAuditLog
     suppressions: FakeSuppressionRepository
+    send_budgets: FakeSendBudgets
 
     def __init__(self, store: FakeStore) -> None:
         self._store = store
@@ -85,6 +87,7 @@ class FakeUnitOfWork:
         self.threads = FakeThreadRepository(tx)
         self.audit = FakeAuditLog(tx)
         self.suppressions = FakeSuppressionRepository(tx)
+        self.send_budgets = FakeSendBudgets(tx)
         return self
 
     def __exit__(

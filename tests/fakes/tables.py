@@ -64,6 +64,7 @@ class Tables:
     messages: dict[int, MessageRow] = field(default_factory=dict)
     audit: dict[int, AuditEvent] = field(default_factory=dict)
     suppressions: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # → (reason, detail)
+    send_budgets: dict[str, int] = field(default_factory=dict)  # account → next free send time (µs)
 
     def copy(self) -> Tables:
         """A copy whose tables can change without touching these (the rows themselves are immutable)."""

@@ -21,6 +21,7 @@ from tests.fakes.partners import (
     FakeAdRepository,
     FakePartnerRepository,
     FakeProspectRepository,
+    FakeSendBudgets,
     FakeSuppressionRepository,
 )
 from tests.fakes.threads import FakeAuditLog, FakeThreadRepository
@@ -36,6 +37,7 @@ PAIRS = [
     (FakeThreadRepository, ports.ThreadRepository),
     (FakeAuditLog, ports.AuditLog),
     (FakeSuppressionRepository, ports.SuppressionRepository),
+    (FakeSendBudgets, ports.SendBudgets),
     (FakeMailer, ports.Mailer),
     (FakeMailSession, ports.MailSession),
     (FakeTransport, ports.MessageTransport),
