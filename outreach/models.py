@@ -260,6 +260,39 @@ class Thread:
     created_at: datetime | None = None
 
 
+class EventKind(enum.StrEnum):
+    """What happened in a conversation with a partner (shown to its author in Slack)."""
+
+    REPLY = "reply"  # the partner wrote back: an in-platform message or an e-mail
+    BOUNCE = "bounce"  # an e-mail to the partner bounced: hard (suppressed) or soft (noted)
+    UNSUBSCRIBED = "unsubscribed"  # the partner's address unsubscribed
+    FOLLOWUP_SENT = "followup_sent"  # a follow-up step went to the partner
+    FOLLOWUP_SKIPPED = "followup_skipped"  # a follow-up step was not sent to the partner (``detail`` says why)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationEvent:
+    """Something that happened in the conversation of a workspace with one partner, on one channel.
+
+    The core makes these (an inbound reply, a bounce, an unsubscribe, a follow-up); the Slack adapter shows each
+    to ``author_id`` in that conversation's Slack thread (a publisher that never holds the caller up). ``files``:
+    the partner's clean files, to be shown (uploaded) byte-identical; ``held``: files held back, (name, why).
+    """
+
+    team_id: str
+    mpid: str
+    author_id: str  # the Slack user to tell; "" when nobody is known (the event is then not shown)
+    kind: EventKind
+    channel: Channel  # the conversation: in-platform messages or e-mail
+    at: datetime
+    text: str = ""  # the partner's words, a bounce's diagnostic, a follow-up's text
+    thread_id: int | None = None  # the stored conversation (``Thread``), when there is one
+    draft_id: int | None = None  # the send it belongs to, when there is one
+    files: tuple[Attachment, ...] = ()
+    held: tuple[tuple[str, str], ...] = ()
+    detail: str = ""  # e.g. "5.1.1 user unknown" for a bounce, the reason a follow-up was skipped
+
+
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     """Who did what to whom, when: ``action`` is a dotted verb (``draft.sent``, ``import.partners`` …)."""

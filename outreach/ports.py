@@ -13,6 +13,7 @@ from outreach.models import (
     AuditEvent,
     Channel,
     Claimed,
+    ConversationEvent,
     Delivery,
     DeliveryStatus,
     Draft,
@@ -516,6 +517,13 @@ class SendBudgets(Protocol):
         account's next free time (µs since the epoch), which moves on past them; returns the first one's time.
         Atomic: two callers, in any processes, never get the same time."""
         ...
+
+
+class ConversationEvents(Protocol):
+    """Where the core's conversation events go: the Slack adapter shows each in its author's thread. ``publish``
+    returns at once (a publisher of the adapter's own does the Slack work), so a worker is never held up."""
+
+    def publish(self, event: ConversationEvent) -> None: ...
 
 
 class UnitOfWork(Protocol):
