@@ -16,6 +16,7 @@ SCRIPTS = [
     "list_db.py",
     "list.py",
     "submit.py",
+    "select_matching.py",
     "open.py",
     "bulk.py",
     "progress.py",

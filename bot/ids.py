@@ -27,6 +27,7 @@ BOT_SCOPES = frozenset(
 # /prospects list (a message) -----------------------------------------------------------------------------
 ACTION_PICK = "prospects.pick"  # checkboxes of one page
 ACTION_SELECT_ALL = "prospects.select_all"
+ACTION_SELECT_MATCHING = "prospects.select_matching"  # every match of the search and filters, on every page
 ACTION_CLEAR = "prospects.clear"
 ACTION_PAGE_PREV = "prospects.prev"
 ACTION_PAGE_NEXT = "prospects.next"
@@ -50,6 +51,7 @@ ACTION_MARKET_OPEN = "market.open"  # open a partner card
 ACTION_MARKET_EMAIL = "market.email"
 ACTION_MARKET_MARK = "market.mark_prospect"
 CALLBACK_PARTNER_CARD = "market.card"
+CALLBACK_SELECT_MATCHING = "prospects.select_matching"  # "Select all 1,234 matching?": the confirmation
 
 # Compose modals ------------------------------------------------------------------------------------------
 CALLBACK_COMPOSE_EMAIL = "compose.email"

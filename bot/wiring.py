@@ -147,6 +147,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             personal_mailer=personal_mailer,
         )
 
+    recent_contact = (
+        timedelta(days=settings.recent_contact_days) if settings.recent_contact_days > 0 else None
+    )
     compose = ComposeService(
         uow=uow,
         clock=clock,
@@ -158,16 +161,14 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         layouts=layouts,
         mailer=mailer,
         personal_mailer=personal_mailer,
-        recent_contact=timedelta(days=settings.recent_contact_days)
-        if settings.recent_contact_days > 0
-        else None,
+        recent_contact=recent_contact,
     )
     wake = threading.Event()
     return Services(
         settings=settings,
         clock=clock,
         uow=uow,
-        prospects=ProspectService(uow, clock),
+        prospects=ProspectService(uow, clock, recent_contact=recent_contact),
         compose=compose,
         profiles=UserProfiles(),
         files=SlackFiles(settings.slack_api_url, settings.max_file_bytes),

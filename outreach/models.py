@@ -267,7 +267,9 @@ class EventKind(enum.StrEnum):
     BOUNCE = "bounce"  # an e-mail to the partner bounced: hard (suppressed) or soft (noted)
     UNSUBSCRIBED = "unsubscribed"  # the partner's address unsubscribed
     FOLLOWUP_SENT = "followup_sent"  # a follow-up step went to the partner
-    FOLLOWUP_SKIPPED = "followup_skipped"  # a follow-up step was not sent to the partner (``detail`` says why)
+    FOLLOWUP_SKIPPED = (
+        "followup_skipped"  # a follow-up step was not sent to the partner (``detail`` says why)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,6 +363,18 @@ class KeysetPage:
     last_cursor: str | None
     has_prev: bool
     has_next: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MatchCounts:
+    """What a list's matches are, before every one of them is picked: how many, how many can be reached by
+    in-platform message and by e-mail, how many addresses are suppressed, how many a teammate contacted lately."""
+
+    total: int
+    messageable: int
+    emailable: int
+    suppressed: int
+    recent_by_teammate: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from outreach.models import (
     DraftStatus,
     DraftSummary,
     KeysetPage,
+    MatchCounts,
     OutgoingEmail,
     OutgoingMessage,
     Partner,
@@ -159,6 +160,13 @@ class ProspectRepository(Protocol):
 
     def mark_contacted(self, team_id: str, mpids: Collection[str], at: datetime, by: str = "") -> int:
         """Partners contacted at ``at`` by ``by`` (a Slack user), unless they were contacted later already."""
+        ...
+
+    def match_counts(
+        self, team_id: str, query: ProspectQuery, *, user_id: str, recent_since: datetime | None
+    ) -> MatchCounts:
+        """Counts over every partner ``query`` matches (one statement): messaging on, with an address, address
+        suppressed, contacted since ``recent_since`` by someone other than ``user_id``."""
         ...
 
 
@@ -359,6 +367,11 @@ class PickRepository(Protocol):
 
     def count_prospects(self, team_id: str, user_id: str) -> int:
         """How many :meth:`prospects` there are, counted by the database."""
+        ...
+
+    def add_matching(self, team_id: str, user_id: str, query: ProspectQuery, at: datetime) -> int:
+        """Pick every prospect ``query`` matches, in the database (one INSERT … SELECT, those already picked left
+        alone); returns how many were new."""
         ...
 
 

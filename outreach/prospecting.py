@@ -25,7 +25,7 @@ from typing import Any
 
 from outreach.cache import StampedCache
 from outreach.errors import NotFound
-from outreach.models import PartnerKind, Prospect, ProspectQuery
+from outreach.models import MatchCounts, PartnerKind, Prospect, ProspectQuery
 from outreach.ports import Clock, UnitOfWork
 
 PAGE_SIZE = 10  # Slack's checkbox limit (SLACK.md §1.3)
@@ -122,9 +122,13 @@ def decode_state(value: str) -> tuple[ProspectQuery, PageRequest]:
 
 
 class ProspectService:
-    def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock) -> None:
+    def __init__(
+        self, uow: Callable[[], UnitOfWork], clock: Clock, *, recent_contact: timedelta | None = None
+    ) -> None:
+        """``recent_contact``: how long a teammate's contact counts as recent (RECENT_CONTACT_DAYS; None: off)."""
         self._uow = uow
         self._clock = clock
+        self._recent_contact = recent_contact
         self._countries = StampedCache[str, list[str]](COUNTRIES_TTL)  # by team
         self._purged = 0.0  # monotonic time of the last purge of old list states
 
@@ -215,6 +219,33 @@ class ProspectService:
         with self._uow() as uow:
             uow.picks.clear(team_id, user_id)
             uow.commit()
+
+    # -- every match at once ---------------------------------------------------------------------------------
+    def match_counts(self, team_id: str, user_id: str, query: ProspectQuery) -> MatchCounts:
+        """What picking every prospect ``query`` matches would pick (shown before the user confirms)."""
+        query = replace(normalise(query)[0], prospects_only=True)
+        recent = self._clock.now() - self._recent_contact if self._recent_contact else None
+        with self._uow() as uow:
+            return uow.prospects.match_counts(team_id, query, user_id=user_id, recent_since=recent)
+
+    @property
+    def recent_days(self) -> int:
+        """The window of a teammate's recent contact, in days (0: not watched)."""
+        return self._recent_contact.days if self._recent_contact else 0
+
+    def picked_count(self, team_id: str, user_id: str) -> int:
+        with self._uow() as uow:
+            return uow.picks.count(team_id, user_id)
+
+    def pick_matching(self, team_id: str, user_id: str, query: ProspectQuery) -> int:
+        """Tick every prospect ``query`` matches (in the database, whatever their number); returns how many
+        are ticked now, in all."""
+        query = replace(normalise(query)[0], prospects_only=True)
+        with self._uow() as uow:
+            uow.picks.add_matching(team_id, user_id, query, self._clock.now())
+            count = uow.picks.count(team_id, user_id)
+            uow.commit()
+        return count
 
     def picked_ids(self, team_id: str, user_id: str) -> list[str]:
         """The mpids this user ticked, in the order ticked (one query, whatever their number)."""

@@ -3,22 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
+from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from outreach.models import Prospect
+from outreach.models import Prospect, ProspectQuery
 from outreach.ports import Clock
-from storage.models import PartnerRow, PickRow
-from storage.partner_repository import to_prospect
+from storage.models import PartnerRow, PickRow, UtcDateTime
+from storage.partner_repository import matching, to_prospect
 
 
 class SqlPickRepository:
     def __init__(self, session: Session, clock: Clock) -> None:
         self._session = session
         self._clock = clock
+
+    def add_matching(self, team_id: str, user_id: str, query: ProspectQuery, at: datetime) -> int:
+        """One INSERT … SELECT: the database picks every prospect the query matches (those picked stay)."""
+        query = replace(query, prospects_only=True)  # only prospects are ever picked
+        partners = PartnerRow.__table__
+        chosen = select(
+            partners.c.team_id, literal(user_id).label("user_id"), partners.c.mpid, literal(at, UtcDateTime())
+        ).where(*matching(self._session, team_id, query))
+        before = self.count(team_id, user_id)
+        insert = pg_insert if self._session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        self._session.execute(
+            insert(PickRow)
+            .from_select(["team_id", "user_id", "mpid", "picked_at"], chosen)
+            .on_conflict_do_nothing()
+        )
+        return self.count(team_id, user_id) - before
 
     def add(self, team_id: str, user_id: str, mpids: Collection[str]) -> None:
         if not mpids:

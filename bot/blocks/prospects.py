@@ -108,6 +108,36 @@ def nav_buttons(page: ProspectPage, t: Translator, prev_id: str, next_id: str, b
     return actions(*buttons, block_id=block_id) if buttons else None
 
 
+def filters_named(flt: ProspectQuery, t: Translator) -> str:
+    """The search and filters in words ("Creators · FR · “shop”"), the search text escaped (Slack decodes
+    ``&amp;``, ``&lt;``, ``&gt;`` in every text object, so "<!channel>" typed in a search stays text); empty when
+    there are none."""
+    named = []
+    if flt.kind is not None:
+        named.append(
+            t("list.filter.kind_creator" if flt.kind.value == "creator" else "list.filter.kind_partner")
+        )
+    if flt.messaging_enabled is not None:
+        named.append(t("list.filter.messaging_on" if flt.messaging_enabled else "list.filter.messaging_off"))
+    if flt.country:
+        named.append(flt.country)
+    if flt.not_contacted:
+        named.append(t("list.filter.not_contacted"))
+    if flt.text:
+        named.append(f"“{escape(clip(flt.text, 40))}”")
+    return " · ".join(named)
+
+
+def select_matching_label(page: ProspectPage, t: Translator) -> str:
+    """ "Select all 1,234 matching (Creators · FR)", within a button's 75 characters."""
+    if page.total_is_lower_bound:
+        label = t("list.select_matching_many", count=t.number(page.total - 1))
+    else:
+        label = t("list.select_matching", count=t.number(page.total))
+    named = filters_named(page.query, t)
+    return clip(f"{label} ({named})" if named else label, 75)
+
+
 def build_prospect_list(page: ProspectPage, countries: list[str], t: Translator, key: str) -> list[Block]:
     """``key``: where this render's state is kept (ProspectService.remember). Every block id ends with it, so
     an action says which render it came from, and each render has new block ids (SLACK.md §1.1)."""
@@ -139,6 +169,8 @@ def build_prospect_list(page: ProspectPage, countries: list[str], t: Translator,
     blocks.append(context(*notes))
     blocks.append(_filters(flt, countries, t, key))
     bulk = [button(t("list.select_all"), ids.ACTION_SELECT_ALL, state)]
+    if page.has_next or page.has_prev:  # more than this page matches: offer every match at once
+        bulk.append(button(select_matching_label(page, t), ids.ACTION_SELECT_MATCHING, state))
     if page.picked_count:
         bulk.append(
             button(

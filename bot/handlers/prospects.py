@@ -16,8 +16,16 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot import ids
-from bot.blocks.prospects import build_prospect_list
+from bot.blocks.matching import (
+    MatchingScreen,
+    build_matching_notice,
+    build_select_matching_view,
+    matching_metadata,
+    read_matching_metadata,
+)
+from bot.blocks.prospects import build_prospect_list, filters_named
 from bot.handlers.parsing import Command
+from bot.modals import Modals
 from bot.users import UserProfiles
 from outreach.models import Channel, PartnerKind, ProspectQuery
 from outreach.prospecting import PageRequest, ProspectService, decode_state
@@ -33,11 +41,13 @@ class ProspectHandlers:
         prospects: ProspectService,
         open_compose: OpenCompose,
         open_card: OpenCard,
+        modals: Modals,
     ) -> None:
         self._profiles = profiles
         self._prospects = prospects
         self._open_compose = open_compose
         self._open_card = open_card
+        self._modals = modals
 
     # -- showing the list ---------------------------------------------------------------------------
     def command(self, parsed: Command, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
@@ -116,6 +126,51 @@ class ProspectHandlers:
         self._prospects.set_picked(team_id, user_id, [p.partner.mpid for p in page.items], True)
         self._show(client, respond, team_id, user_id, query, req)
 
+    def select_matching(
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        """ "Select all 1,234 matching": a modal says what that would tick; nothing is ticked until it is sent."""
+        ack()
+        team_id, user_id = body["team"]["id"], body["user"]["id"]
+        key = ids.render_of(str(action.get("block_id", "")))
+        opened = self._modals.open(client, body["trigger_id"], team_id, user_id)
+        if opened is None:
+            return
+        t = self._profiles.get(client, team_id, user_id).t
+        found = self._prospects.recall(team_id, user_id, key)
+        if found is None:
+            view = build_matching_notice(t("matching.gone"), t)
+        else:
+            query = found[0]
+            screen = MatchingScreen(
+                self._prospects.match_counts(team_id, user_id, query),
+                filters_named(query, t),
+                self._prospects.picked_count(team_id, user_id),
+                self._prospects.recent_days,
+                matching_metadata(key, str(body.get("response_url", ""))),
+            )
+            view = build_select_matching_view(screen, t)
+        self._modals.show(client, opened.view_id, view, user_id=user_id, hash=opened.hash)
+
+    def select_matching_sent(
+        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        """Tick every match (in the database), then show the list again where it was, with the ticks."""
+        team_id, user_id = body["team"]["id"], body["user"]["id"]
+        t = self._profiles.get(client, team_id, user_id).t
+        meta = read_matching_metadata(str(view.get("private_metadata", "")))
+        found = self._prospects.recall(team_id, user_id, meta[0]) if meta else None
+        if meta is None or found is None:
+            ack(response_action="update", view=build_matching_notice(t("matching.gone"), t))
+            return
+        query, req = found
+        ack(response_action="update", view=build_matching_notice(t("matching.working", count="…"), t))
+        count = self._prospects.pick_matching(team_id, user_id, query)
+        done = build_matching_notice(t("matching.done", count=t.number(count)), t)
+        self._modals.show(client, str(view["id"]), done, user_id=user_id)
+        if meta[1]:  # the list's own response_url: the list shows the ticks, on the page it was on
+            self._show(client, Respond(response_url=meta[1]), team_id, user_id, query, req)
+
     def clear(
         self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
@@ -178,6 +233,8 @@ class ProspectHandlers:
 def register(app: App, handlers: ProspectHandlers) -> None:
     app.action(ids.ACTION_PICK)(handlers.pick)
     app.action(ids.ACTION_SELECT_ALL)(handlers.select_all)
+    app.action(ids.ACTION_SELECT_MATCHING)(handlers.select_matching)
+    app.view(ids.CALLBACK_SELECT_MATCHING)(handlers.select_matching_sent)
     app.action(ids.ACTION_CLEAR)(handlers.clear)
     app.action(ids.ACTION_PAGE_PREV)(handlers.page)
     app.action(ids.ACTION_PAGE_NEXT)(handlers.page)

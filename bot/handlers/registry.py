@@ -25,7 +25,9 @@ def register_all(app: App, services: Services) -> None:
         senders_usergroup=services.settings.senders_usergroup,
     )
     market = marketplace.MarketplaceHandlers(profiles, services.prospects, forms, modals)
-    listing = prospects.ProspectHandlers(profiles, services.prospects, forms.open_new, market.open_card)
+    listing = prospects.ProspectHandlers(
+        profiles, services.prospects, forms.open_new, market.open_card, modals
+    )
     draft_handlers = drafts.DraftHandlers(
         profiles, services.compose, services.compose_flow, services.senders, forms
     )

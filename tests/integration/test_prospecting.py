@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, event
 
 from outreach.clock import FixedClock
 from outreach.errors import NotFound
-from outreach.models import Partner, PartnerKind, ProspectQuery
+from outreach.models import MatchCounts, Partner, PartnerKind, ProspectQuery
 from outreach.prospecting import MAX_SEARCH, PageRequest, ProspectService, marketplace_query
 
 T1, T2 = "T1", "T2"
@@ -169,3 +169,26 @@ def test_ticking_and_reading_picks_take_as_many_queries_for_500_picks_as_for_one
     one, many = cost("U1", 1), cost("U2", 500)
     assert many == one, f"1 pick: {one} statements (tick, read); 500 picks: {many}"
     assert many[0] <= 4 and many[1] <= 2
+
+
+def test_every_match_is_counted_then_picked_in_the_database_in_its_own_workspace(uow_factory, service):
+    with uow_factory() as uow:
+        uow.suppressions.add(T1, "P4@x.example", "unsubscribed")  # an upper-case address, lower-cased
+        uow.prospects.mark_contacted(T1, ["0008"], AT, by="U2")  # by a teammate, just now
+        uow.prospects.mark_contacted(T1, ["0012"], AT, by="U1")  # by the user themself
+        uow.commit()
+    service = ProspectService(uow_factory, FixedClock(AT), recent_contact=timedelta(days=7))
+    query = ProspectQuery(country="CN")  # 0000, 0004, 0008, 0012, 0016, 0020 (0024 is no prospect)
+    counts = service.match_counts(T1, "U1", query)
+    assert counts == MatchCounts(
+        total=6, messageable=6, emailable=6, suppressed=1, recent_by_teammate=1
+    )  # every one of them has an even number: messaging on
+    service.set_picked(T1, "U1", ["0004", "0001"], True)
+    assert service.pick_matching(T1, "U1", query) == 7  # 0001 and the six; 0004 only once
+    assert sorted(service.picked_ids(T1, "U1")) == ["0000", "0001", "0004", "0008", "0012", "0016", "0020"]
+    assert service.picked_ids(T2, "U1") == [] and service.picked_ids(T1, "U2") == []
+    searched = service.pick_matching(T1, "U3", ProspectQuery(text="company 1"))  # "Company 1x" (and "01")
+    assert searched == len([i for i in range(23) if f"Company {i:02d}".lower().find("company 1") >= 0])
+    assert service.pick_matching(T1, "U4", marketplace_query(PartnerKind.PARTNER)) == len(
+        [i for i in range(23) if i % 3 != 0]
+    )  # the marketplace's partners who are prospects: only prospects are ever picked

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from bot import ids
-from bot.devtools.harness import button, choose, full_app, mpid_of, row_of, rows, tick
+from bot.devtools.harness import button, choose, full_app, mpid_of, row_of, rows, tick, wait_for
 from outreach.models import Partner, PartnerKind, ProspectQuery
 from outreach.prospecting import PageRequest
 
@@ -126,3 +126,50 @@ def test_the_marketplace_pages_and_tabs_from_their_own_values(app):
     assert "Shop 021" in json.dumps(market) and "Shop 001" not in json.dumps(market)
     partners = app.click("U0001", market, button(market, ids.ACTION_MARKET_TAB))
     assert "Shop 000" in json.dumps(partners) and "Shop 001" not in json.dumps(partners)
+
+
+def test_select_all_matching_confirms_what_it_ticks_then_ticks_every_page_and_clear_undoes_it(app):
+    with app.services.uow() as uow:
+        uow.suppressions.add("T0001", "s1@shop.example", "bounced")  # m001: a creator in FR
+        uow.commit()
+    page = app.command("U0001", "shop")
+    page = app.click("U0001", page, choose(page, ids.ACTION_FILTER_KIND, "creator"))
+    page = app.click("U0001", page, choose(page, ids.ACTION_FILTER_COUNTRY, "FR"))
+    page = app.click("U0001", page, button(page, ids.ACTION_PAGE_NEXT))
+    select = button(page, ids.ACTION_SELECT_MATCHING)
+    label = next(
+        e["text"]["text"]
+        for b in page["blocks"]
+        for e in b.get("elements", [])
+        if e.get("action_id") == ids.ACTION_SELECT_MATCHING
+    )
+    assert label == "Select all 40 matching (Creators · FR · “shop”)"
+    seen = len(app.standin.view_log)
+    app.click("U0001", page, select, expect_response=False)
+    confirm = app.opened_after(seen)
+    text = json.dumps(confirm, ensure_ascii=False)
+    assert "*40 prospects* match Creators · FR · “shop”" in text
+    assert "40 can get an in-platform message" in text and "40 have an e-mail address" in text
+    assert "1 unsubscribed or bounced" in text
+    assert app.services.prospects.picked_ids("T0001", "U0001") == []  # nothing ticked before it is confirmed
+
+    before = len(app.standin.writes)
+    answer = app.submit("U0001", confirm, {})
+    assert answer.json()["response_action"] == "update"
+    shown = wait_for(
+        lambda: app._shown_after(before, "U0001", page["channel"], (page["channel"], page["ts"]))
+    )
+    assert "40 picked" in json.dumps(shown) and "Showing 11–20 of 40" in summary(shown)  # the same page
+    assert len(app.services.prospects.picked_ids("T0001", "U0001")) == 40
+    done = wait_for(lambda: "40 prospects are ticked" in json.dumps(app.standin.open_view(confirm["id"])))
+    assert done
+    form = app.open_form("U0001", shown, button(shown, ids.ACTION_EMAIL_PICKED))
+    text = json.dumps(form)  # 10 named and 29 more: the 40 but one, the bounced address, left out and named
+    assert "and 29 more" in text and "1 left out of this send" in text
+    cleared = app.click("U0001", shown, button(shown, ids.ACTION_CLEAR))
+    assert "0 picked" in json.dumps(cleared) and app.services.prospects.picked_ids("T0001", "U0001") == []
+
+
+def test_one_page_of_matches_has_no_select_all_matching(app):
+    page = app.command("U0001", "shop 01")  # ten matches: one page
+    assert ids.ACTION_SELECT_MATCHING not in json.dumps(page)

@@ -203,3 +203,18 @@ def test_a_very_long_list_says_more_than(monkeypatch):
     page = ProspectPage(tuple(_prospect(i) for i in range(10)), 101, 1, frozenset(), 0, "a", "b", False, True)
     text = json.dumps(build_prospect_list(page, [], Translator(), "n"))
     assert "of more than 100 prospects" in text
+
+
+def test_select_all_matching_names_the_filters_within_a_buttons_75_characters():
+    from bot.blocks.prospects import select_matching_label
+    from outreach.models import PartnerKind
+
+    t = Translator("en")
+    query = ProspectQuery("a rather long search text, longer than anything", PartnerKind.CREATOR, True, "FR")
+    page = ProspectPage((), 1234, 1, frozenset(), 0, None, None, False, True, query)
+    label = select_matching_label(page, t)
+    assert label.startswith("Select all 1,234 matching (Creators · Messaging enabled · FR · “a rather")
+    assert len(label) <= 75 and label.endswith("…")
+    many = ProspectPage((), 10_001, 1, frozenset(), 0, None, None, False, True, ProspectQuery())
+    assert select_matching_label(many, t) == "Select all matching (more than 10,000)"
+    assert select_matching_label(many, Translator("zh-CN")) == "选择全部匹配项（超过 10,000 个）"
