@@ -165,9 +165,10 @@ class ConversationFeed:
             )
             uow.commit()
 
-    def pending(self, key: ConversationKey) -> list[PendingEvent]:
+    def pending(self, key: ConversationKey, limit: int = 20) -> list[PendingEvent]:
+        """The conversation's events not shown yet, oldest first (at most ``limit``)."""
         with self._uow() as uow:
-            return uow.conversation_events.pending(key.team_id, key.thread_id, key.user_id)
+            return uow.conversation_events.pending(key.team_id, key.thread_id, key.user_id, limit)
 
     def header(self, key: ConversationKey) -> ConversationHeader | None:
         """What the thread's parent shows; None when the conversation is gone."""
