@@ -1,8 +1,9 @@
 """Every Slack id the app uses: commands, callback ids, action ids, block ids.
 
-manifest.yml is checked against this module by a test. Block ids in lists that are re-rendered end with the
-render's state key (``block_id(BLOCK_FILTERS, key)``): new ids on every render, so Slack never reuses stale
-element state (SLACK.md §1.1), and an action tells which render — which search, filters and page — it came from.
+manifest.yml is checked against this module by a test (the command, scopes and events). Block ids in lists that
+are re-rendered end with the render's state key (``block_id(BLOCK_FILTERS, key)``): new ids on every render, so
+Slack never reuses stale element state (SLACK.md §1.1), and an action tells which render — which search, filters
+and page — it came from.
 """
 
 from __future__ import annotations
@@ -21,6 +22,16 @@ BOT_SCOPES = frozenset(
         "users:read",  # users.info: locale, time zone, name
         "users:read.email",  # prefilled reply-to
         "usergroups:read",  # SENDERS_USERGROUP membership
+        "files:write",  # a partner's files, uploaded into the conversation's thread
+        "im:history",  # message.im: replies written in a conversation's thread
+    }
+)
+
+# Events the bot subscribes to (manifest.yml's settings.event_subscriptions.bot_events must equal this set) ----
+BOT_EVENTS = frozenset(
+    {
+        "app_home_opened",  # the Home tab
+        "message.im",  # a reply written in a conversation's thread of the DM with the app
     }
 )
 

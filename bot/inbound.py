@@ -11,10 +11,12 @@ MESSAGES_WEBHOOK_SECRET, headers ``X-Outreach-Timestamp`` / ``X-Outreach-Signatu
 * 404 ``{"ok": false, "error": "not_found"}`` (no such partner in that workspace)
 * 503 ``{"ok": false, "error": "not_configured"}`` (no MESSAGES_WEBHOOK_SECRET)
 
-After the reply is stored, its author gets a DM in their language (text, kept files, files held back). A
-redelivery of the same inbound (same ``external_id``, or ``Idempotency-Key`` header) is answered 200 with
-``duplicate: true`` and no second DM. A DM that Slack refuses is logged, not retried: the reply is stored
-and a non-2xx answer would only bring the same inbound back as a duplicate.
+After the reply is stored, it is published as a conversation event (:func:`outreach.conversations.reply_event`):
+its author sees it in the conversation's thread of their DM with the app, in their language — the text, the clean
+files uploaded into the thread, the files held back named (bot/conversations.py). Publishing returns at once; the
+event is recorded and shown by the publisher, retried there if Slack refuses, so the answer never waits on Slack.
+A redelivery of the same inbound (same ``external_id``, or ``Idempotency-Key`` header) is answered 200 with
+``duplicate: true`` and published no second time.
 
 :func:`routes` is what ``bot.routes.extra_routes`` mounts on :class:`bot.http.WsgiApp`.
 """
@@ -22,32 +24,22 @@ and a non-2xx answer would only bring the same inbound back as a duplicate.
 from __future__ import annotations
 
 import json
-import logging
 import math
-from collections.abc import Callable
 from typing import Any
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-
-from bot.blocks.inbound import build_inbound
 from bot.http import Endpoint, Request, Response, Route
-from bot.users import UserProfiles
+from outreach.conversations import reply_event
 from outreach.errors import NotFound, ValidationFailed
 from outreach.inbound import InboundResult, InboundService
-from outreach.ports import Clock
+from outreach.ports import Clock, ConversationEvents
 from outreach.webhook_signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
-
-log = logging.getLogger(__name__)
 
 PATH = "/messages/inbound"
 TOLERANCE_SECONDS = 300
 
-Notify = Callable[[InboundResult], None]
 
-
-def inbound_route(inbound: InboundService, secret: str, clock: Clock, notify: Notify) -> Route:
-    """The route: verify, parse, receive, notify the author (first delivery only), answer."""
+def inbound_route(inbound: InboundService, secret: str, clock: Clock, events: ConversationEvents) -> Route:
+    """The route: verify, parse, receive, publish the reply (first delivery only), answer."""
 
     def route(request: Request) -> Response:
         if not secret:
@@ -69,7 +61,7 @@ def inbound_route(inbound: InboundService, secret: str, clock: Clock, notify: No
         except NotFound as exc:
             return Response.json(404, {"ok": False, "error": "not_found", "detail": str(exc)})
         if not result.duplicate:
-            notify(result)
+            events.publish(reply_event(result))
         return Response.json(200, _answer(result))
 
     return route
@@ -99,38 +91,6 @@ def _answer(result: InboundResult) -> dict[str, Any]:
     }
 
 
-class SlackNotifier:
-    """DMs the author of the answered message: the reply, in the author's language."""
-
-    def __init__(self, client: WebClient, profiles: UserProfiles) -> None:
-        self._client = client
-        self._profiles = profiles
-
-    def __call__(self, result: InboundResult) -> None:
-        if not result.author_id:
-            log.warning(
-                "reply %s from %s: nobody to tell (no earlier message)",
-                result.message.id,
-                result.partner.mpid,
-            )
-            return
-        t = self._profiles.get(self._client, result.team_id, result.author_id).t
-        try:
-            channel = self._client.conversations_open(users=result.author_id)["channel"]["id"]
-            self._client.chat_postMessage(
-                channel=channel,
-                text=t("inbound.notice", name=result.partner.name or result.partner.mpid),
-                blocks=build_inbound(result, t),
-            )
-        except SlackApiError as err:
-            log.warning(
-                "reply %s stored but the DM to %s failed: %s",
-                result.message.id,
-                result.author_id,
-                err.response.get("error"),
-            )
-
-
 def body_limit(max_message_bytes: int) -> int:
     """The largest request body an acceptable reply can need: its files up to MAX_MESSAGE_BYTES in base64 (4 bytes
     for every 3, plus a JSON-escaped line break every 76 characters if the sender wraps them), and 256 KiB for the
@@ -140,9 +100,9 @@ def body_limit(max_message_bytes: int) -> int:
 
 
 def routes(
-    inbound: InboundService, notify: Notify, clock: Clock, *, secret: str, max_message_bytes: int
+    inbound: InboundService, events: ConversationEvents, clock: Clock, *, secret: str, max_message_bytes: int
 ) -> dict[tuple[str, str], Endpoint]:
-    """``{("POST", "/messages/inbound"): endpoint}`` for ``WsgiApp(app, routes=...)`` (``notify``: usually a
-    :class:`SlackNotifier`); bodies up to :func:`body_limit` of ``max_message_bytes``."""
-    route = inbound_route(inbound, secret, clock, notify)
+    """``{("POST", "/messages/inbound"): endpoint}`` for ``WsgiApp(app, routes=...)`` (``events``: the app's
+    conversation events); bodies up to :func:`body_limit` of ``max_message_bytes``."""
+    route = inbound_route(inbound, secret, clock, events)
     return {("POST", PATH): Endpoint(route, max_body=body_limit(max_message_bytes))}

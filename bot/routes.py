@@ -14,11 +14,10 @@ def extra_routes(services: Services, client: WebClient) -> dict[tuple[str, str],
     routes: dict[tuple[str, str], Route | Endpoint] = dict(unsubscribe_routes(services.unsubscriber))
     settings = services.settings
     if settings.messages_webhook_secret:
-        notify = inbound.SlackNotifier(client, services.profiles)
         routes.update(
             inbound.routes(
                 services.inbound,
-                notify,
+                services.conversation_events,
                 services.clock,
                 secret=settings.messages_webhook_secret,
                 max_message_bytes=settings.max_message_bytes,

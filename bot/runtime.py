@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import build_app, make_client
+from bot.conversations import ConversationThreads
 from bot.digest import DigestJob
 from bot.handlers.registry import register_all
 from bot.http import HttpServer, WsgiApp
@@ -78,6 +79,7 @@ def serve(settings: Settings, host: str, port: int, *, worker: bool = True) -> i
     server = HttpServer(wsgi, host=host, port=port)
     sender = BackgroundSender(services, progress).start() if worker else None
     scheduler = _scheduler(services, client)
+    threads = ConversationThreads(services, client).start()
     server.start()
     log.info("serving Slack at http://%s:%s/slack/events", host, server.port)
     try:
@@ -87,6 +89,7 @@ def serve(settings: Settings, host: str, port: int, *, worker: bool = True) -> i
         scheduler.shutdown(wait=False)
         if sender:
             sender.stop()
+        threads.stop()
         services.close()
     return 0
 
@@ -99,6 +102,7 @@ def socket_mode(settings: Settings, *, worker: bool = True) -> int:
     handler = SocketModeHandler(app, settings.slack_app_token)
     sender = BackgroundSender(services, progress).start() if worker else None
     scheduler = _scheduler(services, client)
+    threads = ConversationThreads(services, client).start()
     # Slack comes over the socket; partners' replies and unsubscribe links still need HTTP.
     routes = WsgiApp(None, routes=extra_routes(services, client), health=health(services))
     server = HttpServer(routes, host="0.0.0.0", port=settings.http_port).start()  # noqa: S104
@@ -112,6 +116,7 @@ def socket_mode(settings: Settings, *, worker: bool = True) -> int:
         scheduler.shutdown(wait=False)
         if sender:
             sender.stop()
+        threads.stop()
         services.close()
     return 0
 
@@ -119,7 +124,10 @@ def socket_mode(settings: Settings, *, worker: bool = True) -> int:
 def workers(settings: Settings, count: int) -> int:
     """Delivery workers as a process of their own; several may run against one PostgreSQL."""
     services = build_services(settings)
-    progress = ProgressDM(services, make_client(settings)) if settings.slack_configured else None
+    client = make_client(settings) if settings.slack_configured else None
+    progress = ProgressDM(services, client) if client is not None else None
+    # Conversation events published here (follow-ups) are recorded either way; shown here when Slack is set.
+    threads = ConversationThreads(services, client).start() if client is not None else None
     senders = [BackgroundSender(services, progress).start() for _ in range(count)]
     log.info("%d delivery worker(s) running", count)
     try:
@@ -127,5 +135,7 @@ def workers(settings: Settings, count: int) -> int:
     finally:
         for sender in senders:
             sender.stop()
+        if threads:
+            threads.stop()
         services.close()
     return 0

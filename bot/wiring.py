@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot.conversation_outbox import OutboxWriter
 from bot.files import SlackFiles
 from bot.permissions import SenderPolicy
 from bot.settings import Settings
@@ -24,6 +25,8 @@ from outreach.attachments import AttachmentPolicy, InMemoryScanCache
 from outreach.clock import SystemClock
 from outreach.compose import ComposeService
 from outreach.compose_flow import ComposeFlow
+from outreach.conversation_reply import ReplyService
+from outreach.conversations import ConversationFeed
 from outreach.delivery import DeliveryWorker, ProgressListener, RetryPolicy, Throttle
 from outreach.digest import DigestService
 from outreach.home import HomeService
@@ -61,6 +64,9 @@ class Services:
     unsubscriber: Unsubscriber  # what the /unsubscribe link does
     compose_flow: ComposeFlow  # the compose form's use cases (over compose); a stored plan sets wake
     digest: DigestService  # who is due a digest of unsent drafts (DIGEST_MIN_AGE_HOURS)
+    conversations: ConversationFeed  # conversation events, from their recording to their showing in Slack
+    conversation_events: OutboxWriter  # the ConversationEvents port: records what the core publishes
+    replies: ReplyService  # a reply written in a conversation's Slack thread, back to the partner
     wake: threading.Event = field(default_factory=threading.Event)  # set when there is new work to send
 
 
@@ -164,6 +170,13 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         recent_contact=recent_contact,
     )
     wake = threading.Event()
+    conversations = ConversationFeed(uow, clock)
+    outbox = OutboxWriter(conversations)
+
+    def close() -> None:
+        outbox.stop()  # what was published is recorded before the connections go
+        engine.dispose()
+
     return Services(
         settings=settings,
         clock=clock,
@@ -175,15 +188,26 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         make_worker=make_worker,
         senders=SenderPolicy(settings.senders, settings.senders_usergroup),
         unsubscribe=unsubscribe,
-        close=engine.dispose,
+        close=close,
         accounts=accounts,
         inbound=InboundService(
             uow=uow, clock=clock, sniffer=sniffer, scanner=scanner, scan_cache=cache, policy=policy
         ),
         redelivery=RedeliveryFilter(uow, clock),
         home=HomeService(uow),
-        unsubscriber=Unsubscriber(unsubscribe, uow, clock),
+        unsubscriber=Unsubscriber(unsubscribe, uow, clock, events=outbox),
         compose_flow=ComposeFlow(compose, work_waiting=wake.set),
         digest=DigestService(uow, clock, timedelta(hours=settings.digest_min_age_hours)),
+        conversations=conversations,
+        conversation_events=outbox,
+        replies=ReplyService(
+            uow=uow,
+            clock=clock,
+            sniffer=sniffer,
+            scanner=scanner,
+            scan_cache=cache,
+            policy=policy,
+            work_waiting=wake.set,
+        ),
         wake=wake,
     )

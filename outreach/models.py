@@ -438,3 +438,54 @@ class SendNotice:
     ts: str = ""
     updated_at: datetime | None = None
     finished_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationNotice:
+    """Where one conversation (a ``Thread``) is shown to one Slack user: a thread in their DM with the app, its
+    parent message at ``channel``/``ts`` (empty until the parent is posted)."""
+
+    team_id: str
+    thread_id: int
+    user_id: str
+    channel: str = ""
+    ts: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """A conversation event recorded and not shown yet: ``posted_ts`` is its message in the Slack thread once
+    that is posted (its files may still be to upload); ``attempts`` counts the tries that failed."""
+
+    id: int
+    event: ConversationEvent  # thread_id set, files with their bytes
+    posted_ts: str = ""
+    attempts: int = 0
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationReply:
+    """A reply written in a conversation's Slack thread, sent as the draft ``draft_id``: ``source`` is the Slack
+    message (channel, ts) it came from (sent once), ``in_reply_to``/``references`` the e-mail headers it carries."""
+
+    team_id: str
+    draft_id: int
+    thread_id: int
+    user_id: str
+    source_channel: str
+    source_ts: str
+    in_reply_to: str = ""
+    references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SentEmail:
+    """An e-mail we sent to a partner: its Message-ID and what it was sent as (the draft's fields, unrendered)."""
+
+    message_id: str
+    subject: str
+    sender_name: str
+    reply_to: str
+    author_id: str
+    at: datetime | None = None

@@ -14,6 +14,8 @@ from outreach.models import (
     Channel,
     Claimed,
     ConversationEvent,
+    ConversationNotice,
+    ConversationReply,
     Delivery,
     DeliveryStatus,
     Draft,
@@ -24,6 +26,7 @@ from outreach.models import (
     OutgoingEmail,
     OutgoingMessage,
     Partner,
+    PendingEvent,
     Prospect,
     ProspectQuery,
     ReadyMail,
@@ -31,6 +34,7 @@ from outreach.models import (
     ScanVerdict,
     SendNotice,
     SendRecord,
+    SentEmail,
     StoredAccount,
     Thread,
     ThreadMessage,
@@ -127,6 +131,10 @@ class PartnerRepository(Protocol):
 
     def countries(self, team_id: str) -> list[str]:
         """The countries of this workspace's partners, sorted, for the list's filter."""
+        ...
+
+    def with_email(self, team_id: str, email: str) -> list[Partner]:
+        """The workspace's partners at this address (compared without case), by mpid."""
         ...
 
 
@@ -532,6 +540,97 @@ class SendBudgets(Protocol):
         ...
 
 
+class ConversationNotices(Protocol):
+    """Where each conversation is shown to a user (a thread in their DM with the app), shared by every process. A
+    process *holds* a notice while it posts to that thread (``take``: a conditional write only one process wins),
+    so the thread's parent is posted once and its events in order; a hold taken before ``stale_before`` was left
+    by a process that died and may be taken over."""
+
+    def get(self, team_id: str, thread_id: int, user_id: str) -> ConversationNotice | None: ...
+
+    def at(self, team_id: str, channel: str, ts: str) -> ConversationNotice | None:
+        """The conversation whose Slack thread has its parent at ``channel``/``ts`` in this workspace."""
+        ...
+
+    def take(
+        self,
+        team_id: str,
+        thread_id: int,
+        user_id: str,
+        holder: str,
+        now: datetime,
+        *,
+        stale_before: datetime,
+    ) -> ConversationNotice | None:
+        """Hold the notice (made if missing); None when another process holds it."""
+        ...
+
+    def placed(
+        self, team_id: str, thread_id: int, user_id: str, holder: str, *, channel: str, ts: str
+    ) -> None:
+        """The thread's parent was posted at ``channel``/``ts`` (``holder`` keeps its hold)."""
+        ...
+
+    def release(self, team_id: str, thread_id: int, user_id: str, holder: str, now: datetime) -> None:
+        """``holder`` lets go of the notice."""
+        ...
+
+
+class ConversationOutbox(Protocol):
+    """Conversation events recorded until they are shown, shared by every process (across workspaces: every
+    process shows every workspace's). An event is shown once it is ``done``; one that failed waits until its
+    ``due_at`` (``later``); one that cannot be shown is kept with why (``give_up``)."""
+
+    def add(self, event: ConversationEvent, file_ids: Sequence[int], now: datetime) -> int:
+        """Record ``event`` (its ``thread_id`` set; its files stored as attachments ``file_ids``); its id."""
+        ...
+
+    def due(self, now: datetime, limit: int = 50) -> list[tuple[str, int, str]]:
+        """(team, thread, user) of the conversations with an event due by ``now``, the oldest event first."""
+        ...
+
+    def pending(self, team_id: str, thread_id: int, user_id: str, limit: int = 20) -> list[PendingEvent]:
+        """The conversation's events not shown yet, in the order they were recorded, with their files."""
+        ...
+
+    def posted(self, event_id: int, ts: str) -> None:
+        """The event's message is in the Slack thread at ``ts`` (its files may still be to upload)."""
+        ...
+
+    def done(self, event_id: int, now: datetime) -> None: ...
+
+    def later(self, event_id: int, due_at: datetime, error: str, *, failed: bool = True) -> int:
+        """Try the event again at ``due_at``; returns the attempts that failed, this one included (``failed``:
+        False for a wait Slack asked for, which is no failure)."""
+        ...
+
+    def give_up(self, event_id: int, now: datetime, error: str) -> None:
+        """The event cannot be shown (kept, with why, never tried again)."""
+        ...
+
+
+class ConversationReplies(Protocol):
+    """Replies written in a conversation's Slack thread and sent as drafts of one recipient."""
+
+    def add(self, reply: ConversationReply, now: datetime) -> bool:
+        """Record the reply; False when its Slack message (``source_channel``/``source_ts``) was recorded already
+        (a unique key: of two concurrent callers one gets False, once the other's transaction commits)."""
+        ...
+
+    def get(self, team_id: str, draft_id: int) -> ConversationReply | None: ...
+
+    def by_source(self, team_id: str, channel: str, ts: str) -> ConversationReply | None: ...
+
+    def sent_emails(self, team_id: str, mpid: str, limit: int = 20) -> list[SentEmail]:
+        """The latest e-mails sent to the partner (their Message-IDs and drafts' fields), oldest first."""
+        ...
+
+    def received_emails(self, team_id: str, mpid: str, limit: int = 20) -> list[tuple[str, datetime]]:
+        """The latest e-mails the partner sent us that we kept (inbound messages of their e-mail conversation
+        whose id is a Message-ID, ``<…@…>``): (Message-ID, when), oldest first."""
+        ...
+
+
 class ConversationEvents(Protocol):
     """Where the core's conversation events go: the Slack adapter shows each in its author's thread. ``publish``
     returns at once (a publisher of the adapter's own does the Slack work), so a worker is never held up."""
@@ -595,6 +694,15 @@ class UnitOfWork(Protocol):
 
     @property
     def send_budgets(self) -> SendBudgets: ...
+
+    @property
+    def conversation_notices(self) -> ConversationNotices: ...
+
+    @property
+    def conversation_events(self) -> ConversationOutbox: ...
+
+    @property
+    def conversation_replies(self) -> ConversationReplies: ...
 
     def __enter__(self) -> Self: ...
 

@@ -25,6 +25,7 @@ class PreparedDraft:
     content: Template
     ctx: RenderContext
     attachments: tuple[Attachment, ...] = field(default=())
+    headers: tuple[tuple[str, str], ...] = ()  # every e-mail of the draft carries these (a reply's threading)
 
 
 def prepare(draft: Draft, ads: dict[str, Ad], tracking: TrackingConfig, now: datetime) -> PreparedDraft:
@@ -58,7 +59,7 @@ def email_for(
         text=text,
         html=html,
         attachments=prepared.attachments,
-        headers=headers,
+        headers=(*prepared.headers, *headers),
     )
 
 

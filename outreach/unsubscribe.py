@@ -5,7 +5,9 @@ List-Unsubscribe=One-Click`` (mail clients POST to it), and the same link in its
 that asks them to confirm, so link scanners that GET it unsubscribe nobody). The token names the workspace and
 the address and is signed with HMAC-SHA256; unsubscribing (:class:`Unsubscriber`) puts the address on the
 workspace's suppression list and records it in the audit log, once: a second click, or a mail client's POST
-after the person's, changes nothing.
+after the person's, changes nothing. The first time, each partner at that address gets an ``UNSUBSCRIBED``
+conversation event (shown in the e-mail conversation's Slack thread of whoever e-mailed them last, else of whoever
+marked them as a prospect).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import logging
 from collections.abc import Callable
 from urllib.parse import quote
 
-from outreach.models import AuditEvent
-from outreach.ports import Clock, UnitOfWork
+from outreach.models import AuditEvent, Channel, ConversationEvent, EventKind
+from outreach.ports import Clock, ConversationEvents, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +72,17 @@ class UnsubscribeLinks:
 class Unsubscriber:
     """The use case behind the link: which address a token names, and unsubscribing it."""
 
-    def __init__(self, links: UnsubscribeLinks, uow: Callable[[], UnitOfWork], clock: Clock) -> None:
+    def __init__(
+        self,
+        links: UnsubscribeLinks,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        events: ConversationEvents | None = None,
+    ) -> None:
         self._links = links
         self._uow = uow
         self._clock = clock
+        self._events = events
 
     def address(self, token: str) -> str | None:
         """The address a genuine token names (to ask its owner to confirm); None for anything else."""
@@ -87,11 +96,35 @@ class Unsubscriber:
         if found is None:
             return None
         team_id, email = found
+        now = self._clock.now()
+        told: list[ConversationEvent] = []
         with self._uow() as uow:
             if uow.suppressions.add(team_id, email, "unsubscribed", "one-click" if one_click else "page"):
-                uow.audit.record(
-                    AuditEvent(team_id, "", "email.unsubscribed", self._clock.now(), detail=email)
-                )
+                uow.audit.record(AuditEvent(team_id, "", "email.unsubscribed", now, detail=email))
+                told = [
+                    ConversationEvent(
+                        team_id,
+                        p.mpid,
+                        _who_to_tell(uow, team_id, p.mpid),
+                        EventKind.UNSUBSCRIBED,
+                        Channel.EMAIL,
+                        now,
+                        detail=email,
+                    )
+                    for p in (uow.partners.with_email(team_id, email) if self._events is not None else ())
+                ]
             uow.commit()
         log.info("an address of %s unsubscribed", team_id)
+        if self._events is not None:
+            for event in told:
+                self._events.publish(event)
         return email
+
+
+def _who_to_tell(uow: UnitOfWork, team_id: str, mpid: str) -> str:
+    """Whoever e-mailed the partner last, else whoever marked them as a prospect ("" when nobody is known)."""
+    sent = uow.conversation_replies.sent_emails(team_id, mpid, limit=1)
+    if sent:
+        return sent[-1].author_id
+    prospect = uow.prospects.get(team_id, mpid)
+    return prospect.marked_by if prospect is not None else ""

@@ -441,3 +441,80 @@ class SendBudgetRow(Base):
 
     account: Mapped[str] = mapped_column(String(255), primary_key=True)
     next_free_us: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class ConversationNoticeRow(Base):
+    """Where a conversation (``message_threads``) is shown to a user: the parent of a thread in their DM with the
+    app (``channel``/``ts``, null until posted). ``claimed_at`` is set while a process posts to that thread
+    (``claimed_by``: which), so the parent is posted once and the events in order (storage/conversations.py)."""
+
+    __tablename__ = "conversation_notices"
+    __table_args__ = (Index("ix_conversation_notices_place", "team_id", "channel", "ts"),)
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    thread_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("message_threads.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class ConversationEventRow(Base):
+    """A conversation event (a reply, a bounce, an unsubscribe, a follow-up) recorded until it is shown in its
+    Slack thread: ``done_at`` set once shown (or given up, with ``last_error``); ``posted_ts`` is its message in
+    the thread once posted; ``files`` the ids of its clean files in ``attachments``, ``held`` [name, why] pairs."""
+
+    __tablename__ = "conversation_events"
+    __table_args__ = (
+        Index("ix_conversation_events_due", "done_at", "due_at"),
+        Index("ix_conversation_events_conversation", "team_id", "thread_id", "user_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = _team()
+    thread_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("message_threads.id", ondelete="CASCADE"), nullable=False
+    )
+    user_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    mpid: Mapped[str] = mapped_column(String(64), nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    channel: Mapped[str] = mapped_column(String(16), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    draft_id: Mapped[int | None] = mapped_column(Id, nullable=True)
+    files: Mapped[list[int]] = mapped_column(JSON, nullable=False, default=list)
+    held: Mapped[list[list[str]]] = mapped_column(JSON, nullable=False, default=list)
+    posted_ts: Mapped[str] = mapped_column(String(32), nullable=False, default="")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(String(500), nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class ConversationReplyRow(Base):
+    """A reply written in a conversation's Slack thread, sent as the draft ``draft_id`` (one recipient): its Slack
+    message (``source_channel``/``source_ts``) is unique, so a message delivered twice is sent once; an e-mail
+    reply carries ``in_reply_to`` and ``reference_ids`` (space separated) as its threading headers."""
+
+    __tablename__ = "conversation_replies"
+    __table_args__ = (
+        UniqueConstraint("team_id", "source_channel", "source_ts", name="uq_conversation_replies_source"),
+    )
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    draft_id: Mapped[int] = mapped_column(Id, ForeignKey("drafts.id", ondelete="CASCADE"), primary_key=True)
+    thread_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("message_threads.id", ondelete="CASCADE"), nullable=False
+    )
+    user_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    source_channel: Mapped[str] = mapped_column(String(32), nullable=False)
+    source_ts: Mapped[str] = mapped_column(String(32), nullable=False)
+    in_reply_to: Mapped[str] = mapped_column(String(998), nullable=False, default="")
+    reference_ids: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

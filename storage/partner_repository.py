@@ -185,6 +185,18 @@ class SqlPartnerRepository:
         stmt = select(_T.c.country).where(_T.c.team_id == team_id, _T.c.country != "").distinct()
         return sorted(self._session.scalars(stmt))
 
+    def with_email(self, team_id: str, email: str) -> list[Partner]:
+        # Asked when an address unsubscribes (rare): a scan of the workspace's rows, no index of its own.
+        address = email.strip().lower()
+        if not address:
+            return []
+        stmt = (
+            select(*_PARTNER_COLUMNS)
+            .where(_T.c.team_id == team_id, func.lower(_T.c.email) == address)
+            .order_by(_T.c.mpid)
+        )
+        return [to_partner(row) for row in self._session.execute(stmt)]
+
 
 def _in_team(partner: Partner, team_id: str) -> Partner:
     if partner.team_id == team_id:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from outreach.clock import SystemClock
 from outreach.ports import Clock
 from storage.account_repository import SqlMailAccountRepository
+from storage.conversations import SqlConversationNotices, SqlConversationOutbox, SqlConversationReplies
 from storage.delivery_queue import SqlDeliveryQueue
 from storage.list_state_repository import SqlListStates
 from storage.pick_repository import SqlPickRepository
@@ -55,6 +56,9 @@ class SqlUnitOfWork:
     seen_events: SqlSeenEvents
     send_notices: SqlSendNotices
     send_budgets: SqlSendBudgets
+    conversation_notices: SqlConversationNotices
+    conversation_events: SqlConversationOutbox
+    conversation_replies: SqlConversationReplies
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
         self._factory = session_factory
@@ -84,6 +88,9 @@ class SqlUnitOfWork:
         self.seen_events = SqlSeenEvents(session)
         self.send_notices = SqlSendNotices(session)
         self.send_budgets = SqlSendBudgets(session)
+        self.conversation_notices = SqlConversationNotices(session)
+        self.conversation_events = SqlConversationOutbox(session)
+        self.conversation_replies = SqlConversationReplies(session)
         return self
 
     def __exit__(

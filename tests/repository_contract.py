@@ -9,6 +9,7 @@ results.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from outreach.models import (
     Attachment,
     AuditEvent,
     Channel,
+    ConversationReply,
     Delivery,
     DeliveryStatus,
     Draft,
@@ -323,3 +325,56 @@ class RepositoryContract:
             later = uow.send_budgets.reserve("smtp:T1", 1, 25_000, 9_000_000)  # idle since: starts at now
             uow.commit()
         assert (first, second, other, later) == (1_000_000, 1_075_000, 1_000_000, 9_000_000)
+
+    def test_partners_at_an_address_are_found_without_case_in_their_own_workspace(self, uow_factory):
+        with uow_factory() as uow:
+            partners(uow, T1, "m1", "m2")
+            partners(uow, T2, "m1")
+            uow.partners.upsert_many(T1, [Partner(T1, "m3", "Three", email="M1@Example.com")])
+            assert [p.mpid for p in uow.partners.with_email(T1, " m1@example.COM ")] == ["m1", "m3"]
+            assert uow.partners.with_email(T2, "m2@example.com") == []
+            assert uow.partners.with_email(T1, "") == []
+
+    def test_the_emails_sent_to_a_partner_are_the_sent_ones_oldest_first_with_their_drafts_fields(
+        self, uow_factory
+    ):
+        first = planned(uow_factory, ["m1", "m2"])
+        second = planned(uow_factory, ["m1"])
+        with uow_factory() as uow:
+            for draft_id, at, message_id in (
+                (second, AT, "<2@x>"),
+                (first, AT - timedelta(hours=1), "<1@x>"),
+            ):
+                delivery = uow.deliveries.get(T1, draft_id, "m1")
+                uow.deliveries.save(
+                    T1, dataclasses.replace(delivery, status=SENT, provider_message_id=message_id, sent_at=at)
+                )
+            uow.commit()
+        with uow_factory() as uow:
+            sent = uow.conversation_replies.sent_emails(T1, "m1")
+            assert [(e.message_id, e.subject, e.author_id, e.at) for e in sent] == [
+                ("<1@x>", "Hi", "U1", AT - timedelta(hours=1)),
+                ("<2@x>", "Hi", "U1", AT),
+            ]
+            assert [e.message_id for e in uow.conversation_replies.sent_emails(T1, "m1", limit=1)] == [
+                "<2@x>"
+            ]
+            assert uow.conversation_replies.sent_emails(T1, "m2") == []  # planned, never sent
+            assert uow.conversation_replies.sent_emails(T2, "m1") == []
+
+    def test_a_reply_written_in_slack_is_recorded_once_per_slack_message(self, uow_factory):
+        draft_id = planned(uow_factory, ["m1"])
+        other = planned(uow_factory, ["m1"])
+        with uow_factory() as uow:
+            thread = uow.threads.open(T1, "m1", Channel.EMAIL)
+            reply = ConversationReply(
+                T1, draft_id, thread.id, "U1", "D1", "1.000100", "<1@x>", ("<0@x>", "<1@x>")
+            )
+            assert uow.conversation_replies.add(reply, AT)
+            assert not uow.conversation_replies.add(dataclasses.replace(reply, draft_id=other), AT)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.conversation_replies.get(T1, draft_id) == reply
+            assert uow.conversation_replies.by_source(T1, "D1", "1.000100") == reply
+            assert uow.conversation_replies.get(T1, other) is None
+            assert uow.conversation_replies.by_source(T2, "D1", "1.000100") is None

@@ -14,6 +14,7 @@ from typing import Any
 
 from bot import ids
 from bot.app import build_app, make_client
+from bot.conversations import ConversationThreads
 from bot.devtools.maildir_smtp import free_port
 from bot.devtools.slack_requests import HttpAnswer, SlackClientSim
 from bot.devtools.slack_standin import SlackStandIn, SlackUser
@@ -49,6 +50,7 @@ class FullApp:
     settings: Settings
     server: HttpServer
     sender: BackgroundSender  # the delivery worker in the background (stop it to drive sends by hand)
+    threads: ConversationThreads  # shows conversation events in their Slack threads
 
     def team(self, team_id: str) -> SlackClientSim:
         return SlackClientSim(self.sim.url, SIGNING_SECRET, team_id=team_id, slack=self.standin)
@@ -198,6 +200,7 @@ def full_app(base: Settings, users: tuple[SlackUser, ...] = DEFAULT_USERS) -> It
         sender = BackgroundSender(
             services, ProgressDM(services, client, interval=0.2), poll_seconds=0.5
         ).start()
+        threads = ConversationThreads(services, client, sweep_seconds=0.3).start()
         try:
             yield FullApp(
                 standin,
@@ -207,10 +210,12 @@ def full_app(base: Settings, users: tuple[SlackUser, ...] = DEFAULT_USERS) -> It
                 settings,
                 server,
                 sender,
+                threads,
             )
             if standin.refused:
                 raise AssertionError(f"Slack would have refused what the app sent: {standin.refused}")
         finally:
+            threads.stop()
             sender.stop()
             server.stop()
             inbox.stop()

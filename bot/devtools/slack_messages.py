@@ -9,6 +9,12 @@
   (https://api.slack.com/interactivity/handling#message_responses).
 * Every message is checked as Slack checks it (bot/devtools/slack_payloads.py): ``invalid_blocks``,
   ``msg_too_long``.
+* ``thread_ts`` makes a message a reply in a thread: it must be the ts of a message of that channel that is not
+  itself a reply ("Provide another message's ts value to make this message a reply. Avoid using a reply's ts
+  value; use its parent instead": https://docs.slack.dev/reference/methods/chat.postMessage). Slack documents no
+  error for a ts that is no message of the channel; the stricter reading is a refusal, ``thread_not_found``; a
+  reply's ts is refused with ``cannot_reply_to_message`` ("This message type cannot have thread replies", the
+  same page's errors).
 """
 
 from __future__ import annotations
@@ -42,6 +48,9 @@ class Message:
     ephemeral: bool = False
     user: str = ""  # who sees an ephemeral message
     version: int = 1
+    thread_ts: str = ""  # the parent's ts, for a reply in a thread
+    author: str = BOT_USER  # who posted it: the bot, or a user writing in the channel
+    files: tuple[str, ...] = ()  # ids of the files shared in it
 
     def snapshot(self) -> dict[str, Any]:
         """What a test reads: the message as shown, with where it is."""
@@ -51,6 +60,8 @@ class Message:
             "is_ephemeral": self.ephemeral,
             "text": self.text,
             "blocks": self.blocks,
+            "thread_ts": self.thread_ts,
+            "files": list(self.files),
         }
 
     def payload(self, team_id: str) -> dict[str, Any]:
@@ -153,14 +164,42 @@ class SlackMessages:
         channel = str(args.get("channel", ""))
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
+        thread_ts = str(args.get("thread_ts") or "")
+        wrong_thread = self.thread_problem(channel, thread_ts)
+        if wrong_thread:
+            return {"ok": False, "error": wrong_thread}
         text, blocks, refused = self._checked(args)
         if refused:
             return refused
         ts = self._ts()
-        message = Message(channel, ts, text, blocks)
+        message = Message(channel, ts, text, blocks, thread_ts=thread_ts)
         self.messages[(channel, ts)] = message
         self.writes.append((channel, ts))
         return {"ok": True, "channel": channel, "ts": ts, "message": message.payload(self._team_id)}
+
+    def thread_problem(self, channel: str, thread_ts: str) -> str:
+        """Why a reply in the thread ``thread_ts`` of ``channel`` is refused ("" when it is not, or no thread)."""
+        if not thread_ts:
+            return ""
+        parent = self.messages.get((channel, thread_ts))
+        if parent is None or parent.ephemeral:
+            return "thread_not_found"
+        return "cannot_reply_to_message" if parent.thread_ts and parent.thread_ts != parent.ts else ""
+
+    def add(self, message: Message) -> Message:
+        """A message that appears in its channel (a user's, or a file shared): kept as the people there see it."""
+        self.messages[(message.channel, message.ts)] = message
+        self.writes.append((message.channel, message.ts))
+        return message
+
+    def thread(self, channel: str, thread_ts: str) -> list[Message]:
+        """The replies in a thread, oldest first (its parent not included)."""
+        with self._lock:
+            found = [m for m in self.messages.values() if m.channel == channel and m.thread_ts == thread_ts]
+        return sorted((m for m in found if m.ts != thread_ts), key=lambda m: m.ts)
+
+    def new_ts(self) -> str:
+        return self._ts()
 
     def post_ephemeral(self, args: dict[str, Any], token: str) -> Answer:
         channel, user = str(args.get("channel", "")), str(args.get("user", ""))
@@ -179,6 +218,8 @@ class SlackMessages:
         message = self.messages.get((channel, ts))
         if message is None or message.ephemeral:  # ephemeral messages change only through a response_url
             return {"ok": False, "error": "message_not_found"}
+        if message.author != BOT_USER:  # https://docs.slack.dev/reference/methods/chat.update (errors)
+            return {"ok": False, "error": "cant_update_message"}  # a bot updates only its own messages
         text, blocks, refused = self._checked(args, update=True)
         if refused:
             return refused
@@ -194,8 +235,12 @@ class SlackMessages:
 
     def delete(self, args: dict[str, Any], token: str) -> Answer:
         channel, ts = str(args.get("channel", "")), str(args.get("ts", ""))
-        if self.messages.pop((channel, ts), None) is None:
+        found = self.messages.get((channel, ts))
+        if found is None:
             return {"ok": False, "error": "message_not_found"}
+        if found.author != BOT_USER:  # https://docs.slack.dev/reference/methods/chat.delete (errors)
+            return {"ok": False, "error": "cant_delete_message"}
+        del self.messages[(channel, ts)]
         self.writes.append((channel, ts))
         return {"ok": True, "channel": channel, "ts": ts}
 

@@ -33,6 +33,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bot.devtools import slack_events
+
 if TYPE_CHECKING:
     from bot.devtools.slack_standin import SlackStandIn
 
@@ -159,6 +161,39 @@ class SlackClientSim:
             **extra,
         }
         return self.post(urllib.parse.urlencode(form))
+
+    def event(
+        self, event: dict[str, Any], *, event_id: str = "", team_id: str | None = None, **kw: Any
+    ) -> HttpAnswer:
+        """An Events API ``event_callback`` around ``event`` (bot/devtools/slack_events.py), POSTed as JSON."""
+        payload = slack_events.callback(team_id or self.team_id, event, event_id)
+        return self.post(json.dumps(payload), content_type="application/json", **kw)
+
+    def write(
+        self,
+        user_id: str,
+        text: str,
+        *,
+        thread_ts: str = "",
+        files: list[dict[str, Any]] | None = None,
+        channel: str = "",
+        team_id: str | None = None,
+        markup: bool = False,
+        event_id: str = "",
+        **kw: Any,
+    ) -> tuple[HttpAnswer, dict[str, Any]]:
+        """The user writes ``text`` in their DM with the app (in the thread ``thread_ts``), with ``files`` (file
+        objects the stand-in made with ``add_file``): the message appears there and Slack sends ``message.im``.
+        Returns the answer and the event."""
+        slack = self._standin()
+        channel = channel or slack.dm_channel(user_id)
+        ids = tuple(str(f["id"]) for f in files or ())
+        message = slack.user_message(user_id, channel, text, thread_ts=thread_ts, files=ids)
+        team = team_id or self.team_id
+        event = slack_events.im_message(
+            team, user_id, channel, message.ts, text, thread_ts=thread_ts, files=files, markup=markup
+        )
+        return self.event(event, event_id=event_id, team_id=team, **kw), event
 
     def interaction(self, payload: dict[str, Any], **kw: Any) -> HttpAnswer:
         return self.post(urllib.parse.urlencode({"payload": json.dumps(payload)}), **kw)

@@ -15,6 +15,8 @@ It is at least as strict as Slack, because a stand-in kinder than Slack hides ex
   bot/devtools/slack_messages.py;
 * every message and view checked as Slack checks it (refusals of malformed payloads are kept in ``refused``;
   the app should never cause one): bot/devtools/slack_payloads.py;
+* the external file upload (files.getUploadURLExternal, the upload URL, files.completeUploadExternal):
+  bot/devtools/slack_uploads.py;
 * here: file downloads answer 302 to a ``files-origin`` path, as Enterprise Grid does (SLACK.md §8.3), and a file
   URL with a wrong token answers 200 with an HTML sign-in page (SLACK.md §1.5); ``redirect_files_to(base)`` makes
   the redirect point at another host, to check that the app refuses it. A method the stand-in does not implement
@@ -38,6 +40,7 @@ from typing import Any
 
 from bot.devtools.slack_limits import RateLimiter
 from bot.devtools.slack_messages import Message, SlackMessages
+from bot.devtools.slack_uploads import SlackUploads
 from bot.devtools.slack_views import SlackViews
 
 JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
@@ -106,6 +109,7 @@ class SlackStandIn:
         self._ids = itertools.count(1)
         self.chat = SlackMessages(team_id, self._lock, self._ids, self.refused, self.users.__contains__)
         self.modals = SlackViews(team_id, self._lock, self._ids, self.refused, self.users.__contains__)
+        self.uploads = SlackUploads(self._ids, self.chat, self._keep_upload, self._known_channel)
         self._faults: dict[str, _Fault] = {}
         self._delays: dict[str, list[float]] = {}  # method (or "files.download") -> seconds, one per call
         self._redirect_base = ""  # where file downloads redirect (empty: this stand-in's files-origin path)
@@ -127,6 +131,10 @@ class SlackStandIn:
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroup_users,
             "files.info": self._files_info,
+            "files.getUploadURLExternal": lambda args, token: self.uploads.get_upload_url(
+                args, self.base_url
+            ),
+            "files.completeUploadExternal": lambda args, token: self.uploads.complete(args),
         }
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -187,6 +195,30 @@ class SlackStandIn:
         filetype = name.rsplit(".", 1)[-1].lower() if "." in name else "binary"
         self.files[fid] = StoredFile(fid, name, data, mimetype, filetype)
         return self._file_object(self.files[fid])
+
+    def user_message(
+        self,
+        user: str,
+        channel: str,
+        text: str,
+        *,
+        thread_ts: str = "",
+        files: tuple[str, ...] = (),
+    ) -> Message:
+        """A message a user writes in ``channel`` (in the thread ``thread_ts``), kept as its readers see it."""
+        with self._lock:
+            message = Message(
+                channel, self.chat.new_ts(), text, [], thread_ts=thread_ts, author=user, files=files
+            )
+            return self.chat.add(message)
+
+    def dm_channel(self, user: str) -> str:
+        """The id of the DM between ``user`` and the app (what conversations.open answers)."""
+        return "D" + user.lstrip("U")
+
+    def thread(self, channel: str, thread_ts: str) -> list[Message]:
+        """The replies in a thread, oldest first."""
+        return self.chat.thread(channel, thread_ts)
 
     def redirect_files_to(self, base_url: str) -> None:
         """Make file downloads redirect to ``base_url`` (another host) instead of this stand-in's origin path."""
@@ -274,6 +306,13 @@ class SlackStandIn:
         if path.startswith("/response/"):
             status, text = self.chat.respond(path.rsplit("/", 1)[-1], raw)
             self._send(req, status, text.encode(), "text/plain")
+            return
+        if path.startswith("/upload/v1/"):
+            with self._lock:
+                status = self.uploads.receive(
+                    path.rsplit("/", 1)[-1], raw, req.headers.get("Content-Type", "")
+                )
+            self._send(req, status, f"OK - {len(raw)}".encode() if status == 200 else b"", "text/plain")
             return
         if not path.startswith("/api/"):
             self._send(req, 404, b"not found", "text/plain")
@@ -419,6 +458,16 @@ class SlackStandIn:
         if stored is None:
             return {"ok": False, "error": "file_not_found"}
         return {"ok": True, "file": self._file_object(stored)}
+
+    def _keep_upload(self, file_id: str, name: str, data: bytes, mimetype: str) -> dict[str, Any]:
+        filetype = name.rsplit(".", 1)[-1].lower() if "." in name else "binary"
+        self.files[file_id] = StoredFile(file_id, name, data, mimetype, filetype)
+        return self._file_object(self.files[file_id])
+
+    def _known_channel(self, channel: str) -> bool:
+        """A channel the workspace has: a user's DM with the app, or one with messages in it."""
+        dms = {self.dm_channel(u) for u in self.users}
+        return channel in dms or any(c == channel for c, _ in self.chat.messages)
 
     def _file_object(self, stored: StoredFile) -> dict[str, Any]:
         url = f"{self.base_url}/files/{stored.id}/{urllib.parse.quote(stored.name)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,3 +112,73 @@ def parse_compose_form(view: dict[str, Any]) -> ComposeForm | None:
         return None
     values = parse_compose(view.get("state", {}).get("values", {}))
     return ComposeForm(meta[0], meta[1], values, read_confirmation(view.get("private_metadata", "")))
+
+
+# Slack's markup in a message's text (https://api.slack.com/reference/surfaces/formatting#retrieving-messages):
+# links ``<https://x|label>``, ``<mailto:a@b|a@b>``, mentions ``<@U123>``/``<@U123|name>``, channels
+# ``<#C123|name>``, special mentions ``<!here>``, user groups ``<!subteam^S123|@team>``. Real ``<`` and ``>`` a user
+# typed arrive escaped (``&lt;``), so a bracket here is always markup.
+_MARKUP = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+_REPLY_SUBTYPES = (
+    None,
+    "file_share",
+    "thread_broadcast",
+)  # a person's message: plain, with files, or broadcast
+
+
+def plain_text(text: str) -> str:
+    """A message's text as its writer meant it, for a partner: links as their address (or ``label (address)``),
+    mentions as ``@name``, Slack's escaping of ``&``, ``<`` and ``>`` undone once."""
+
+    def one(match: re.Match[str]) -> str:
+        target, label = match[1], match[2]
+        if target.startswith("mailto:"):
+            return label or target.removeprefix("mailto:")
+        if target.startswith(("@", "#")):
+            return target[0] + (label.lstrip("@#") if label else target[1:])
+        if target.startswith("!"):
+            return label or "@" + target[1:].split("^", 1)[0]
+        if label and label not in (target, target.split("://", 1)[-1]):
+            return f"{label} ({target})"
+        return target
+
+    return unescape(_MARKUP.sub(one, text))
+
+
+@dataclass(frozen=True, slots=True)
+class DmMessage:
+    """A person's message in their DM with the app (``message.im``), as a reply needs it."""
+
+    team_id: str
+    user: str
+    channel: str
+    ts: str
+    thread_ts: str  # "" for a message outside any thread
+    text: str  # plain_text() of what Slack sent
+    files: tuple[dict[str, Any], ...] = ()  # Slack's file objects
+
+    @property
+    def in_thread(self) -> bool:
+        return bool(self.thread_ts) and self.thread_ts != self.ts
+
+
+def parse_dm_message(body: dict[str, Any], event: dict[str, Any]) -> DmMessage | None:
+    """A ``message.im`` event as a person's message; None for anything else: the app's own messages (or any
+    bot's), edits, deletions, joins and every other subtype (https://api.slack.com/events/message#subtypes)."""
+    if event.get("type") != "message" or event.get("channel_type") != "im":
+        return None
+    if event.get("subtype") not in _REPLY_SUBTYPES or event.get("bot_id") or event.get("hidden"):
+        return None
+    user, channel, ts = event.get("user"), event.get("channel"), event.get("ts")
+    if not (isinstance(user, str) and user and isinstance(channel, str) and isinstance(ts, str)):
+        return None
+    files = tuple(f for f in event.get("files") or () if isinstance(f, dict))
+    return DmMessage(
+        team_id=str(body.get("team_id") or event.get("team") or ""),
+        user=user,
+        channel=channel,
+        ts=ts,
+        thread_ts=str(event.get("thread_ts") or ""),
+        text=plain_text(str(event.get("text") or "")),
+        files=files,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.handlers import account, commands, compose, drafts, home, marketplace, prospects
+from bot.handlers import account, commands, compose, conversations, drafts, home, marketplace, prospects
 from bot.modals import Modals
 from bot.wiring import Services
 
@@ -46,3 +46,7 @@ def register_all(app: App, services: Services) -> None:
     drafts.register(app, draft_handlers)
     home.register(app, home.HomeHandlers(profiles, services.home))
     account.register(app, accounts)
+    conversations.register(
+        app,
+        conversations.ConversationHandlers(profiles, services.replies, services.senders, services.files),
+    )

@@ -14,6 +14,8 @@ The rules:
   cannot be scanned right now (retried later, never sent unscanned).
 * Addresses that unsubscribed or bounced since the plan was stored are skipped (``compose.skip.suppressed``),
   never e-mailed: one query per batch and workspace, made before the first of its e-mails is built.
+* An e-mail reply written in a conversation's Slack thread (:mod:`outreach.conversation_reply`) carries its
+  ``In-Reply-To`` and ``References`` headers, read with its draft.
 * Each e-mail is built into its wire bytes (by the session that will send it) before its group goes in
   flight, so a message that cannot be built never is: a permanent refusal. An e-mail carries the
   unsubscribe headers and footer of its address.
@@ -21,6 +23,7 @@ The rules:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -104,12 +107,19 @@ class Preparation:
             if draft is None:
                 return DRAFT_GONE
             ads = {a.adid: a for a in uow.ads.all(team_id)}
+            reply = (
+                uow.conversation_replies.get(team_id, draft_id) if draft.channel is Channel.EMAIL else None
+            )
         self.drafts.remember(draft)
         check = recheck_for_send(draft.attachments, self.sniffer, self.scanner, self.policy, self.scan_cache)
         refusal = send_refusal(check)
         if refusal is not None:
             return refusal
-        return prepare(draft, ads, self.tracking, self.clock.now())
+        prepared = prepare(draft, ads, self.tracking, self.clock.now())
+        if reply is not None and reply.in_reply_to:
+            threading = (("In-Reply-To", reply.in_reply_to), ("References", " ".join(reply.references)))
+            prepared = dataclasses.replace(prepared, headers=threading)
+        return prepared
 
 
 class Batch:

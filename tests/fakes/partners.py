@@ -50,6 +50,15 @@ class FakePartnerRepository:
         rows = self._tx.tables.partners
         return {m: rows[(team_id, m)].partner for m in sorted(set(mpids)) if (team_id, m) in rows}
 
+    def with_email(self, team_id: str, email: str) -> list[Partner]:
+        address = email.strip().lower()
+        rows = sorted(self._tx.tables.partners.items())
+        return [
+            r.partner
+            for (team, _), r in rows
+            if team == team_id and address and r.partner.email.lower() == address
+        ]
+
     def known(self, team_id: str, mpids: Collection[str]) -> set[str]:
         return {m for m in mpids if (team_id, m) in self._tx.tables.partners}
 

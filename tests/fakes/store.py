@@ -24,7 +24,7 @@ from tests.fakes.partners import (
     FakeSuppressionRepository,
 )
 from tests.fakes.tables import Tables, Transaction
-from tests.fakes.threads import FakeAuditLog, FakeThreadRepository
+from tests.fakes.threads import FakeAuditLog, FakeConversationReplies, FakeThreadRepository
 
 
 class ConcurrentCommit(RuntimeError):
@@ -52,7 +52,8 @@ class FakeStore:
 
 class FakeUnitOfWork:
     """The repositories compose and delivery use (outreach/compose.py, outreach/delivery.py); the others
-    (picks, list states, digests, accounts, notices …) are not faked: their use cases are tested on SQL."""
+    (picks, list states, digests, accounts, notices, conversation notices and events …) are not faked: their use
+    cases are tested on SQL."""
 
     partners: FakePartnerRepository
     prospects: FakeProspectRepository
@@ -65,6 +66,7 @@ class FakeUnitOfWork:
     audit: FakeAuditLog
     suppressions: FakeSuppressionRepository
     send_budgets: FakeSendBudgets
+    conversation_replies: FakeConversationReplies
 
     def __init__(self, store: FakeStore) -> None:
         self._store = store
@@ -88,6 +90,7 @@ class FakeUnitOfWork:
         self.audit = FakeAuditLog(tx)
         self.suppressions = FakeSuppressionRepository(tx)
         self.send_budgets = FakeSendBudgets(tx)
+        self.conversation_replies = FakeConversationReplies(tx)
         return self
 
     def __exit__(

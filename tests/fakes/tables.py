@@ -12,7 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from outreach.models import Ad, Attachment, AuditEvent, Delivery, Draft, Partner, Thread, ThreadMessage
+from outreach.models import (
+    Ad,
+    Attachment,
+    AuditEvent,
+    ConversationReply,
+    Delivery,
+    Draft,
+    Partner,
+    Thread,
+    ThreadMessage,
+)
 from outreach.ports import Clock
 
 
@@ -65,6 +75,7 @@ class Tables:
     audit: dict[int, AuditEvent] = field(default_factory=dict)
     suppressions: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # → (reason, detail)
     send_budgets: dict[str, int] = field(default_factory=dict)  # account → next free send time (µs)
+    replies: dict[tuple[str, int], ConversationReply] = field(default_factory=dict)  # (team, draft)
 
     def copy(self) -> Tables:
         """A copy whose tables can change without touching these (the rows themselves are immutable)."""

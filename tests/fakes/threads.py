@@ -4,9 +4,18 @@ behave (the inbound look-ups are not faked: compose and delivery only open threa
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 
 from outreach.errors import AlreadyExists, NotFound
-from outreach.models import AuditEvent, Channel, Thread, ThreadMessage
+from outreach.models import (
+    AuditEvent,
+    Channel,
+    ConversationReply,
+    DeliveryStatus,
+    SentEmail,
+    Thread,
+    ThreadMessage,
+)
 from tests.fakes.tables import MessageRow, Transaction
 
 
@@ -80,3 +89,57 @@ class FakeAuditLog:
             and (not mpid or e.mpid == mpid)
         ]
         return sorted(events, key=lambda e: (e.at, e.id), reverse=True)[:limit]
+
+
+class FakeConversationReplies:
+    """Replies written in Slack threads, as storage/conversations.py keeps them, and the e-mails sent to a partner
+    (the inbound e-mails are not faked: the reply use case is tested on SQL; delivery only reads a draft's reply)."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    def add(self, reply: ConversationReply, now: datetime) -> bool:
+        replies = self._tx.tables.replies
+        if self.by_source(reply.team_id, reply.source_channel, reply.source_ts) is not None:
+            return False
+        replies[(reply.team_id, reply.draft_id)] = reply
+        return True
+
+    def get(self, team_id: str, draft_id: int) -> ConversationReply | None:
+        return self._tx.tables.replies.get((team_id, draft_id))
+
+    def by_source(self, team_id: str, channel: str, ts: str) -> ConversationReply | None:
+        for reply in self._tx.tables.replies.values():
+            if (reply.team_id, reply.source_channel, reply.source_ts) == (team_id, channel, ts):
+                return reply
+        return None
+
+    def sent_emails(self, team_id: str, mpid: str, limit: int = 20) -> list[SentEmail]:
+        tables = self._tx.tables
+        sent = []
+        for row in tables.deliveries.values():
+            d = row.delivery
+            draft = tables.drafts[d.draft_id].draft if d.draft_id in tables.drafts else None
+            if (
+                row.team_id == team_id
+                and d.mpid == mpid
+                and d.status is DeliveryStatus.SENT
+                and d.provider_message_id
+                and draft is not None
+                and draft.channel is Channel.EMAIL
+            ):
+                sent.append(
+                    (
+                        d,
+                        SentEmail(
+                            d.provider_message_id,
+                            draft.subject,
+                            draft.sender_name,
+                            draft.reply_to,
+                            draft.author_id,
+                            d.sent_at,
+                        ),
+                    )
+                )
+        sent.sort(key=lambda pair: (pair[0].sent_at is not None, pair[0].sent_at, pair[0].id))
+        return [email for _, email in sent[-limit:]]

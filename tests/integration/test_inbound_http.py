@@ -1,9 +1,11 @@
 """POST /messages/inbound over real HTTP (waitress on 127.0.0.1), with the real clamd and libmagic, a temp
-SQLite database and a stand-in Slack that records the DM to the author."""
+SQLite database and a stand-in Slack: the reply is shown in its conversation's thread of the author's DM, its clean
+file uploaded there byte-identical, its infected one named and never uploaded."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import urllib.error
 import urllib.request
@@ -12,9 +14,11 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.app import make_client
+from bot.conversations import ConversationThreads
+from bot.devtools.harness import wait_for
 from bot.devtools.slack_standin import SlackStandIn, SlackUser
 from bot.http import HttpServer, WsgiApp
-from bot.inbound import PATH, SlackNotifier, body_limit, routes
+from bot.inbound import PATH, body_limit, routes
 from bot.routes import extra_routes
 from bot.settings import Settings
 from bot.wiring import build_services
@@ -54,11 +58,31 @@ def app(tmp_path, clamd):
                     ThreadMessage(Direction.OUT, "Hello", author_id=author, provider_message_id=provider_id),
                 )
             uow.commit()
-        server = HttpServer(WsgiApp(None, routes=extra_routes(services, make_client(settings)))).start()
+        client = make_client(settings)
+        server = HttpServer(WsgiApp(None, routes=extra_routes(services, client))).start()
+        threads = ConversationThreads(services, client, sweep_seconds=0.2).start()
         try:
             yield server, standin, services
         finally:
+            threads.stop()
             server.stop()
+            services.close()
+
+
+def parents(standin: SlackStandIn, channel: str) -> list:
+    """The top-level messages the app posted in a DM: one per conversation."""
+    return [m for (c, _), m in sorted(standin.messages.items()) if c == channel and not m.thread_ts]
+
+
+def shown_thread(standin: SlackStandIn, channel: str, replies: int) -> tuple:
+    """The conversation's thread in ``channel`` once it has ``replies`` replies: (parent, replies)."""
+
+    def ready():
+        found = parents(standin, channel)
+        return found and len(standin.thread(channel, found[0].ts)) >= replies and found[0]
+
+    parent = wait_for(ready, what=f"a thread with {replies} replies in {channel}")
+    return parent, standin.thread(channel, parent.ts)
 
 
 def post(server, body: bytes, *, timestamp: int = NOW, secret: str = SECRET, headers=None):
@@ -103,48 +127,72 @@ def reply(**overrides) -> bytes:
     return json.dumps(body).encode()
 
 
-def test_a_signed_reply_is_stored_and_dmed_to_its_author_with_the_files_kept_and_held(app):
+def test_a_signed_reply_is_stored_and_shown_in_its_authors_thread_with_the_clean_file_uploaded(app):
     server, standin, services = app
     status, answer = post(server, reply())
     assert status == 200 and answer["ok"] and answer["duplicate"] is False
     assert answer["kept"] == ["rates.pdf"]
     assert [(q["name"], q["code"]) for q in answer["quarantined"]] == [("invoice.pdf", "infected")]
-    dm = standin.last("chat.postMessage").args
-    assert dm["channel"] == "D_ANN"
-    assert dm["text"] == "Acme Media replied to your message."
-    shown = json.dumps(dm["blocks"], ensure_ascii=False)
+    parent, (said, shared) = shown_thread(standin, "D_ANN", replies=2)
+    assert parent.text == "Conversation with Acme Media"
+    assert said.text == "Acme Media replied to your message."
+    shown = json.dumps(said.blocks, ensure_ascii=False)
     assert "> Sounds good &lt;b&gt;really&lt;/b&gt;" in shown
-    assert "Files kept: rates.pdf" in shown
+    assert "1 file(s), below" in shown
     assert "invoice.pdf: the virus scanner found Outreach.Test.EICAR" in shown
+    (file_id,) = shared.files  # the clean file, uploaded into the thread, byte-identical
+    stored = standin.files[file_id]
+    assert (
+        stored.name == "rates.pdf" and hashlib.sha256(stored.data).digest() == hashlib.sha256(pdf()).digest()
+    )
+    names = [standin.files[f].name for m in standin.messages.values() for f in m.files]
+    assert "invoice.pdf" not in names  # the infected one is never uploaded
     with services.uow() as uow:
         found = uow.threads.by_external_id("T1", "ext-1")
     assert found is not None and found[1].id == answer["id"] and found[1].direction is Direction.IN
 
 
-def test_the_dm_is_in_the_authors_language(app):
+def test_a_second_reply_goes_to_the_same_thread(app):
+    server, standin, _ = app
+    assert post(server, reply(attachments=[]))[0] == 200
+    shown_thread(standin, "D_ANN", replies=1)
+    assert post(server, reply(external_id="ext-2", text="And one more thing", attachments=[]))[0] == 200
+    _, replies = shown_thread(standin, "D_ANN", replies=2)
+    assert len(parents(standin, "D_ANN")) == 1
+    assert "And one more thing" in json.dumps(replies[1].blocks)
+
+
+def test_the_thread_is_in_the_authors_language(app):
     server, standin, _ = app
     status, _ = post(server, reply(mpid="m2", in_reply_to="prov-2", external_id="ext-zh", attachments=[]))
     assert status == 200
-    dm = standin.last("chat.postMessage").args
-    assert dm["channel"] == "D_WEI" and dm["text"] == "北京传媒 回复了你的消息。"
+    parent, (said,) = shown_thread(standin, "D_WEI", replies=1)
+    assert parent.text == "与 北京传媒 的对话" and said.text == "北京传媒 回复了你的消息。"
 
 
-def test_a_redelivery_is_answered_as_a_duplicate_without_a_second_dm(app):
-    server, standin, _ = app
+def test_a_redelivery_is_answered_as_a_duplicate_and_shown_once(app):
+    server, standin, services = app
     first = post(server, reply())
     again = post(server, reply())
     assert first[0] == again[0] == 200
     assert again[1]["duplicate"] is True and again[1]["id"] == first[1]["id"]
-    assert len(standin.calls_to("chat.postMessage")) == 1
+    shown_thread(standin, "D_ANN", replies=2)
+    assert services.conversation_events.flush()
+    wait_for(lambda: not services.conversations.due(), what="every event shown")
+    assert len(standin.calls_to("chat.postMessage")) == 2  # the parent and the reply, once
+    assert len(standin.calls_to("files.completeUploadExternal")) == 1
 
 
 def test_the_idempotency_key_header_stands_in_for_a_missing_external_id(app):
-    server, standin, _ = app
+    server, standin, services = app
     body = reply(external_id=None, attachments=[])
     first = post(server, body, headers={"Idempotency-Key": "hdr-1"})
     again = post(server, body, headers={"Idempotency-Key": "hdr-1"})
     assert first[0] == 200 and again[1]["duplicate"] is True
-    assert len(standin.calls_to("chat.postMessage")) == 1
+    shown_thread(standin, "D_ANN", replies=1)
+    assert services.conversation_events.flush()
+    wait_for(lambda: not services.conversations.due(), what="every event shown")
+    assert len(standin.calls_to("chat.postMessage")) == 2
 
 
 @pytest.mark.parametrize(
@@ -159,6 +207,8 @@ def test_forged_or_stale_requests_are_refused_and_nothing_is_stored(app, kwargs,
     server, standin, services = app
     status, answer = post(server, reply(), **kwargs)
     assert (status, answer) == (401, {"ok": False, "error": error})
+    assert services.conversation_events.flush()
+    assert services.conversations.due() == []
     assert standin.calls_to("chat.postMessage") == []
     with services.uow() as uow:
         assert uow.threads.by_external_id("T1", "ext-1") is None
@@ -196,18 +246,22 @@ def test_bad_json_and_bad_fields_are_400_with_every_problem(app):
 
 
 def test_an_unknown_partner_is_404(app):
-    server, standin, _ = app
+    server, standin, services = app
     status, answer = post(server, reply(mpid="nobody"))
     assert status == 404 and answer["error"] == "not_found"
+    assert services.conversations.due() == []
     assert standin.calls_to("chat.postMessage") == []
 
 
 def test_without_a_secret_the_route_says_it_is_not_configured(tmp_path):
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}")
     services = build_services(settings, clock=FixedClock(AT))
-    notify = SlackNotifier(make_client(settings, with_token=False), services.profiles)
     mounted = routes(
-        services.inbound, notify, services.clock, secret="", max_message_bytes=settings.max_message_bytes
+        services.inbound,
+        services.conversation_events,
+        services.clock,
+        secret="",
+        max_message_bytes=settings.max_message_bytes,
     )
     route = mounted[("POST", PATH)]
     from bot.http import Request

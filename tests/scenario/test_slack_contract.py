@@ -29,6 +29,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.bodies: list[dict[str, str]] = []
+        self.raw: list[str] = []
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -37,6 +38,7 @@ class Recorder:
 
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                recorder.raw.append(raw)
                 recorder.bodies.append({k: v[-1] for k, v in urllib.parse.parse_qs(raw).items()})
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
@@ -362,3 +364,134 @@ def test_a_file_download_redirects_to_files_origin_and_wants_the_token(slack):
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
+
+
+# -- threads and the external file upload (bot/devtools/slack_messages.py, slack_uploads.py) ----------------------
+def raw_post(url: str, data: bytes, content_type: str = "application/octet-stream") -> int:
+    request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as err:
+        with err:
+            return err.code
+
+
+def test_a_reply_in_a_thread_needs_a_parent_in_that_channel(slack, client):
+    parent = client.chat_postMessage(channel="D0001", text="parent")
+    reply = client.chat_postMessage(channel="D0001", thread_ts=parent["ts"], text="reply")
+    assert slack.message("D0001", reply["ts"]).thread_ts == parent["ts"]
+    for channel, thread_ts, error in (
+        ("D0002", parent["ts"], "thread_not_found"),  # the parent is in another channel
+        ("D0001", "1.000000", "thread_not_found"),  # no such message
+        ("D0001", reply["ts"], "cannot_reply_to_message"),  # a reply, not a parent
+    ):
+        with pytest.raises(SlackApiError) as refused:
+            client.chat_postMessage(channel=channel, thread_ts=thread_ts, text="x")
+        assert refused.value.response["error"] == error
+    assert [m.ts for m in slack.thread("D0001", parent["ts"])] == [reply["ts"]]
+
+
+def test_a_file_uploaded_into_a_thread_is_the_bytes_posted_once_and_files_info_shows_its_size(slack, client):
+    parent = client.chat_postMessage(channel="D0001", text="parent")
+    data = b"%PDF-1.4 \x00\xff media kit"
+    ticket = client.files_getUploadURLExternal(filename="kit.pdf", length=len(data))
+    assert raw_post(ticket["upload_url"], data) == 200
+    assert raw_post(ticket["upload_url"], data) != 200  # the upload URL takes the bytes once
+    done = client.files_completeUploadExternal(
+        files=[{"id": ticket["file_id"], "title": "kit.pdf"}], channel_id="D0001", thread_ts=parent["ts"]
+    )
+    assert [f["id"] for f in done["files"]] == [ticket["file_id"]]
+    (shared,) = slack.thread("D0001", parent["ts"])
+    assert shared.files == (ticket["file_id"],) and slack.files[ticket["file_id"]].data == data
+    info = client.files_info(file=ticket["file_id"])["file"]
+    assert (info["name"], info["size"]) == ("kit.pdf", len(data))
+    with pytest.raises(SlackApiError) as again:  # a ticket is completed once
+        client.files_completeUploadExternal(files=[{"id": ticket["file_id"]}], channel_id="D0001")
+    assert again.value.response["error"] == "file_not_found"
+
+
+def test_a_multipart_upload_is_taken_as_slack_takes_it(slack, client):
+    data = b"GIF89a multipart"
+    ticket = client.files_getUploadURLExternal(filename="a.gif", length=len(data))
+    boundary = "XyZ"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="filename"; filename="a.gif"\r\n'
+            "Content-Type: image/gif\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    assert raw_post(ticket["upload_url"], body, f"multipart/form-data; boundary={boundary}") == 200
+    client.files_completeUploadExternal(files=[{"id": ticket["file_id"]}], channel_id="D0001")
+    assert slack.files[ticket["file_id"]].data == data
+
+
+@pytest.mark.parametrize(
+    ("posted", "complete", "error"),
+    [
+        (b"12345678901", {}, "file_not_found"),  # more bytes than the declared length
+        (b"123456789", {}, "file_not_found"),  # fewer
+        (None, {}, "file_not_found"),  # no bytes ever came
+        (b"1234567890", {"file_id": "F99999999"}, "file_not_found"),  # no such ticket
+        (b"1234567890", {"thread_ts": "1.000000"}, "thread_not_found"),
+        (b"1234567890", {"channel_id": "D0404"}, "channel_not_found"),
+        (b"1234567890", {"channel_id": ""}, "invalid_arguments"),  # a thread_ts needs one channel
+    ],
+)
+def test_completing_an_upload_refuses_what_slack_refuses(slack, client, posted, complete, error):
+    parent = client.chat_postMessage(channel="D0001", text="parent")
+    ticket = client.files_getUploadURLExternal(filename="a.csv", length=10)
+    if posted is not None:
+        assert raw_post(ticket["upload_url"], posted) == 200
+    args = {"channel_id": "D0001", "thread_ts": parent["ts"], **complete}
+    file_id = args.pop("file_id", ticket["file_id"])
+    with pytest.raises(SlackApiError) as refused:
+        client.files_completeUploadExternal(files=[{"id": file_id}], **args)
+    assert refused.value.response["error"] == error
+    assert slack.thread("D0001", parent["ts"]) == []
+
+
+def test_an_upload_url_needs_a_name_and_a_length(client):
+    for args in ({"filename": "a.pdf", "length": 0}, {"filename": "", "length": 5}):
+        with pytest.raises(SlackApiError) as refused:
+            client.files_getUploadURLExternal(**args)
+        assert refused.value.response["error"] == "missing_argument"
+
+
+def test_the_upload_methods_are_tier_4(slack, client):
+    for _ in range(100):
+        client.files_getUploadURLExternal(filename="a.pdf", length=1)
+    with pytest.raises(SlackApiError) as limited:
+        client.files_getUploadURLExternal(filename="a.pdf", length=1)
+    assert limited.value.response.status_code == 429
+
+
+def test_a_bot_edits_and_deletes_only_its_own_messages(slack, client):
+    written = slack.user_message("U0001", "D0001", "mine")
+    with pytest.raises(SlackApiError) as update:
+        client.chat_update(channel="D0001", ts=written.ts, text="changed")
+    with pytest.raises(SlackApiError) as delete:
+        client.chat_delete(channel="D0001", ts=written.ts)
+    assert (update.value.response["error"], delete.value.response["error"]) == (
+        "cant_update_message",
+        "cant_delete_message",
+    )
+
+
+# -- message.im (bot/devtools/slack_events.py) ------------------------------------------------------------------
+def test_a_message_in_a_dm_thread_arrives_as_slack_sends_it(slack, client, user, app):
+    parent = client.chat_postMessage(channel="D0001", text="parent")
+    offer = slack.add_file("offer.pdf", b"%PDF-1.4 offer", "application/pdf")
+    user.write("U0001", "Terms & <conditions>", thread_ts=parent["ts"], files=[offer])
+    sent = json.loads(app.raw[-1])
+    event = sent["event"]
+    assert sent["type"] == "event_callback" and sent["event_id"].startswith("Ev")
+    assert (event["type"], event["channel_type"], event["channel"]) == ("message", "im", "D0001")
+    assert event["text"] == "Terms &amp; &lt;conditions&gt;"  # escaped as Slack escapes it
+    assert (event["thread_ts"], event["parent_user_id"]) == (parent["ts"], "UBOT")
+    assert event["subtype"] == "file_share" and event["files"][0]["url_private_download"].endswith(
+        "?download=1"
+    )
+    assert slack.message("D0001", event["ts"]).files == (offer["id"],)  # the message is in the thread

@@ -24,7 +24,7 @@ from tests.fakes.partners import (
     FakeSendBudgets,
     FakeSuppressionRepository,
 )
-from tests.fakes.threads import FakeAuditLog, FakeThreadRepository
+from tests.fakes.threads import FakeAuditLog, FakeConversationReplies, FakeThreadRepository
 
 PAIRS = [
     (FakePartnerRepository, ports.PartnerRepository),
@@ -38,6 +38,7 @@ PAIRS = [
     (FakeAuditLog, ports.AuditLog),
     (FakeSuppressionRepository, ports.SuppressionRepository),
     (FakeSendBudgets, ports.SendBudgets),
+    (FakeConversationReplies, ports.ConversationReplies),
     (FakeMailer, ports.Mailer),
     (FakeMailSession, ports.MailSession),
     (FakeTransport, ports.MessageTransport),

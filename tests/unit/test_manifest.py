@@ -65,6 +65,21 @@ def test_interactivity_and_the_home_tab_are_on(manifest):
 
 
 @BOTH
+def test_the_bot_subscribes_to_exactly_the_events_it_handles(manifest):
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == ids.BOT_EVENTS
+
+
+@BOTH
+def test_people_can_write_to_the_app_so_replies_in_its_dm_threads_reach_it(manifest):
+    # message.im needs im:history, and a read-only Messages tab would let nobody write in the DM at all
+    # (https://docs.slack.dev/reference/app-manifest: features.app_home.messages_tab_read_only_enabled).
+    app_home = manifest["features"]["app_home"]
+    assert app_home["messages_tab_enabled"] is True and app_home["messages_tab_read_only_enabled"] is False
+    assert "message.im" in ids.BOT_EVENTS and "im:history" in ids.BOT_SCOPES
+    assert {"files:write", "files:read"} <= ids.BOT_SCOPES  # the external upload needs both (SLACK.md §5.1)
+
+
+@BOTH
 def test_display_limits_hold(manifest):
     info = manifest["display_information"]
     assert len(info["name"]) <= 35 and len(info["description"]) <= 140
