@@ -16,6 +16,7 @@ from bot.app import build_app, make_client
 from bot.digest import DigestJob
 from bot.handlers.registry import register_all
 from bot.http import HttpServer, WsgiApp
+from bot.mail_polling import LoggedAlerts, MailboxAlertDM, MailPollJob
 from bot.routes import extra_routes
 from bot.sending import BackgroundSender, ProgressDM
 from bot.settings import Settings
@@ -39,16 +40,21 @@ def _app(services: Services) -> tuple[App, ProgressDM, WebClient]:
         client=client,
         first_delivery=services.redelivery.first_delivery,
     )
+    services.events.bind(client)
     return app, ProgressDM(services, client), client
 
 
-def _scheduler(services: Services, client: WebClient) -> BackgroundScheduler:
-    """The digest of unsent drafts; several processes may run one: a per-user-and-day record keeps it single."""
+def _scheduler(services: Services, client: WebClient | None, *, digest: bool = True) -> BackgroundScheduler:
+    """The digest of unsent drafts (with Slack) and the users' mailboxes read (IMAP_POLL_SECONDS). Several
+    processes may run one: a per-user-and-day record keeps a digest single, a lease a mailbox's poll."""
     scheduler = BackgroundScheduler(timezone="UTC")
-    job = DigestJob(
-        services.digest, services.clock, client, services.profiles, cron=services.settings.digest_cron
-    )
-    job.schedule(scheduler)
+    if client is not None and digest:
+        job = DigestJob(
+            services.digest, services.clock, client, services.profiles, cron=services.settings.digest_cron
+        )
+        job.schedule(scheduler)
+    alerts = MailboxAlertDM(client, services.profiles) if client is not None else LoggedAlerts()
+    MailPollJob(services.make_poller(alerts), services.settings.imap_poll_seconds).schedule(scheduler)
     scheduler.start()
     return scheduler
 
@@ -87,6 +93,7 @@ def serve(settings: Settings, host: str, port: int, *, worker: bool = True) -> i
         scheduler.shutdown(wait=False)
         if sender:
             sender.stop()
+        services.events.stop()
         services.close()
     return 0
 
@@ -112,6 +119,7 @@ def socket_mode(settings: Settings, *, worker: bool = True) -> int:
         scheduler.shutdown(wait=False)
         if sender:
             sender.stop()
+        services.events.stop()
         services.close()
     return 0
 
@@ -119,13 +127,19 @@ def socket_mode(settings: Settings, *, worker: bool = True) -> int:
 def workers(settings: Settings, count: int) -> int:
     """Delivery workers as a process of their own; several may run against one PostgreSQL."""
     services = build_services(settings)
-    progress = ProgressDM(services, make_client(settings)) if settings.slack_configured else None
+    client = make_client(settings) if settings.slack_configured else None
+    progress = ProgressDM(services, client) if client is not None else None
+    if client is not None:
+        services.events.bind(client)
     senders = [BackgroundSender(services, progress).start() for _ in range(count)]
+    scheduler = _scheduler(services, client, digest=False)  # mailboxes only: the digest runs with Slack's app
     log.info("%d delivery worker(s) running", count)
     try:
         _wait_for_signal()
     finally:
+        scheduler.shutdown(wait=False)
         for sender in senders:
             sender.stop()
+        services.events.stop()
         services.close()
     return 0

@@ -10,17 +10,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot.conversation_dm import ConversationDM
 from bot.files import SlackFiles
+from bot.inbound import body_limit
 from bot.permissions import SenderPolicy
 from bot.settings import Settings
 from bot.users import UserProfiles
 from outreach.accounts import AccountService
 from outreach.adapters.clamd import ClamdScanner
 from outreach.adapters.fernet_cipher import FernetCipher
+from outreach.adapters.imap import ImapReader
+from outreach.adapters.imap import login_tester as mailbox_login_tester
 from outreach.adapters.magic_sniffer import MagicSniffer
 from outreach.adapters.smtp import SmtpMailer, account_mailer, login_tester
 from outreach.adapters.webhook import WebhookTransport
 from outreach.attachments import AttachmentPolicy, InMemoryScanCache
+from outreach.bounce_address import BounceAddresses
 from outreach.clock import SystemClock
 from outreach.compose import ComposeService
 from outreach.compose_flow import ComposeFlow
@@ -29,7 +34,10 @@ from outreach.digest import DigestService
 from outreach.home import HomeService
 from outreach.inbound import InboundService
 from outreach.layouts import Layouts
-from outreach.ports import Clock
+from outreach.mail_inbound import MailInboundService
+from outreach.mailbox_polling import MailboxPoller
+from outreach.mailmsg import mail_from_address
+from outreach.ports import Clock, MailboxAlerts
 from outreach.prospecting import ProspectService
 from outreach.redelivery import RedeliveryFilter
 from outreach.rendering import TrackingConfig
@@ -61,18 +69,32 @@ class Services:
     unsubscriber: Unsubscriber  # what the /unsubscribe link does
     compose_flow: ComposeFlow  # the compose form's use cases (over compose); a stored plan sets wake
     digest: DigestService  # who is due a digest of unsent drafts (DIGEST_MIN_AGE_HOURS)
+    mail_inbound: MailInboundService  # e-mail replies and bounces (POST /mail/inbound, users' mailboxes)
+    make_poller: Callable[[MailboxAlerts], MailboxPoller]  # reads users' own mailboxes (IMAP)
+    events: ConversationDM  # conversation events for their authors; bind(client) once Slack's client is made
     wake: threading.Event = field(default_factory=threading.Event)  # set when there is new work to send
 
 
-def unsubscribe_links(settings: Settings, uow: Callable[[], SqlUnitOfWork]) -> UnsubscribeLinks:
-    """Signed with SECRET_KEY, or with a key the app made once and keeps in its database (links stay valid)."""
+def signing_key(settings: Settings, uow: Callable[[], SqlUnitOfWork]) -> bytes:
+    """SECRET_KEY, or a key the app made once and keeps in its database (what it signed stays valid)."""
     if settings.secret_key:
-        key = settings.secret_key.encode()
-    else:
-        with uow() as unit:
-            key = unit.keys.get_or_create("unsubscribe").encode()
-            unit.commit()
-    return UnsubscribeLinks(key, settings.public_url)
+        return settings.secret_key.encode()
+    with uow() as unit:
+        key = unit.keys.get_or_create("unsubscribe").encode()
+        unit.commit()
+    return key
+
+
+def unsubscribe_links(settings: Settings, uow: Callable[[], SqlUnitOfWork]) -> UnsubscribeLinks:
+    """Signed with :func:`signing_key` (links stay valid)."""
+    return UnsubscribeLinks(signing_key(settings, uow), settings.public_url)
+
+
+def bounce_addresses(settings: Settings, uow: Callable[[], SqlUnitOfWork]) -> BounceAddresses:
+    """VERP addresses on BOUNCE_ADDRESS (else MAIL_FROM's address), signed with :func:`signing_key`."""
+    return BounceAddresses(
+        signing_key(settings, uow), settings.bounce_address or mail_from_address(settings.mail_from)
+    )
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Services:
@@ -97,6 +119,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
     tracking = TrackingConfig(settings.tracking_link_template, settings.program_id)
     layouts = Layouts()
     unsubscribe = unsubscribe_links(settings, uow)
+    bounces = bounce_addresses(settings, uow)
     mailer = SmtpMailer(
         settings.smtp_host,
         settings.smtp_port,
@@ -105,6 +128,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         settings.smtp_security,  # type: ignore[arg-type]  # checked by Settings.from_env
         settings.mail_from,
         settings.smtp_timeout,
+        verp=True,  # bounces come back to the signed address of their delivery
     )
     transport = (
         WebhookTransport(settings.messages_webhook_url, settings.messages_webhook_secret, 30.0)
@@ -117,6 +141,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         clock=clock,
         cipher=FernetCipher(settings.secret_key) if settings.secret_key else None,
         tester=login_tester(settings.smtp_timeout),
+        mailbox_tester=mailbox_login_tester(settings.smtp_timeout),
     )
 
     def personal_mailer(team_id: str, user_id: str) -> SmtpMailer | None:
@@ -145,6 +170,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             on_progress=on_progress,
             unsubscribe=unsubscribe,
             personal_mailer=personal_mailer,
+            bounces=bounces,
         )
 
     compose = ComposeService(
@@ -163,13 +189,39 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         else None,
     )
     wake = threading.Event()
+    profiles = UserProfiles()
+    events = ConversationDM(profiles)
+    mail_inbound = MailInboundService(
+        uow=uow,
+        clock=clock,
+        sniffer=sniffer,
+        scanner=scanner,
+        scan_cache=cache,
+        policy=policy,
+        events=events,
+        bounces=bounces,
+    )
+    reader = ImapReader(settings.smtp_timeout)
+
+    def make_poller(alerts: MailboxAlerts) -> MailboxPoller:
+        return MailboxPoller(
+            uow=uow,
+            clock=clock,
+            accounts=accounts.get,
+            reader=reader,
+            inbound=mail_inbound,
+            alerts=alerts,
+            holder=worker_name,
+            max_bytes=body_limit(settings.max_message_bytes),
+        )
+
     return Services(
         settings=settings,
         clock=clock,
         uow=uow,
         prospects=ProspectService(uow, clock),
         compose=compose,
-        profiles=UserProfiles(),
+        profiles=profiles,
         files=SlackFiles(settings.slack_api_url, settings.max_file_bytes),
         make_worker=make_worker,
         senders=SenderPolicy(settings.senders, settings.senders_usergroup),
@@ -185,4 +237,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         compose_flow=ComposeFlow(compose, work_waiting=wake.set),
         digest=DigestService(uow, clock, timedelta(hours=settings.digest_min_age_hours)),
         wake=wake,
+        mail_inbound=mail_inbound,
+        make_poller=make_poller,
+        events=events,
     )

@@ -12,6 +12,7 @@ from outreach.ports import Clock
 from storage.account_repository import SqlMailAccountRepository
 from storage.delivery_queue import SqlDeliveryQueue
 from storage.list_state_repository import SqlListStates
+from storage.mail_inbound_repository import SqlInboundMail, SqlMailboxes
 from storage.pick_repository import SqlPickRepository
 from storage.repositories import (
     SqlAdRepository,
@@ -55,6 +56,8 @@ class SqlUnitOfWork:
     seen_events: SqlSeenEvents
     send_notices: SqlSendNotices
     send_budgets: SqlSendBudgets
+    inbound_mail: SqlInboundMail
+    mailboxes: SqlMailboxes
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
         self._factory = session_factory
@@ -84,6 +87,8 @@ class SqlUnitOfWork:
         self.seen_events = SqlSeenEvents(session)
         self.send_notices = SqlSendNotices(session)
         self.send_budgets = SqlSendBudgets(session)
+        self.inbound_mail = SqlInboundMail(session)
+        self.mailboxes = SqlMailboxes(session)
         return self
 
     def __exit__(

@@ -14,6 +14,8 @@ The rules:
   cannot be scanned right now (retried later, never sent unscanned).
 * Addresses that unsubscribed or bounced since the plan was stored are skipped (``compose.skip.suppressed``),
   never e-mailed: one query per batch and workspace, made before the first of its e-mails is built.
+* With bounce addresses (VERP, :mod:`outreach.bounce_address`), each e-mail asks for an envelope sender that
+  names its delivery; the workspace's mailer honours it, a user's own mailbox keeps its own address.
 * Each e-mail is built into its wire bytes (by the session that will send it) before its group goes in
   flight, so a message that cannot be built never is: a permanent refusal. An e-mail carries the
   unsubscribe headers and footer of its address.
@@ -21,10 +23,12 @@ The rules:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from outreach.attachments import AttachmentPolicy, ScanCache, recheck_for_send, send_refusal
+from outreach.bounce_address import BounceAddresses
 from outreach.compose import SKIP_SUPPRESSED
 from outreach.errors import DeliveryFailed, Refusal
 from outreach.layouts import Layouts
@@ -85,6 +89,7 @@ class Preparation:
     layouts: Layouts
     unsubscribe: UnsubscribeLinks | None
     drafts: SendingDrafts
+    bounces: BounceAddresses | None = None  # VERP: each e-mail's envelope sender names its delivery
 
     def load(self, claimed: list[Claimed]) -> Batch:
         """The batch with every recipient read, in one query per workspace."""
@@ -154,8 +159,12 @@ class Batch:
         if links is not None:
             headers = links.headers(item.team_id, partner.email)
             footer = UNSUBSCRIBE_FOOTER + links.url(item.team_id, partner.email)
+        email = email_for(prepared, partner, self._preparation.layouts, headers, footer)
+        bounces = self._preparation.bounces
+        if bounces is not None and item.delivery.id is not None:
+            email = dataclasses.replace(email, return_path=bounces.address(item.team_id, item.delivery.id))
         try:
-            return session.build(email_for(prepared, partner, self._preparation.layouts, headers, footer))
+            return session.build(email)
         except DeliveryFailed as failure:
             return failure.refusal
 
