@@ -141,8 +141,15 @@ def _body_item(parts: dict[bytes, Any]) -> bytes:
 
 
 def _text(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed: {exc.reason or exc}"[:300]
+    if isinstance(exc, OSError):
+        return str(exc.strerror or exc)[:300]
     text = exc.args[0] if exc.args else exc
-    return (text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text))[:300]
+    shown = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    if shown[:2] in ("b'", 'b"') and shown[-1:] == shown[1]:  # IMAPClient passes the server's bytes as their repr
+        shown = shown[2:-1]
+    return shown[:300]
 
 
 def _close(client: IMAPClient | None, *, logout: bool = False) -> None:
