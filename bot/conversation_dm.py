@@ -79,6 +79,6 @@ def line(event: ConversationEvent, t: Translator) -> str:
     if event.files:
         text += " · " + t("conversation.files", kept=", ".join(escape(f.filename) for f in event.files))
     if event.held:
-        held = "; ".join(f"{escape(name)} ({escape(why)})" for name, why in event.held)
+        held = "; ".join(escape(why or name) for name, why in event.held)  # the reason names its file
         text += " · " + t("conversation.held", held=held)
     return text

@@ -40,7 +40,7 @@ MAX_REFERENCES = 100
 TEXT_MAX = 20_000
 ID_MAX = 255
 _ID = re.compile(r"<([^<>\s]{1,250})>")
-_FIRST_FIELD = re.compile(rb"^[!-9;-~]{1,100}:")  # RFC 5322 field name: printable ASCII except ':'
+_FIRST_FIELD = re.compile(rb"^[A-Za-z0-9][A-Za-z0-9-]{0,99}:")  # a header field as mail systems write them
 _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To", "Cc")
 _ORIGINAL_TYPES = ("text/rfc822-headers", "message/rfc822", "message/global-headers", "message/global")
 # The line that introduces a quoted earlier message, in the mail clients partners use.
@@ -313,10 +313,21 @@ def _text(part: MIMEPart | None) -> str:
     return _html_text(text) if part.get_content_subtype() == "html" else text
 
 
+def _leaves(part: Message) -> Iterable[Message]:
+    """The parts of a message, multiparts opened, an attached message (``message/*``) kept whole."""
+    if part.get_content_maintype() == "multipart":
+        payload = part.get_payload()
+        for inner in payload if isinstance(payload, list) else []:
+            if isinstance(inner, Message):
+                yield from _leaves(inner)
+    else:
+        yield part
+
+
 def _files(msg: EmailMessage, body: MIMEPart | None) -> list[InboundFile]:
     files = []
-    for part in msg.walk():
-        if part is body or part.is_multipart():
+    for part in _leaves(msg):
+        if part is body or part is msg:
             continue
         name = part.get_filename() or ""
         if not name and part.get_content_disposition() != "attachment":

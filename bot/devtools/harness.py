@@ -214,6 +214,7 @@ def full_app(base: Settings, users: tuple[SlackUser, ...] = DEFAULT_USERS) -> It
             sender.stop()
             server.stop()
             inbox.stop()
+            services.events.stop()
             services.close()
 
 

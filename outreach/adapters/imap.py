@@ -147,7 +147,9 @@ def _text(exc: BaseException) -> str:
         return str(exc.strerror or exc)[:300]
     text = exc.args[0] if exc.args else exc
     shown = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-    if shown[:2] in ("b'", 'b"') and shown[-1:] == shown[1]:  # IMAPClient passes the server's bytes as their repr
+    if (
+        shown[:2] in ("b'", 'b"') and shown[-1:] == shown[1]
+    ):  # IMAPClient passes the server's bytes as their repr
         shown = shown[2:-1]
     return shown[:300]
 
