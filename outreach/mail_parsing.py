@@ -35,6 +35,10 @@ from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 
 from outreach.inbound import InboundFile
+from outreach.mailmsg import CachedHeaderRegistry
+
+# policy.default, with the header classes made once (the standard registry makes one per header it parses).
+PARSE_POLICY = policy.default.clone(header_factory=CachedHeaderRegistry())
 
 MAX_REFERENCES = 100
 TEXT_MAX = 20_000
@@ -94,7 +98,7 @@ class InboundMail:
 
 
 def parse_mail(raw: bytes) -> InboundMail:
-    msg = message_from_bytes(raw, policy=policy.default)
+    msg = message_from_bytes(raw, policy=PARSE_POLICY)
     assert isinstance(msg, EmailMessage)
     dsn, original = _report(msg)
     body = None if dsn else _body(msg)
@@ -120,7 +124,7 @@ def looks_like_mail(raw: bytes) -> bool:
 def header_summary(raw_headers: bytes) -> InboundMail:
     """What the headers alone say (a poll reads these before it fetches a whole message): ids, recipients,
     whether it is a report or an auto-reply (``dsn`` then holds one placeholder block)."""
-    msg = BytesHeaderParser(policy=policy.default).parsebytes(raw_headers)
+    msg = BytesHeaderParser(policy=PARSE_POLICY).parsebytes(raw_headers)
     report = _is_report(msg)
     return InboundMail(
         message_id=_first_id(_header(msg, "Message-ID")),
@@ -247,7 +251,7 @@ def _status_blocks(part: Message) -> list[DsnRecipient]:
     if isinstance(payload, list):
         blocks = [b for b in payload if isinstance(b, Message)]
     elif isinstance(payload, str):  # a status part the parser left as text: read its blocks ourselves
-        parser = HeaderParser(policy=policy.default)
+        parser = HeaderParser(policy=PARSE_POLICY)
         blocks = [parser.parsestr(chunk) for chunk in re.split(r"\r?\n\r?\n", payload) if chunk.strip()]
     found = []
     for block in blocks[1:] if len(blocks) > 1 else blocks:  # the first block is about the message
@@ -289,7 +293,7 @@ def _original_ids(part: Message) -> list[str]:
     data = part.get_payload(decode=True)
     if not isinstance(data, bytes):
         return []
-    headers = BytesHeaderParser(policy=policy.default).parsebytes(data)
+    headers = BytesHeaderParser(policy=PARSE_POLICY).parsebytes(data)
     return [i for i in [_first_id(_header(headers, "Message-ID"))] if i]
 
 

@@ -5,9 +5,13 @@ database) and a stand-in Slack that records what the author is told."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +31,7 @@ from outreach.compose import DraftFields
 from outreach.models import Channel, DeliveryStatus, Partner
 from outreach.webhook_signing import sign
 from tests.attachment_samples import pdf
+from tests.fixtures.services import unavailable
 
 pytestmark = [pytest.mark.smtp, pytest.mark.clamd]
 
@@ -202,3 +207,33 @@ def test_a_body_larger_than_the_largest_acceptable_message_is_refused_before_it_
     limit = body_limit(services.settings.max_message_bytes)
     status, answer = post(server, b"X-Filler: " + b"a" * limit)
     assert status == 413 and str(limit) in answer
+
+
+def readme_pipe_script() -> str:
+    """The MTA pipe script of README's Operations, as printed there."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    start = readme.index("  #!/bin/sh\n")
+    end = readme.index("  ```", start)
+    return "\n".join(line[2:] for line in readme[start:end].splitlines()) + "\n"
+
+
+def test_the_readmes_pipe_script_delivers_a_bounce_and_asks_the_mta_to_retry_or_give_up(app, tmp_path):
+    if shutil.which("curl") is None or shutil.which("openssl") is None:
+        unavailable("the README's pipe script needs curl and openssl")
+    server, _, services, sent, draft_id = app
+    script = tmp_path / "outreach-inbound"
+    script.write_text(readme_pipe_script())
+    env = {"PATH": os.environ["PATH"], "MESSAGES_WEBHOOK_SECRET": SECRET, "PUBLIC_URL": server.url}
+    services.clock.set(datetime.now(UTC))  # the script signs with the real time
+    bounce = dsn("al@acme.example", returned="none", to=sent.mail_from)
+
+    def pipe(body: bytes, **changes: str) -> int:
+        return subprocess.run(["sh", str(script)], input=body, env={**env, **changes}, check=False).returncode
+
+    assert pipe(bounce) == 0
+    with services.uow() as uow:
+        assert uow.deliveries.get("T1", draft_id, "m1").status is DeliveryStatus.FAILED
+    assert pipe(b"not an e-mail") == 65  # refused for good: the MTA bounces it
+    assert (
+        pipe(bounce, MESSAGES_WEBHOOK_SECRET="wrong") == 75
+    )  # a misconfiguration: the MTA keeps it and retries
