@@ -21,6 +21,8 @@ SCRIPTS = [
     "bulk.py",
     "progress.py",
     "memory.py",
+    "mail_replies.py",
+    "imap_poll.py",
 ]
 
 

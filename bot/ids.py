@@ -92,6 +92,9 @@ BLOCK_ACCOUNT_SECURITY = "acct_security"
 BLOCK_ACCOUNT_USERNAME = "acct_username"
 BLOCK_ACCOUNT_PASSWORD = "acct_password"  # noqa: S105 (a block id, not a password)
 BLOCK_ACCOUNT_FROM = "acct_from"
+BLOCK_ACCOUNT_IMAP_HOST = "acct_imap_host"  # the mailbox read for replies and bounces (same login)
+BLOCK_ACCOUNT_IMAP_PORT = "acct_imap_port"
+BLOCK_ACCOUNT_IMAP_SECURITY = "acct_imap_security"
 
 # Drafts and delivery -------------------------------------------------------------------------------------
 ACTION_DRAFT_OPEN = "draft.open"

@@ -44,7 +44,7 @@ def inbound_route(inbound: InboundService, secret: str, clock: Clock, events: Co
     def route(request: Request) -> Response:
         if not secret:
             return Response.json(503, {"ok": False, "error": "not_configured"})
-        failure = _signature_failure(request, secret, clock)
+        failure = signature_failure(request, secret, clock)
         if failure:
             return Response.json(401, {"ok": False, "error": failure})
         try:
@@ -67,7 +67,7 @@ def inbound_route(inbound: InboundService, secret: str, clock: Clock, events: Co
     return route
 
 
-def _signature_failure(request: Request, secret: str, clock: Clock) -> str:
+def signature_failure(request: Request, secret: str, clock: Clock) -> str:
     timestamp = request.headers.get(TIMESTAMP_HEADER.lower(), "")
     signature = request.headers.get(SIGNATURE_HEADER.lower(), "")
     now = clock.now()

@@ -1,10 +1,11 @@
-"""The HTTP routes besides Slack's own: inbound replies to in-platform messages and one-click unsubscribe."""
+"""The HTTP routes besides Slack's own: inbound replies (in-platform messages, raw e-mail) and one-click
+unsubscribe."""
 
 from __future__ import annotations
 
 from slack_sdk import WebClient
 
-from bot import inbound
+from bot import inbound, mail_inbound
 from bot.http import Endpoint, Route
 from bot.unsubscribe import unsubscribe_routes
 from bot.wiring import Services
@@ -18,6 +19,14 @@ def extra_routes(services: Services, client: WebClient) -> dict[tuple[str, str],
             inbound.routes(
                 services.inbound,
                 services.conversation_events,
+                services.clock,
+                secret=settings.messages_webhook_secret,
+                max_message_bytes=settings.max_message_bytes,
+            )
+        )
+        routes.update(
+            mail_inbound.routes(
+                services.mail_inbound,
                 services.clock,
                 secret=settings.messages_webhook_secret,
                 max_message_bytes=settings.max_message_bytes,

@@ -17,6 +17,7 @@ from bot.conversations import ConversationThreads
 from bot.digest import DigestJob
 from bot.handlers.registry import register_all
 from bot.http import HttpServer, WsgiApp
+from bot.mail_polling import LoggedAlerts, MailboxAlertDM, MailPollJob
 from bot.routes import extra_routes
 from bot.sending import BackgroundSender, ProgressDM
 from bot.settings import Settings
@@ -43,13 +44,17 @@ def _app(services: Services) -> tuple[App, ProgressDM, WebClient]:
     return app, ProgressDM(services, client), client
 
 
-def _scheduler(services: Services, client: WebClient) -> BackgroundScheduler:
-    """The digest of unsent drafts; several processes may run one: a per-user-and-day record keeps it single."""
+def _scheduler(services: Services, client: WebClient | None, *, digest: bool = True) -> BackgroundScheduler:
+    """The digest of unsent drafts (with Slack) and the users' mailboxes read (IMAP_POLL_SECONDS). Several
+    processes may run one: a per-user-and-day record keeps a digest single, a lease a mailbox's poll."""
     scheduler = BackgroundScheduler(timezone="UTC")
-    job = DigestJob(
-        services.digest, services.clock, client, services.profiles, cron=services.settings.digest_cron
-    )
-    job.schedule(scheduler)
+    if client is not None and digest:
+        job = DigestJob(
+            services.digest, services.clock, client, services.profiles, cron=services.settings.digest_cron
+        )
+        job.schedule(scheduler)
+    alerts = MailboxAlertDM(client, services.profiles) if client is not None else LoggedAlerts()
+    MailPollJob(services.make_poller(alerts), services.settings.imap_poll_seconds).schedule(scheduler)
     scheduler.start()
     return scheduler
 
@@ -129,10 +134,12 @@ def workers(settings: Settings, count: int) -> int:
     # Conversation events published here (follow-ups) are recorded either way; shown here when Slack is set.
     threads = ConversationThreads(services, client).start() if client is not None else None
     senders = [BackgroundSender(services, progress).start() for _ in range(count)]
+    scheduler = _scheduler(services, client, digest=False)  # mailboxes only: the digest runs with Slack's app
     log.info("%d delivery worker(s) running", count)
     try:
         _wait_for_signal()
     finally:
+        scheduler.shutdown(wait=False)
         for sender in senders:
             sender.stop()
         if threads:

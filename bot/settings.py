@@ -40,6 +40,10 @@ class Settings:
     smtp_security: str = "none"  # none | starttls | tls
     smtp_timeout: float = 30.0
     mail_from: str = "outreach@example.com"
+    # Replies and bounces: bounces come back to <local>+<signed token>@<domain> of this address (VERP); empty:
+    # MAIL_FROM's address. Users' own mailboxes are read every IMAP_POLL_SECONDS (0: never).
+    bounce_address: str = ""
+    imap_poll_seconds: float = 60.0
     # In-platform messages
     messages_webhook_url: str = ""
     messages_webhook_secret: str = ""
@@ -98,6 +102,15 @@ class Settings:
             problems.append(f"SMTP_SECURITY={values['smtp_security']!r}: must be none, starttls or tls")
         if str(values.get("log_level", "INFO")).upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             problems.append(f"LOG_LEVEL={values['log_level']!r}: must be DEBUG, INFO, WARNING or ERROR")
+        if values.get("imap_poll_seconds", 0.0) < 0:
+            problems.append("IMAP_POLL_SECONDS must be 0 (off) or more")
+        bounce = str(values.get("bounce_address", ""))
+        if bounce and (
+            bounce.count("@") != 1 or not all(bounce.split("@")) or any(c in bounce for c in " <>,")
+        ):
+            problems.append(
+                f"BOUNCE_ADDRESS={bounce!r}: must be one plain e-mail address, like bounces@example.com"
+            )
         if values.get("progress_update_seconds", 1.0) <= 0:
             problems.append("PROGRESS_UPDATE_SECONDS must be more than 0")
         if values.get("secret_key") and len(values["secret_key"]) < 16:

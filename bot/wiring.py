@@ -12,16 +12,20 @@ from datetime import timedelta
 
 from bot.conversation_outbox import OutboxWriter
 from bot.files import SlackFiles
+from bot.inbound import body_limit
 from bot.permissions import SenderPolicy
 from bot.settings import Settings
 from bot.users import UserProfiles
 from outreach.accounts import AccountService
 from outreach.adapters.clamd import ClamdScanner
 from outreach.adapters.fernet_cipher import FernetCipher
+from outreach.adapters.imap import ImapReader
+from outreach.adapters.imap import login_tester as mailbox_login_tester
 from outreach.adapters.magic_sniffer import MagicSniffer
 from outreach.adapters.smtp import SmtpMailer, account_mailer, login_tester
 from outreach.adapters.webhook import WebhookTransport
 from outreach.attachments import AttachmentPolicy, InMemoryScanCache
+from outreach.bounce_address import BounceAddresses
 from outreach.clock import SystemClock
 from outreach.compose import ComposeService
 from outreach.compose_flow import ComposeFlow
@@ -32,7 +36,10 @@ from outreach.digest import DigestService
 from outreach.home import HomeService
 from outreach.inbound import InboundService
 from outreach.layouts import Layouts
-from outreach.ports import Clock
+from outreach.mail_inbound import MailInboundService
+from outreach.mailbox_polling import MailboxPoller
+from outreach.mailmsg import mail_from_address
+from outreach.ports import Clock, MailboxAlerts
 from outreach.prospecting import ProspectService
 from outreach.redelivery import RedeliveryFilter
 from outreach.rendering import TrackingConfig
@@ -67,18 +74,31 @@ class Services:
     conversations: ConversationFeed  # conversation events, from their recording to their showing in Slack
     conversation_events: OutboxWriter  # the ConversationEvents port: records what the core publishes
     replies: ReplyService  # a reply written in a conversation's Slack thread, back to the partner
+    mail_inbound: MailInboundService  # e-mail replies and bounces (POST /mail/inbound, users' mailboxes)
+    make_poller: Callable[[MailboxAlerts], MailboxPoller]  # reads users' own mailboxes (IMAP)
     wake: threading.Event = field(default_factory=threading.Event)  # set when there is new work to send
 
 
-def unsubscribe_links(settings: Settings, uow: Callable[[], SqlUnitOfWork]) -> UnsubscribeLinks:
-    """Signed with SECRET_KEY, or with a key the app made once and keeps in its database (links stay valid)."""
+def signing_key(settings: Settings, uow: Callable[[], SqlUnitOfWork]) -> bytes:
+    """SECRET_KEY, or a key the app made once and keeps in its database (what it signed stays valid)."""
     if settings.secret_key:
-        key = settings.secret_key.encode()
-    else:
-        with uow() as unit:
-            key = unit.keys.get_or_create("unsubscribe").encode()
-            unit.commit()
-    return UnsubscribeLinks(key, settings.public_url)
+        return settings.secret_key.encode()
+    with uow() as unit:
+        key = unit.keys.get_or_create("unsubscribe").encode()
+        unit.commit()
+    return key
+
+
+def unsubscribe_links(settings: Settings, uow: Callable[[], SqlUnitOfWork]) -> UnsubscribeLinks:
+    """Signed with :func:`signing_key` (links stay valid)."""
+    return UnsubscribeLinks(signing_key(settings, uow), settings.public_url)
+
+
+def bounce_addresses(settings: Settings, uow: Callable[[], SqlUnitOfWork]) -> BounceAddresses:
+    """VERP addresses on BOUNCE_ADDRESS (else MAIL_FROM's address), signed with :func:`signing_key`."""
+    return BounceAddresses(
+        signing_key(settings, uow), settings.bounce_address or mail_from_address(settings.mail_from)
+    )
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Services:
@@ -103,6 +123,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
     tracking = TrackingConfig(settings.tracking_link_template, settings.program_id)
     layouts = Layouts()
     unsubscribe = unsubscribe_links(settings, uow)
+    bounces = bounce_addresses(settings, uow)
     mailer = SmtpMailer(
         settings.smtp_host,
         settings.smtp_port,
@@ -111,6 +132,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         settings.smtp_security,  # type: ignore[arg-type]  # checked by Settings.from_env
         settings.mail_from,
         settings.smtp_timeout,
+        verp=True,  # bounces come back to the signed address of their delivery
     )
     transport = (
         WebhookTransport(settings.messages_webhook_url, settings.messages_webhook_secret, 30.0)
@@ -123,6 +145,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         clock=clock,
         cipher=FernetCipher(settings.secret_key) if settings.secret_key else None,
         tester=login_tester(settings.smtp_timeout),
+        mailbox_tester=mailbox_login_tester(settings.smtp_timeout),
     )
 
     def personal_mailer(team_id: str, user_id: str) -> SmtpMailer | None:
@@ -151,6 +174,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             on_progress=on_progress,
             unsubscribe=unsubscribe,
             personal_mailer=personal_mailer,
+            bounces=bounces,
         )
 
     recent_contact = (
@@ -177,13 +201,38 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         outbox.stop()  # what was published is recorded before the connections go
         engine.dispose()
 
+    profiles = UserProfiles()
+    mail_inbound = MailInboundService(
+        uow=uow,
+        clock=clock,
+        sniffer=sniffer,
+        scanner=scanner,
+        scan_cache=cache,
+        policy=policy,
+        events=outbox,
+        bounces=bounces,
+    )
+    reader = ImapReader(settings.smtp_timeout)
+
+    def make_poller(alerts: MailboxAlerts) -> MailboxPoller:
+        return MailboxPoller(
+            uow=uow,
+            clock=clock,
+            accounts=accounts.get,
+            reader=reader,
+            inbound=mail_inbound,
+            alerts=alerts,
+            holder=worker_name,
+            max_bytes=body_limit(settings.max_message_bytes),
+        )
+
     return Services(
         settings=settings,
         clock=clock,
         uow=uow,
         prospects=ProspectService(uow, clock, recent_contact=recent_contact),
         compose=compose,
-        profiles=UserProfiles(),
+        profiles=profiles,
         files=SlackFiles(settings.slack_api_url, settings.max_file_bytes),
         make_worker=make_worker,
         senders=SenderPolicy(settings.senders, settings.senders_usergroup),
@@ -210,4 +259,6 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             work_waiting=wake.set,
         ),
         wake=wake,
+        mail_inbound=mail_inbound,
+        make_poller=make_poller,
     )

@@ -41,8 +41,8 @@ from outreach.models import (
     Draft,
     DraftStatus,
     Partner,
-    SentEmail,
     Thread,
+    ThreadEmail,
 )
 from outreach.ports import Clock, Scanner, Sniffer, UnitOfWork
 from outreach.tokens import check
@@ -119,7 +119,7 @@ def first_line(text: str, limit: int = 78) -> str:
 
 
 def threading(
-    sent: Sequence[SentEmail], received: Sequence[tuple[str, datetime]]
+    sent: Sequence[ThreadEmail], received: Sequence[tuple[str, datetime]]
 ) -> tuple[str, tuple[str, ...]]:
     """(``In-Reply-To``, ``References``) for a reply to the conversation of these e-mails (each oldest first):
     the last Message-ID, and all of them in order of time, trimmed to :data:`MAX_REFERENCES` keeping the first."""

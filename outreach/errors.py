@@ -10,7 +10,8 @@ they belong to; anything else is a bug and goes to the global error handler.
      ├── AlreadyExists         a row with the same natural key exists (raised by repositories)
      ├── DraftNotEditable      the draft is being sent or was sent: it can no longer change
      ├── ImportFailed          an import file that cannot be read at all (bad rows are reported, not raised)
-     └── DeliveryFailed        a send attempt failed; its ``Refusal`` says why and whether a retry may help
+     ├── DeliveryFailed        a send attempt failed; its ``Refusal`` says why and whether a retry may help
+     └── MailboxRefused        a user's own mailbox could not be read (IMAP); ``login``: the password was refused
 
 This tree is the only place errors are defined (tests/unit/test_errors.py keeps it and the classes in step).
 """
@@ -118,3 +119,14 @@ class DeliveryFailed(OutreachError):
     @property
     def bounce(self) -> bool:
         return self.refusal.bounce
+
+
+class MailboxRefused(OutreachError):
+    """A user's own mailbox could not be read (IMAP). ``login``: the server refused the user name or password
+    (changed since it was connected): polling stops until the user connects again. Otherwise a passing trouble
+    (the server unreachable, TLS, a timeout): the next poll tries again."""
+
+    def __init__(self, reason: str, *, login: bool) -> None:
+        self.reason = reason
+        self.login = login
+        super().__init__(reason)

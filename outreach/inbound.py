@@ -162,9 +162,9 @@ class InboundService:
             thread = original[0] if original else uow.threads.open(team, inbound.mpid, Channel.MESSAGE)
             assert thread.id is not None
             files = tuple(
-                _received(uow.attachments.add(team, attachment), verdict)
+                received_file(uow.attachments.add(team, attachment), verdict)
                 for attachment, verdict in (
-                    (_stored_form(f, v), v) for f, v in zip(inbound.files, verdicts, strict=True)
+                    (stored_form(f, v), v) for f, v in zip(inbound.files, verdicts, strict=True)
                 )
             )
             message = uow.threads.add_message(
@@ -211,7 +211,7 @@ class InboundService:
         return prospect.marked_by if prospect is not None else ""
 
 
-def _stored_form(file: InboundFile, verdict: FileVerdict) -> Attachment:
+def stored_form(file: InboundFile, verdict: FileVerdict) -> Attachment:
     """The attachment row to store: the checked one when kept; the raw bytes with what is known when not."""
     if verdict.attachment is not None:
         return verdict.attachment
@@ -227,7 +227,7 @@ def _stored_form(file: InboundFile, verdict: FileVerdict) -> Attachment:
     return Attachment(name, mime[:127], hashlib.sha256(file.data).hexdigest(), file.data, scan)
 
 
-def _received(stored: Attachment, verdict: FileVerdict) -> ReceivedFile:
+def received_file(stored: Attachment, verdict: FileVerdict) -> ReceivedFile:
     if verdict.problem is None:
         return ReceivedFile(stored)
     return ReceivedFile(stored, verdict.problem.code, verdict.problem.message)

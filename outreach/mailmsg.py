@@ -21,7 +21,7 @@ from outreach.models import Attachment, OutgoingEmail
 from outreach.validation import check_email_address
 
 
-class _CachedHeaderRegistry(HeaderRegistry):
+class CachedHeaderRegistry(HeaderRegistry):
     """The standard registry makes a new header class with type() for every header it parses; keep them.
     (Half of building a message went there.)"""
 
@@ -38,7 +38,7 @@ class _CachedHeaderRegistry(HeaderRegistry):
 
 
 # SMTP line endings, and bodies encoded for a 7-bit channel.
-MAIL_POLICY = policy.SMTP.clone(cte_type="7bit", header_factory=_CachedHeaderRegistry())
+MAIL_POLICY = policy.SMTP.clone(cte_type="7bit", header_factory=CachedHeaderRegistry())
 # The same for a server that offers SMTPUTF8: address headers in raw UTF-8 (RFC 6532).
 MAIL_POLICY_UTF8 = MAIL_POLICY.clone(utf8=True)
 

@@ -188,6 +188,9 @@ class OutgoingEmail:
     html: str
     attachments: tuple[Attachment, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()  # extra headers (List-Unsubscribe …)
+    return_path: str = (
+        ""  # the envelope sender asked for (VERP); a mailer that does not honour it uses its own
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +201,7 @@ class ReadyMail:
     data: bytes = field(repr=False)
     message_id: str
     international: bool = False  # needs SMTPUTF8
+    envelope_from: str = ""  # MAIL FROM (the Return-Path bounces go to); empty: the mailer's own address
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +300,33 @@ class ConversationEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class SentEmail:
+    """An e-mail a workspace sent (a delivery with its Message-ID), as an inbound reply or bounce is matched to it:
+    whose send it was, its subject, and the partner's address."""
+
+    team_id: str
+    delivery: Delivery
+    author_id: str
+    subject: str
+    email: (
+        str  # the partner's address now (lower-cased): a DSN about any other address is not about this send
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxState:
+    """Where the app stands in a user's own mailbox (IMAP): the folder's UIDVALIDITY and the last UID read, so a
+    poll reads only newer mail; ``broken_at`` when the server refused the login (polling stops until the user
+    connects again)."""
+
+    team_id: str
+    user_id: str
+    uidvalidity: int | None = None
+    last_uid: int = 0
+    broken_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEvent:
     """Who did what to whom, when: ``action`` is a dotted verb (``draft.sent``, ``import.partners`` …)."""
 
@@ -335,6 +366,14 @@ class MailAccount:
     username: str
     password: str = field(repr=False)
     from_address: str
+    # Where replies and bounces are read (IMAP, same login): empty host when the mailbox is not read.
+    imap_host: str = ""
+    imap_port: int = 0
+    imap_security: str = ""  # tls | starttls
+
+    @property
+    def reads_mail(self) -> bool:
+        return bool(self.imap_host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,6 +464,9 @@ class StoredAccount:
     username: str
     password_encrypted: str
     from_address: str
+    imap_host: str = ""
+    imap_port: int = 0
+    imap_security: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,8 +522,9 @@ class ConversationReply:
 
 
 @dataclass(frozen=True, slots=True)
-class SentEmail:
-    """An e-mail we sent to a partner: its Message-ID and what it was sent as (the draft's fields, unrendered)."""
+class ThreadEmail:
+    """An e-mail we sent to a partner, as a reply in its conversation answers it: its Message-ID and what it was
+    sent as (the draft's fields, unrendered)."""
 
     message_id: str
     subject: str

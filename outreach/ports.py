@@ -22,6 +22,8 @@ from outreach.models import (
     DraftStatus,
     DraftSummary,
     KeysetPage,
+    MailAccount,
+    MailboxState,
     MatchCounts,
     OutgoingEmail,
     OutgoingMessage,
@@ -37,6 +39,7 @@ from outreach.models import (
     SentEmail,
     StoredAccount,
     Thread,
+    ThreadEmail,
     ThreadMessage,
     UpsertCounts,
 )
@@ -100,6 +103,52 @@ class Mailer(Protocol):
 class MessageTransport(Protocol):
     def send(self, message: OutgoingMessage) -> str:
         """Deliver an in-platform message; returns the provider's message id. Raises DeliveryFailed."""
+        ...
+
+
+class MailboxSession(Protocol):
+    """A logged-in connection to a user's mailbox, INBOX opened read-only; ``with reader.open(account) as box``.
+    Every method raises MailboxRefused (``login=False``) when the connection fails."""
+
+    def select(self) -> tuple[int, int]:
+        """(UIDVALIDITY, UIDNEXT) of INBOX."""
+        ...
+
+    def uids(self, after: int, since: date | None = None) -> list[int]:
+        """UIDs above ``after`` (received on or after ``since``, when given), ascending."""
+        ...
+
+    def headers(self, uids: Sequence[int], fields: Sequence[str]) -> dict[int, tuple[int, bytes]]:
+        """{uid: (size in bytes, its header lines named by ``fields``)}; read without marking anything seen."""
+        ...
+
+    def messages(self, uids: Sequence[int]) -> dict[int, bytes]:
+        """{uid: the whole raw message}; read without marking anything seen."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class MailboxReader(Protocol):
+    def open(self, account: MailAccount) -> MailboxSession:
+        """Connect, secure and log in with the account's IMAP settings. Raises MailboxRefused (``login``: the
+        user name or password was refused)."""
+        ...
+
+
+class MailboxAlerts(Protocol):
+    def login_refused(self, team_id: str, user_id: str, mailbox: str) -> None:
+        """Tell the user, once, that their mailbox refused the login (``mailbox``: user@host) and that replies
+        are not read until they connect again. Returns at once or soon; never raises for the telling."""
         ...
 
 
@@ -621,13 +670,64 @@ class ConversationReplies(Protocol):
 
     def by_source(self, team_id: str, channel: str, ts: str) -> ConversationReply | None: ...
 
-    def sent_emails(self, team_id: str, mpid: str, limit: int = 20) -> list[SentEmail]:
+    def sent_emails(self, team_id: str, mpid: str, limit: int = 20) -> list[ThreadEmail]:
         """The latest e-mails sent to the partner (their Message-IDs and drafts' fields), oldest first."""
         ...
 
     def received_emails(self, team_id: str, mpid: str, limit: int = 20) -> list[tuple[str, datetime]]:
         """The latest e-mails the partner sent us that we kept (inbound messages of their e-mail conversation
         whose id is a Message-ID, ``<…@…>``): (Message-ID, when), oldest first."""
+
+
+class InboundMailRepository(Protocol):
+    """Inbound e-mail (replies, bounces) matched to the e-mails we sent, and the bounces already handled."""
+
+    def sent(self, message_ids: Collection[str], team_id: str | None = None) -> list[SentEmail]:
+        """The e-mails we sent with these Message-IDs (``<…>``), in ``team_id`` only when given (else in any
+        workspace: a Message-ID names its workspace), newest first."""
+        ...
+
+    def sent_delivery(self, delivery_id: int) -> SentEmail | None:
+        """The e-mail of this delivery (any workspace: the caller checks the signed address's workspace)."""
+        ...
+
+    def first_time(self, team_id: str, mail_id: str, at: datetime) -> bool:
+        """Record that the inbound mail ``mail_id`` (its Message-ID, or the sender's idempotency key) was
+        handled; False when it was already (an insert that conflicts: of two concurrent callers one gets False)."""
+        ...
+
+
+class Mailboxes(Protocol):
+    """Users' own mailboxes the app reads (IMAP): where each stands, and who polls it now. A poller *holds* a
+    mailbox (``take``, a conditional write only one process wins) until ``until``, renews the hold as it moves
+    on (``advance``) and lets go (``release``); a hold past its ``until`` was left by a process that died."""
+
+    def readable(self) -> list[tuple[str, str]]:
+        """(team, user) of every connected account with a mailbox to read whose login was not refused."""
+        ...
+
+    def take(
+        self, team_id: str, user_id: str, holder: str, now: datetime, until: datetime
+    ) -> MailboxState | None:
+        """Hold the mailbox until ``until`` (its state made if missing). None when another holder's hold has not
+        run out, or the login was refused."""
+        ...
+
+    def advance(
+        self, team_id: str, user_id: str, holder: str, *, uidvalidity: int, last_uid: int, until: datetime
+    ) -> bool:
+        """Record how far the holder has read, and hold on until ``until``; False when the hold was lost."""
+        ...
+
+    def release(self, team_id: str, user_id: str, holder: str) -> None: ...
+
+    def refused(self, team_id: str, user_id: str, at: datetime) -> bool:
+        """The server refused the login: stop polling. True only the first time (whoever gets it tells the
+        user, once)."""
+        ...
+
+    def reset(self, team_id: str, user_id: str, *, same_mailbox: bool) -> None:
+        """The user connected (again): polling may start; a different mailbox is read from its start."""
         ...
 
 
@@ -703,6 +803,12 @@ class UnitOfWork(Protocol):
 
     @property
     def conversation_replies(self) -> ConversationReplies: ...
+
+    @property
+    def inbound_mail(self) -> InboundMailRepository: ...
+
+    @property
+    def mailboxes(self) -> Mailboxes: ...
 
     def __enter__(self) -> Self: ...
 

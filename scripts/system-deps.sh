@@ -1,11 +1,13 @@
 #!/bin/sh
 # Installs the Debian packages the app and its tests need, when they are missing and installable:
-# Python 3 with venv, ClamAV's daemon (virus scanning), libmagic (sniffing attachments).
+# Python 3 with venv, ClamAV's daemon (virus scanning), libmagic (sniffing attachments), and Dovecot's IMAP
+# server (the tests read users' mailboxes from a private one: bot/devtools/dovecot.py).
 # Runs apt-get as root, or through sudo when available; otherwise says what to install.
 set -eu
 
 missing=""
 command -v clamd >/dev/null 2>&1 || [ -x /usr/sbin/clamd ] || missing="$missing clamav clamav-daemon"
+[ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1 || missing="$missing dovecot-imapd"
 [ -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 ] || ldconfig -p 2>/dev/null | grep -q 'libmagic.so.1' || missing="$missing libmagic1"
 if ! command -v python3 >/dev/null 2>&1; then
     missing="$missing python3 python3-venv"
@@ -29,5 +31,6 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 echo "system-deps: installing$missing" >&2
 $SUDO apt-get update -qq
-# The daemon is started by our own code with its own configuration; do not let the package start it.
+# The daemons are started by our own code with their own configurations (free ports on 127.0.0.1); a system
+# service the package may start does not get in their way.
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

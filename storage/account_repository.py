@@ -28,6 +28,9 @@ class SqlMailAccountRepository:
                 password_encrypted=account.password_encrypted,
                 from_address=account.from_address,
                 created_at=self._clock.now(),
+                imap_host=account.imap_host,
+                imap_port=account.imap_port,
+                imap_security=account.imap_security,
             )
         )
         self._session.flush()
@@ -47,6 +50,9 @@ class SqlMailAccountRepository:
             row.username,
             row.password_encrypted,
             row.from_address,
+            row.imap_host,
+            row.imap_port,
+            row.imap_security,
         )
 
     def remove(self, team_id: str, user_id: str) -> bool:

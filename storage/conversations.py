@@ -28,7 +28,7 @@ from outreach.models import (
     Direction,
     EventKind,
     PendingEvent,
-    SentEmail,
+    ThreadEmail,
 )
 from storage.draft_repository import to_attachment
 from storage.models import (
@@ -271,7 +271,7 @@ class SqlConversationReplies:
         row = self._session.execute(stmt).first()
         return None if row is None else _reply(row)
 
-    def sent_emails(self, team_id: str, mpid: str, limit: int = 20) -> list[SentEmail]:
+    def sent_emails(self, team_id: str, mpid: str, limit: int = 20) -> list[ThreadEmail]:
         stmt = (
             select(
                 DeliveryRow.provider_message_id,
@@ -296,7 +296,7 @@ class SqlConversationReplies:
         )
         rows = list(self._session.execute(stmt))
         return [
-            SentEmail(r.provider_message_id, r.subject, r.sender_name, r.reply_to, r.author_id, r.sent_at)
+            ThreadEmail(r.provider_message_id, r.subject, r.sender_name, r.reply_to, r.author_id, r.sent_at)
             for r in reversed(rows)
         ]
 

@@ -241,7 +241,7 @@ class SqlDeliveryQueue:
                     subject=row.subject,
                     attachments=files[row.id],
                     result=row.status,
-                    detail=row.provider_message_id if sent else row.last_error,
+                    detail=_sent_detail(row.provider_message_id, row.last_error) if sent else row.last_error,
                 )
             )
         return records
@@ -268,3 +268,8 @@ class SqlDeliveryQueue:
             .distinct()
         )
         return sorted((r.team_id, r.draft_id) for r in self._session.execute(stmt))
+
+
+def _sent_detail(message_id: str, note: str) -> str:
+    """A sent delivery's detail: its message id, and what came after it (a delayed bounce's note)."""
+    return f"{message_id} ({note})" if note else message_id

@@ -238,6 +238,8 @@ class DeliveryRow(Base):
         Index("ix_deliveries_team_mpid", "team_id", "mpid"),
         # A send's counts and "anything left?" read the index alone, not 100,000 rows.
         Index("ix_deliveries_draft_status", "draft_id", "status"),
+        # An inbound reply or bounce finds the e-mail it names by its Message-ID (migration 0015).
+        Index("ix_deliveries_provider", "provider_message_id"),
     )
 
 
@@ -383,6 +385,10 @@ class MailAccountRow(Base):
     password_encrypted: Mapped[str] = mapped_column(Text, nullable=False)  # Fernet token, never the password
     from_address: Mapped[str] = mapped_column(String(320), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    # The mailbox read for replies and bounces (IMAP, same login); an empty host: not read (migration 0015).
+    imap_host: Mapped[str] = mapped_column(String(255), nullable=False, default="", server_default="")
+    imap_port: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    imap_security: Mapped[str] = mapped_column(String(16), nullable=False, default="", server_default="")
 
 
 class ListStateRow(Base):
@@ -518,3 +524,30 @@ class ConversationReplyRow(Base):
     in_reply_to: Mapped[str] = mapped_column(String(998), nullable=False, default="")
     reference_ids: Mapped[str] = mapped_column(Text, nullable=False, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class HandledMailRow(Base):
+    """An inbound e-mail (a bounce) already acted on, by its Message-ID (or the sender's idempotency key): the same
+    mail read twice — a replayed POST, two polls — acts once. Replies are kept once by ``thread_messages``."""
+
+    __tablename__ = "handled_mail"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mail_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    handled_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class MailboxRow(Base):
+    """Where the app stands in a user's own mailbox (IMAP): the INBOX's UIDVALIDITY and the last UID read, the
+    poller holding it now (``holder`` until ``held_until``: one poller per mailbox across processes), and when
+    the server refused the login (``broken_at``: not polled until the user connects again)."""
+
+    __tablename__ = "mailboxes"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_uid: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    holder: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    held_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    broken_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -13,6 +13,7 @@ from storage.account_repository import SqlMailAccountRepository
 from storage.conversations import SqlConversationNotices, SqlConversationOutbox, SqlConversationReplies
 from storage.delivery_queue import SqlDeliveryQueue
 from storage.list_state_repository import SqlListStates
+from storage.mail_inbound_repository import SqlInboundMail, SqlMailboxes
 from storage.pick_repository import SqlPickRepository
 from storage.repositories import (
     SqlAdRepository,
@@ -59,6 +60,8 @@ class SqlUnitOfWork:
     conversation_notices: SqlConversationNotices
     conversation_events: SqlConversationOutbox
     conversation_replies: SqlConversationReplies
+    inbound_mail: SqlInboundMail
+    mailboxes: SqlMailboxes
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
         self._factory = session_factory
@@ -91,6 +94,8 @@ class SqlUnitOfWork:
         self.conversation_notices = SqlConversationNotices(session)
         self.conversation_events = SqlConversationOutbox(session)
         self.conversation_replies = SqlConversationReplies(session)
+        self.inbound_mail = SqlInboundMail(session)
+        self.mailboxes = SqlMailboxes(session)
         return self
 
     def __exit__(

@@ -25,7 +25,22 @@ def _text(initial: str = "", placeholder: str = "") -> Block:
     return element
 
 
+def _optional(block: Block) -> Block:
+    block["optional"] = True
+    return block
+
+
 def build_account_view(t: Translator, email: str, connected: str = "") -> dict[str, Any]:
+    imap_securities = [
+        option(t("account.imap_security_tls"), "tls"),
+        option(t("account.imap_security_starttls"), "starttls"),
+    ]
+    imap_security: Block = {
+        "type": "static_select",
+        "action_id": ids.ACTION_INPUT,
+        "options": imap_securities,
+        "initial_option": imap_securities[0],
+    }
     securities = [
         option(t("account.security_starttls"), "starttls"),
         option(t("account.security_tls"), "tls"),
@@ -50,6 +65,18 @@ def build_account_view(t: Translator, email: str, connected: str = "") -> dict[s
         _input(ids.BLOCK_ACCOUNT_SECURITY, t("account.security"), security),
         _input(ids.BLOCK_ACCOUNT_USERNAME, t("account.username"), _text(email)),
         _input(ids.BLOCK_ACCOUNT_PASSWORD, t("account.password"), _text(), t("account.password_hint")),
+        _optional(
+            _input(
+                ids.BLOCK_ACCOUNT_IMAP_HOST,
+                t("account.imap_host"),
+                _text(placeholder="imap.gmail.com"),
+                t("account.imap_host_hint"),
+            )
+        ),
+        _optional(
+            _input(ids.BLOCK_ACCOUNT_IMAP_PORT, t("account.imap_port"), _text(), t("account.imap_port_hint"))
+        ),
+        _input(ids.BLOCK_ACCOUNT_IMAP_SECURITY, t("account.imap_security"), imap_security),
     ]
     return {
         "type": "modal",

@@ -60,7 +60,9 @@ def build_event(event: ConversationEvent, partner: str, t: Translator) -> tuple[
     if event.kind is EventKind.REPLY:
         return _reply(event, partner, t)
     if event.kind is EventKind.BOUNCE:
-        text = t("conversation.bounce", name=name, detail=escape(clip(event.detail or "—", 300)))
+        # A DSN's status comes first in ``detail`` (outreach/mail_inbound.py): 4.x.x is a delay, the rest a bounce.
+        key = "conversation.delayed" if event.detail.startswith("4.") else "conversation.bounce"
+        text = t(key, name=name, detail=escape(clip(event.detail or "—", 300)))
         blocks = [section(text), context(when)]
         if event.text.strip():
             blocks.insert(1, section(quote(event.text, 1500)))

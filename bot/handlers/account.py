@@ -26,6 +26,9 @@ FIELD_BLOCKS = {
     "username": ids.BLOCK_ACCOUNT_USERNAME,
     "password": ids.BLOCK_ACCOUNT_PASSWORD,
     "from_address": ids.BLOCK_ACCOUNT_FROM,
+    "imap_host": ids.BLOCK_ACCOUNT_IMAP_HOST,
+    "imap_port": ids.BLOCK_ACCOUNT_IMAP_PORT,
+    "imap_security": ids.BLOCK_ACCOUNT_IMAP_SECURITY,
 }
 
 
@@ -36,6 +39,7 @@ def read_account(team_id: str, user_id: str, values: dict[str, Any]) -> MailAcco
         return str(field.get("value") or chosen.get("value") or "")
 
     port = value(ids.BLOCK_ACCOUNT_PORT).strip()
+    imap_port = value(ids.BLOCK_ACCOUNT_IMAP_PORT).strip()
     return MailAccount(
         team_id,
         user_id,
@@ -45,6 +49,9 @@ def read_account(team_id: str, user_id: str, values: dict[str, Any]) -> MailAcco
         value(ids.BLOCK_ACCOUNT_USERNAME),
         value(ids.BLOCK_ACCOUNT_PASSWORD),
         value(ids.BLOCK_ACCOUNT_FROM).strip(),
+        value(ids.BLOCK_ACCOUNT_IMAP_HOST).strip(),
+        (int(imap_port) if imap_port.isdigit() else -1) if imap_port else 0,
+        value(ids.BLOCK_ACCOUNT_IMAP_SECURITY) or "tls",
     )
 
 
@@ -106,6 +113,8 @@ class AccountHandlers:
             account=f"{connected.username}@{connected.host}",
             address=connected.from_address,
         )
+        if connected.reads_mail:
+            text += "\n" + t("account.reading", mailbox=f"{connected.username}@{connected.imap_host}")
         notice = build_notice_view(t("account.title"), text, 0, Channel.EMAIL, t)
         self._modals.show(client, view["id"], notice, user_id=user_id, dm=Dm(text, []))
 

@@ -49,6 +49,7 @@ class SmtpMailer:
         *,
         message_id_domain: str = "",
         local_hostname: str | None = None,
+        verp: bool = False,
     ) -> None:
         if security not in SECURITY_MODES:
             raise ValueError(f"SMTP security must be one of {', '.join(SECURITY_MODES)}, not {security!r}")
@@ -63,6 +64,9 @@ class SmtpMailer:
         self.ssl_context = ssl_context
         self.message_id_domain = message_id_domain or self.envelope_from.rpartition("@")[2]
         self.local_hostname = local_hostname
+        self.verp = (
+            verp  # honour each message's return_path as its envelope sender (bounces name the delivery)
+        )
 
     def open(self) -> SmtpSession:
         return SmtpSession(self)
@@ -132,9 +136,10 @@ class SmtpSession:
         except ValueError as exc:
             raise DeliveryFailed(f"the message cannot be built: {exc}", permanent=True) from exc
         envelope_to = email.to.strip()
-        international = needs_smtputf8(msg) or not (envelope_to + mailer.envelope_from).isascii()
+        envelope_from = email.return_path if mailer.verp and email.return_path else mailer.envelope_from
+        international = needs_smtputf8(msg) or not (envelope_to + envelope_from).isascii()
         data = msg.as_bytes(policy=MAIL_POLICY_UTF8 if international else MAIL_POLICY)
-        return ReadyMail(envelope_to, data, str(msg["Message-ID"]), international)
+        return ReadyMail(envelope_to, data, str(msg["Message-ID"]), international, envelope_from)
 
     def send_ready(self, mail: ReadyMail) -> str:
         try:
@@ -185,7 +190,7 @@ class SmtpSession:
             )
         options = ["SMTPUTF8", "BODY=8BITMIME"] if mail.international else []
         try:
-            self._envelope(smtp, mail.to, options)
+            self._envelope(smtp, mail.to, mail.envelope_from or self._mailer.envelope_from, options)
         except (smtplib.SMTPServerDisconnected, ConnectionError, ssl.SSLEOFError) as exc:
             raise _Dropped(exc) from exc
         except (smtplib.SMTPException, OSError) as exc:  # a timeout: the connection's state is unknown
@@ -204,12 +209,12 @@ class SmtpSession:
             self._answered(smtp, code)
             raise _failed(smtplib.SMTPDataError(code, reply))
 
-    def _envelope(self, smtp: smtplib.SMTP, to: str, options: list[str]) -> None:
+    def _envelope(self, smtp: smtplib.SMTP, to: str, sender: str, options: list[str]) -> None:
         """MAIL FROM and RCPT TO; a refusal is raised as DeliveryFailed (421: _Dropped)."""
-        code, reply = smtp.mail(self._mailer.envelope_from, options)
+        code, reply = smtp.mail(sender, options)
         if code != 250:
             self._answered(smtp, code)
-            raise _failed(smtplib.SMTPSenderRefused(code, reply, self._mailer.envelope_from))
+            raise _failed(smtplib.SMTPSenderRefused(code, reply, sender))
         code, reply = smtp.rcpt(to)
         if code not in (250, 251):
             self._answered(smtp, code)

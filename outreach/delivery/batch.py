@@ -16,6 +16,8 @@ The rules:
   never e-mailed: one query per batch and workspace, made before the first of its e-mails is built.
 * An e-mail reply written in a conversation's Slack thread (:mod:`outreach.conversation_reply`) carries its
   ``In-Reply-To`` and ``References`` headers, read with its draft.
+* With bounce addresses (VERP, :mod:`outreach.bounce_address`), each e-mail asks for an envelope sender that
+  names its delivery; the workspace's mailer honours it, a user's own mailbox keeps its own address.
 * Each e-mail is built into its wire bytes (by the session that will send it) before its group goes in
   flight, so a message that cannot be built never is: a permanent refusal. An e-mail carries the
   unsubscribe headers and footer of its address.
@@ -28,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from outreach.attachments import AttachmentPolicy, ScanCache, recheck_for_send, send_refusal
+from outreach.bounce_address import BounceAddresses
 from outreach.compose import SKIP_SUPPRESSED
 from outreach.errors import DeliveryFailed, Refusal
 from outreach.layouts import Layouts
@@ -88,6 +91,7 @@ class Preparation:
     layouts: Layouts
     unsubscribe: UnsubscribeLinks | None
     drafts: SendingDrafts
+    bounces: BounceAddresses | None = None  # VERP: each e-mail's envelope sender names its delivery
 
     def load(self, claimed: list[Claimed]) -> Batch:
         """The batch with every recipient read, in one query per workspace."""
@@ -164,8 +168,12 @@ class Batch:
         if links is not None:
             headers = links.headers(item.team_id, partner.email)
             footer = UNSUBSCRIBE_FOOTER + links.url(item.team_id, partner.email)
+        email = email_for(prepared, partner, self._preparation.layouts, headers, footer)
+        bounces = self._preparation.bounces
+        if bounces is not None and item.delivery.id is not None:
+            email = dataclasses.replace(email, return_path=bounces.address(item.team_id, item.delivery.id))
         try:
-            return session.build(email_for(prepared, partner, self._preparation.layouts, headers, footer))
+            return session.build(email)
         except DeliveryFailed as failure:
             return failure.refusal
 

@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from outreach.attachments import AttachmentPolicy, ScanCache
+from outreach.bounce_address import BounceAddresses
 from outreach.delivery.batch import Batch, Preparation, SendingDrafts, Skip
 from outreach.delivery.progress import ProgressListener, ProgressReporter
 from outreach.delivery.recording import Outcome, Recorder, Refused, Sent, Skipped
@@ -76,6 +77,7 @@ class DeliveryWorker:
         on_progress: ProgressListener | None = None,
         unsubscribe: UnsubscribeLinks | None = None,
         personal_mailer: Callable[[str, str], Mailer | None] | None = None,
+        bounces: BounceAddresses | None = None,
         progress_interval: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -91,7 +93,7 @@ class DeliveryWorker:
         self._personal_mailer = personal_mailer  # (team, author) → the author's own account, if connected
         drafts = SendingDrafts()
         self._preparation = Preparation(
-            uow, clock, sniffer, scanner, scan_cache, policy, tracking, layouts, unsubscribe, drafts
+            uow, clock, sniffer, scanner, scan_cache, policy, tracking, layouts, unsubscribe, drafts, bounces
         )
         progress = ProgressReporter(uow, on_progress, drafts.get, progress_interval, monotonic)
         self._recorder = Recorder(

@@ -1,19 +1,24 @@
-"""/prospects connect-email: a user's own mailbox (login tried first, password kept encrypted), then their
-e-mails go out through it with their address in From; disconnect-email goes back to the shared server."""
+"""/prospects connect-email: a user's own mailbox (logins tried first, password kept encrypted), then their
+e-mails go out through it with their address in From and partners' replies are read from it (IMAP, a real
+Dovecot); disconnect-email goes back to the shared server."""
 
 from __future__ import annotations
 
 import json
+import ssl
 
 import pytest
 
 from bot import ids
+from bot.app import make_client
 from bot.devtools.harness import full_app, wait_for
+from bot.devtools.mail_samples import reply
+from bot.mail_polling import MailboxAlertDM
 from outreach.compose import DraftFields
 from outreach.models import Channel, DraftStatus, Partner
 from tests.fixtures.smtp import PASSWORD, USERNAME
 
-pytestmark = [pytest.mark.smtp, pytest.mark.clamd]
+pytestmark = [pytest.mark.smtp, pytest.mark.clamd, pytest.mark.imap]
 
 
 @pytest.fixture
@@ -34,7 +39,8 @@ def app(scenario_settings):
 def values(**fields):
     out = {}
     for block, value in fields.items():
-        kind = "static_select" if block == ids.BLOCK_ACCOUNT_SECURITY else "plain_text_input"
+        selects = (ids.BLOCK_ACCOUNT_SECURITY, ids.BLOCK_ACCOUNT_IMAP_SECURITY)
+        kind = "static_select" if block in selects else "plain_text_input"
         out[block] = {
             ids.ACTION_INPUT: {"type": kind, "selected_option": {"value": value}}
             if kind == "static_select"
@@ -58,7 +64,8 @@ def send_one(app):
     )
 
 
-def connect(app, server, password, ssl_ok=True):
+def connect(app, server, password, imap=None):
+    """Fill in and submit the form: SMTP on ``server``; IMAP on the Dovecot ``imap`` (IMAPS), or none."""
     before = len(app.standin.view_log)
     app.team("T0001").command("U0001", ids.COMMAND, "connect-email")
     form = app.opened_after(before)
@@ -73,6 +80,9 @@ def connect(app, server, password, ssl_ok=True):
             acct_security="tls",
             acct_username=USERNAME,
             acct_password=password,
+            acct_imap_host=imap.host if imap else "none",
+            acct_imap_port=str(imap.imaps_port) if imap else "",
+            acct_imap_security="tls",
         ),
     )
 
@@ -127,3 +137,48 @@ def test_connected_emails_go_out_through_the_users_own_account(
     assert "disconnected" in said["text"]
     send_one(app)
     assert [m["From"] for m in smtp_server.messages()] == ["Ann Lee <outreach@brand.example>"]
+
+
+@pytest.fixture
+def trusting(smtp_client_context, smtp_tls_files, dovecot, monkeypatch):
+    """Every TLS client of the app trusts the test SMTP server's and the test Dovecot's certificates."""
+    context = ssl.create_default_context(cafile=str(smtp_tls_files[0]))
+    context.load_verify_locations(cafile=str(dovecot.cert))
+    monkeypatch.setattr("ssl.create_default_context", lambda *a, **k: context)
+    dovecot.add_user(USERNAME, PASSWORD)  # the same login as the SMTP server's
+    return dovecot
+
+
+def test_replies_are_read_from_the_connected_mailbox_and_a_changed_password_is_told_once(
+    app, smtp_tls_server, trusting
+):
+    dovecot = trusting
+    connect(app, smtp_tls_server, PASSWORD, imap=dovecot)
+    wait_for(
+        lambda: [
+            v
+            for m, v in app.standin.view_log
+            if m == "views.update" and "replies and bounces are read" in json.dumps(v)
+        ],
+        what="connected, mailbox read",
+    )
+    send_one(app)
+    (email,) = smtp_tls_server.messages()
+    dovecot.append(USERNAME, reply(in_reply_to=email["Message-ID"], text="Happy to talk next week"))
+    poller = app.services.make_poller(MailboxAlertDM(make_client(app.settings), app.services.profiles))
+    (polled,) = poller.poll_all()
+    assert polled.replies == 1
+    told = wait_for(lambda: app.message_with("replied to your e-mail"), what="the reply told")
+    assert told["channel"] == "D0001" and "Happy to talk next week" in told["text"]
+
+    dovecot.set_password(USERNAME, "changed at the provider")
+    try:
+        (refused,) = poller.poll_all()
+        assert refused.refused
+        dm = wait_for(lambda: app.message_with("refused the login"), what="the refusal told")
+        assert f"{USERNAME}@{dovecot.host}" in dm["text"] and "/prospects connect-email" in dm["text"]
+        assert poller.poll_all() == []  # not polled again until the user connects again: told once
+        posted = [c.args["text"] for c in app.standin.calls_to("chat.postMessage")]
+        assert sum("refused the login" in text for text in posted) == 1
+    finally:
+        dovecot.set_password(USERNAME, PASSWORD)

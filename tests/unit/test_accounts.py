@@ -1,6 +1,6 @@
 import pytest
 
-from outreach.accounts import check_account
+from outreach.accounts import check_account, default_imap_host, with_imap_defaults
 from outreach.adapters.fernet_cipher import FernetCipher
 from outreach.models import MailAccount
 
@@ -50,3 +50,35 @@ def test_passwords_are_encrypted_and_come_back_only_with_the_same_key():
 
 def test_the_password_never_shows_in_a_repr():
     assert "app-pass" not in repr(account())
+
+
+@pytest.mark.parametrize(
+    ("smtp_host", "imap_host"),
+    [
+        ("smtp.gmail.com", "imap.gmail.com"),
+        ("SMTP.qq.com", "imap.qq.com"),
+        ("mail.example.com", "mail.example.com"),
+    ],
+)
+def test_the_imap_host_defaults_from_the_smtp_host(smtp_host, imap_host):
+    assert default_imap_host(smtp_host) == imap_host
+    filled = with_imap_defaults(account(host=smtp_host))
+    assert (filled.imap_host, filled.imap_port, filled.imap_security) == (imap_host, 993, "tls")
+
+
+def test_the_imap_port_follows_its_security_and_none_means_no_mailbox():
+    assert with_imap_defaults(account(imap_security="starttls")).imap_port == 143
+    assert with_imap_defaults(account(imap_host="imap.x.example", imap_port=1993)).imap_port == 1993
+    assert not with_imap_defaults(account(imap_host="None")).reads_mail
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"imap_host": "imap.example.com\r\nX"}, "imap_host"),
+        ({"imap_host": "imap.example.com", "imap_port": -1}, "imap_port"),
+        ({"imap_host": "imap.example.com", "imap_security": "none"}, "imap_security"),
+    ],
+)
+def test_each_bad_imap_field_is_named(changes, field):
+    assert [p.field for p in check_account(account(**changes))] == [field]

@@ -10,7 +10,7 @@ import pytest
 from bot.handlers.parsing import parse_dm_message, plain_text
 from outreach.conversation_reply import MAX_REFERENCES, first_line, re_subject, threading
 from outreach.conversations import held_reason, reply_channel
-from outreach.models import Attachment, Channel, ReceivedFile, ScanStatus, ScanVerdict, SentEmail
+from outreach.models import Attachment, Channel, ReceivedFile, ScanStatus, ScanVerdict, ThreadEmail
 
 AT = datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC)
 
@@ -78,8 +78,8 @@ def test_a_first_emails_subject_is_the_first_line_with_words():
     assert first_line("") == ""
 
 
-def sent(message_id: str, minutes: int) -> SentEmail:
-    return SentEmail(message_id, "Hi", "Ann", "ann@b.example", "U1", AT + timedelta(minutes=minutes))
+def sent(message_id: str, minutes: int) -> ThreadEmail:
+    return ThreadEmail(message_id, "Hi", "Ann", "ann@b.example", "U1", AT + timedelta(minutes=minutes))
 
 
 def test_a_reply_answers_the_last_email_of_either_side_and_references_all_in_order():

@@ -40,3 +40,12 @@ def test_values_are_parsed():
 def test_a_bad_log_level_is_named():
     with pytest.raises(SettingsError, match="LOG_LEVEL"):
         Settings.from_env({"LOG_LEVEL": "chatty"})
+
+
+def test_the_bounce_address_and_the_mailbox_poll_interval_are_read_and_checked():
+    s = Settings.from_env({"BOUNCE_ADDRESS": "bounces@bounce.example.com", "IMAP_POLL_SECONDS": "30"})
+    assert (s.bounce_address, s.imap_poll_seconds) == ("bounces@bounce.example.com", 30.0)
+    assert Settings.from_env({}).imap_poll_seconds == 60.0 and Settings.from_env({}).bounce_address == ""
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({"BOUNCE_ADDRESS": "Bounces <b@x.example>", "IMAP_POLL_SECONDS": "-1"})
+    assert "BOUNCE_ADDRESS" in str(err.value) and "IMAP_POLL_SECONDS" in str(err.value)
