@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 from outreach.attachments import AttachmentPolicy, ScanCache, check_attachments
 from outreach.bounce_address import BounceAddresses
+from outreach.conversations import held_reason
 from outreach.errors import AlreadyExists, Problem, ValidationFailed
 from outreach.inbound import received_file, stored_form
 from outreach.mail_parsing import DsnRecipient, InboundMail, looks_like_mail, parse_mail
@@ -292,7 +293,7 @@ class MailInboundService:
                 thread_id=thread.id,
                 draft_id=delivery.draft_id,
                 files=tuple(f.attachment for f in message.files if not f.quarantined),
-                held=tuple((f.attachment.filename, f.reason) for f in message.files if f.quarantined),
+                held=tuple((f.attachment.filename, held_reason(f)) for f in message.files if f.quarantined),
             )
         )
         return _stored(team, mail_id, delivery.id, thread.id, message)

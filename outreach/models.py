@@ -282,7 +282,9 @@ class ConversationEvent:
 
     The core makes these (an inbound reply, a bounce, an unsubscribe, a follow-up); the Slack adapter shows each
     to ``author_id`` in that conversation's Slack thread (a publisher that never holds the caller up). ``files``:
-    the partner's clean files, to be shown (uploaded) byte-identical; ``held``: files held back, (name, why).
+    the partner's clean files, to be shown (uploaded) byte-identical; ``held``: files held back, (name, why):
+    ``why`` is the file's problem code, ``infected: <signature>`` for a virus (outreach/conversations.py
+    ``held_reason``).
     """
 
     team_id: str

@@ -12,7 +12,7 @@ from outreach.models import (
     Channel,
     ConversationReply,
     DeliveryStatus,
-    SentEmail,
+    ThreadEmail,
     Thread,
     ThreadMessage,
 )
@@ -114,7 +114,7 @@ class FakeConversationReplies:
                 return reply
         return None
 
-    def sent_emails(self, team_id: str, mpid: str, limit: int = 20) -> list[SentEmail]:
+    def sent_emails(self, team_id: str, mpid: str, limit: int = 20) -> list[ThreadEmail]:
         tables = self._tx.tables
         sent = []
         for row in tables.deliveries.values():
@@ -131,7 +131,7 @@ class FakeConversationReplies:
                 sent.append(
                     (
                         d,
-                        SentEmail(
+                        ThreadEmail(
                             d.provider_message_id,
                             draft.subject,
                             draft.sender_name,

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import make_client
+from bot.conversations import ConversationThreads
 from bot.devtools.harness import wait_for
 from bot.devtools.mail_samples import dsn, reply
 from bot.devtools.slack_standin import SlackStandIn, SlackUser
@@ -66,10 +67,13 @@ def app(tmp_path, clamd, smtp_server):
         services.compose.submit("T1", "U_ANN", state.draft_id)
         assert services.make_worker(None).run_until_idle() == 1
         (sent,) = smtp_server.received
-        server = HttpServer(WsgiApp(None, routes=extra_routes(services, make_client(settings)))).start()
+        client = make_client(settings)
+        server = HttpServer(WsgiApp(None, routes=extra_routes(services, client))).start()
+        threads = ConversationThreads(services, client, sweep_seconds=0.2).start()
         try:
             yield server, standin, services, sent, state.draft_id
         finally:
+            threads.stop()
             server.stop()
             services.close()
 
@@ -105,8 +109,17 @@ def post(
             return exc.code, (json.loads(body) if body.startswith(b"{") else body.decode())
 
 
-def dms(standin):
-    return [c.args["text"] for c in standin.calls_to("chat.postMessage")]
+def in_thread(standin):
+    """What the author was shown in the conversation's thread in their DM: (its parent, its replies)."""
+    parents = [m for (c, _), m in sorted(standin.messages.items()) if c == "D_ANN" and not m.thread_ts]
+    if not parents:
+        return None, []
+    return parents[0], standin.thread("D_ANN", parents[0].ts)
+
+
+def shown(standin, replies):
+    """The replies in the conversation's thread, once there are ``replies`` of them."""
+    return wait_for(lambda: len(in_thread(standin)[1]) >= replies and in_thread(standin)[1], what="the thread")
 
 
 def test_a_signed_reply_is_stored_and_its_author_is_told_with_the_files_kept_and_held(app):
@@ -123,13 +136,14 @@ def test_a_signed_reply_is_stored_and_its_author_is_told_with_the_files_kept_and
     assert answer["kept"] == ["rates.pdf"] and answer["quarantined"] == [
         {"name": "invoice.pdf", "code": "infected"}
     ]
-    (dm,) = wait_for(lambda: dms(standin), what="the DM")
-    assert dm.startswith(":envelope_with_arrow: m1 replied to your e-mail: Interested! Rates attached.")
-    assert (
-        "Files kept: rates.pdf" in dm
-        and "Held back: invoice.pdf: the virus scanner found Outreach.Test.EICAR" in dm
-    )
-    assert standin.last("chat.postMessage").args["channel"] == "D_ANN"
+    said, uploaded = shown(standin, 2)
+    parent, _ = in_thread(standin)
+    assert parent.text == "Conversation with Acme Media"
+    text = json.dumps(said.blocks, ensure_ascii=False)
+    assert "Interested! Rates attached." in text
+    assert "invoice.pdf" in text and "the virus scanner found Outreach.Test.EICAR" in text
+    (file_id,) = uploaded.files  # the clean file, uploaded into the thread, byte-identical
+    assert standin.files[file_id].name == "rates.pdf" and standin.files[file_id].data == pdf()
     with services.uow() as uow:
         (thread,) = uow.threads.for_partner("T1", "m1")
         (message,) = uow.threads.get("T1", thread.id).messages
@@ -142,13 +156,13 @@ def test_a_replay_is_answered_as_a_duplicate_and_told_once(app):
     raw = reply(in_reply_to=sent.parsed()["Message-ID"])
     first, again = post(server, raw), post(server, raw, timestamp=NOW + 60)
     assert first[0] == again[0] == 200 and again[1]["duplicate"] is True and again[1]["id"] == first[1]["id"]
-    wait_for(lambda: dms(standin), what="the DM")
+    shown(standin, 1)
     without_id = reply(in_reply_to=sent.parsed()["Message-ID"], message_id="", text="no id here")
     keyed = {"Idempotency-Key": "mta-queue-4711"}
     assert post(server, without_id, headers=keyed)[1]["duplicate"] is False
     assert post(server, without_id, headers=keyed)[1]["duplicate"] is True
-    wait_for(lambda: len(dms(standin)) == 2, what="the second reply's DM")
-    assert len(dms(standin)) == 2
+    shown(standin, 2)
+    assert len(in_thread(standin)[1]) == 2  # each reply shown once, in the same thread
 
 
 def test_a_hard_bounce_suppresses_the_address_and_tells_the_author(app):
@@ -156,8 +170,8 @@ def test_a_hard_bounce_suppresses_the_address_and_tells_the_author(app):
     raw = dsn("al@acme.example", returned="none", to=sent.mail_from)  # matched by its VERP address alone
     status, answer = post(server, raw)
     assert status == 200 and answer["outcome"] == "bounce" and answer["hard"] is True
-    (dm,) = wait_for(lambda: dms(standin), what="the DM")
-    assert dm.startswith(":no_entry: Your e-mail to m1 bounced (5.1.1 smtp; 550")
+    (said,) = shown(standin, 1)
+    assert "An e-mail to Acme Media bounced: 5.1.1 smtp; 550" in said.blocks[0]["text"]["text"]
     with services.uow() as uow:
         assert uow.deliveries.get("T1", draft_id, "m1").status is DeliveryStatus.FAILED
         assert uow.suppressions.among("T1", ["al@acme.example"]) == {"al@acme.example": "bounced"}
@@ -174,7 +188,7 @@ def test_unmatched_mail_is_answered_ignored_and_shown_to_nobody(app):
     }
     status, answer = post(server, dsn("nobody@acme.example", original_id="<not-ours@x.example>"))
     assert status == 200 and answer["ignored"] == "unmatched"
-    assert dms(standin) == []
+    assert in_thread(standin) == (None, [])  # nothing shown
 
 
 @pytest.mark.parametrize(
@@ -192,7 +206,7 @@ def test_forged_stale_or_malformed_requests_are_refused_and_nothing_is_stored(ap
     assert got[0] == status and got[1]["error"] == error
     with services.uow() as uow:
         assert uow.threads.for_partner("T1", "m1") == []
-    assert dms(standin) == []
+    assert in_thread(standin) == (None, [])  # nothing shown
 
 
 def test_a_body_that_is_not_an_email_is_refused(app):
