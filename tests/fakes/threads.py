@@ -12,8 +12,8 @@ from outreach.models import (
     Channel,
     ConversationReply,
     DeliveryStatus,
-    ThreadEmail,
     Thread,
+    ThreadEmail,
     ThreadMessage,
 )
 from tests.fakes.tables import MessageRow, Transaction

@@ -119,7 +119,9 @@ def in_thread(standin):
 
 def shown(standin, replies):
     """The replies in the conversation's thread, once there are ``replies`` of them."""
-    return wait_for(lambda: len(in_thread(standin)[1]) >= replies and in_thread(standin)[1], what="the thread")
+    return wait_for(
+        lambda: len(in_thread(standin)[1]) >= replies and in_thread(standin)[1], what="the thread"
+    )
 
 
 def test_a_signed_reply_is_stored_and_its_author_is_told_with_the_files_kept_and_held(app):
