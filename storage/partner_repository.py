@@ -38,6 +38,7 @@ PARTNER_FIELDS = (
     "website",
     "categories",
     "description",
+    "timezone",
 )
 _T = cast(Table, PartnerRow.__table__)
 _PARTNER_COLUMNS = [_T.c[name] for name in ("team_id", "mpid", *PARTNER_FIELDS)]
@@ -65,6 +66,7 @@ def to_partner(row: Any) -> Partner:
         website=row.website,
         categories=tuple(row.categories or ()),
         description=row.description,
+        timezone=row.timezone,
     )
 
 
@@ -92,6 +94,7 @@ def _values(team_id: str, partner: Partner) -> dict[str, Any]:
         "website": partner.website,
         "categories": list(partner.categories),
         "description": partner.description,
+        "timezone": partner.timezone,
         "sort_name": sort_name_of(partner),
         "search_text": search_text_of(partner),
     }
@@ -361,6 +364,16 @@ class SqlProspectRepository:
             )
             changed += _rowcount(result)
         return changed
+
+    def contacts(self, team_id: str, mpids: Collection[str]) -> dict[str, tuple[datetime, str]]:
+        found: dict[str, tuple[datetime, str]] = {}
+        for chunk in chunks(sorted(set(mpids))):
+            stmt = select(_T.c.mpid, _T.c.last_contacted_at, _T.c.last_contacted_by).where(
+                _T.c.team_id == team_id, _T.c.mpid.in_(chunk), _T.c.last_contacted_at.is_not(None)
+            )
+            for mpid, at, by in self._session.execute(stmt):
+                found[mpid] = (at, by)
+        return found
 
 
 # Built once: the send pipeline marks a partner contacted for every message sent.

@@ -41,7 +41,16 @@ from outreach.delivery.throttle import MESSAGES, SERVER, Throttle, own_mailbox
 from outreach.errors import DeliveryFailed, Refusal
 from outreach.layouts import Layouts
 from outreach.models import Channel, Claimed, ReadyMail
-from outreach.ports import Clock, Mailer, MailSession, MessageTransport, Scanner, Sniffer, UnitOfWork
+from outreach.ports import (
+    Clock,
+    ConversationEvents,
+    Mailer,
+    MailSession,
+    MessageTransport,
+    Scanner,
+    Sniffer,
+    UnitOfWork,
+)
 from outreach.rendering import TrackingConfig
 from outreach.unsubscribe import UnsubscribeLinks
 
@@ -78,6 +87,7 @@ class DeliveryWorker:
         personal_mailer: Callable[[str, str], Mailer | None] | None = None,
         progress_interval: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        events: ConversationEvents | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -101,6 +111,7 @@ class DeliveryWorker:
             worker_id=worker_id,
             drafts=drafts,
             progress=progress,
+            events=events,
         )
 
     def run_once(self, draft_id: int | None = None) -> int:
@@ -221,7 +232,9 @@ class DeliveryWorker:
         """One in-platform message: in flight (committed), sent, recorded."""
         message = batch.message(item)
         outcome: Outcome
-        if isinstance(message, Refusal):
+        if isinstance(message, Skip):
+            outcome = Skipped(item, message.code)
+        elif isinstance(message, Refusal):
             outcome = Refused(item, message)
         elif self._transport is None:
             outcome = Refused(item, NO_TRANSPORT)
