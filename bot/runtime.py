@@ -13,10 +13,12 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import build_app, make_client
+from bot.conversation_dm import ConversationDM
 from bot.digest import DigestJob
 from bot.handlers.registry import register_all
 from bot.http import HttpServer, WsgiApp
 from bot.routes import extra_routes
+from bot.schedule_dm import ScheduleDM
 from bot.sending import BackgroundSender, ProgressDM
 from bot.settings import Settings
 from bot.wiring import Services, build_services
@@ -40,6 +42,14 @@ def _app(services: Services) -> tuple[App, ProgressDM, WebClient]:
         first_delivery=services.redelivery.first_delivery,
     )
     return app, ProgressDM(services, client), client
+
+
+def _sender(services: Services, progress: ProgressDM | None, client: WebClient | None) -> BackgroundSender:
+    """A delivery worker in the background, telling authors in Slack when there is a Slack to tell them in."""
+    if client is None:
+        return BackgroundSender(services, progress)
+    events = ConversationDM(services, client)
+    return BackgroundSender(services, progress, events=events, schedules=ScheduleDM(services, client))
 
 
 def _scheduler(services: Services, client: WebClient) -> BackgroundScheduler:
@@ -76,7 +86,7 @@ def serve(settings: Settings, host: str, port: int, *, worker: bool = True) -> i
     app, progress, client = _app(services)
     wsgi = WsgiApp(app, routes=extra_routes(services, client), health=health(services))
     server = HttpServer(wsgi, host=host, port=port)
-    sender = BackgroundSender(services, progress).start() if worker else None
+    sender = _sender(services, progress, client).start() if worker else None
     scheduler = _scheduler(services, client)
     server.start()
     log.info("serving Slack at http://%s:%s/slack/events", host, server.port)
@@ -97,7 +107,7 @@ def socket_mode(settings: Settings, *, worker: bool = True) -> int:
     services = build_services(settings)
     app, progress, client = _app(services)
     handler = SocketModeHandler(app, settings.slack_app_token)
-    sender = BackgroundSender(services, progress).start() if worker else None
+    sender = _sender(services, progress, client).start() if worker else None
     scheduler = _scheduler(services, client)
     # Slack comes over the socket; partners' replies and unsubscribe links still need HTTP.
     routes = WsgiApp(None, routes=extra_routes(services, client), health=health(services))
@@ -119,8 +129,13 @@ def socket_mode(settings: Settings, *, worker: bool = True) -> int:
 def workers(settings: Settings, count: int) -> int:
     """Delivery workers as a process of their own; several may run against one PostgreSQL."""
     services = build_services(settings)
-    progress = ProgressDM(services, make_client(settings)) if settings.slack_configured else None
-    senders = [BackgroundSender(services, progress).start() for _ in range(count)]
+    client = make_client(settings) if settings.slack_configured else None
+    progress = ProgressDM(services, client) if client is not None else None
+    events = ConversationDM(services, client) if client is not None else None
+    schedules = ScheduleDM(services, client) if client is not None else None
+    senders = [
+        BackgroundSender(services, progress, events=events, schedules=schedules).start() for _ in range(count)
+    ]
     log.info("%d delivery worker(s) running", count)
     try:
         _wait_for_signal()

@@ -26,10 +26,12 @@ from outreach.compose import ComposeService
 from outreach.compose_flow import ComposeFlow
 from outreach.delivery import DeliveryWorker, ProgressListener, RetryPolicy, Throttle
 from outreach.digest import DigestService
+from outreach.followups import FollowupService
 from outreach.home import HomeService
 from outreach.inbound import InboundService
 from outreach.layouts import Layouts
-from outreach.ports import Clock
+from outreach.outbox import Outbox
+from outreach.ports import Clock, ConversationEvents
 from outreach.prospecting import ProspectService
 from outreach.redelivery import RedeliveryFilter
 from outreach.rendering import TrackingConfig
@@ -50,7 +52,7 @@ class Services:
     compose: ComposeService
     profiles: UserProfiles
     files: SlackFiles
-    make_worker: Callable[[ProgressListener | None], DeliveryWorker]
+    make_worker: Callable[..., DeliveryWorker]  # (progress listener, conversation events=None)
     senders: SenderPolicy
     unsubscribe: UnsubscribeLinks
     close: Callable[[], None]  # releases the database connections
@@ -61,6 +63,8 @@ class Services:
     unsubscriber: Unsubscriber  # what the /unsubscribe link does
     compose_flow: ComposeFlow  # the compose form's use cases (over compose); a stored plan sets wake
     digest: DigestService  # who is due a digest of unsent drafts (DIGEST_MIN_AGE_HOURS)
+    outbox: Outbox  # /prospects drafts (scheduled sends, follow-ups to come) and the scheduled sends' runner
+    followups: FollowupService  # cancelling a send's follow-ups
     wake: threading.Event = field(default_factory=threading.Event)  # set when there is new work to send
 
 
@@ -125,7 +129,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
 
     worker_name = f"{socket.gethostname()}:{os.getpid()}"
 
-    def make_worker(on_progress: ProgressListener | None) -> DeliveryWorker:
+    def make_worker(
+        on_progress: ProgressListener | None, events: ConversationEvents | None = None
+    ) -> DeliveryWorker:
         return DeliveryWorker(
             uow=uow,
             clock=clock,
@@ -145,6 +151,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             on_progress=on_progress,
             unsubscribe=unsubscribe,
             personal_mailer=personal_mailer,
+            events=events,
         )
 
     compose = ComposeService(
@@ -184,5 +191,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         unsubscriber=Unsubscriber(unsubscribe, uow, clock),
         compose_flow=ComposeFlow(compose, work_waiting=wake.set),
         digest=DigestService(uow, clock, timedelta(hours=settings.digest_min_age_hours)),
+        outbox=Outbox(compose, uow, clock, work_waiting=wake.set),
+        followups=FollowupService(uow, clock),
         wake=wake,
     )

@@ -159,6 +159,7 @@ class SchedulePlan:
     local_zone: str
     recipients: int
     skipped: int
+    followups: int = 0
 
 
 @dataclass(frozen=True)
@@ -289,7 +290,7 @@ class ComposeService:
                     attachments=attachments,
                     followups=fields.followups,
                     send_at=fields.send_at,
-                    local_zone=fields.local_zone if fields.send_at is not None else "",
+                    local_zone=fields.local_zone,
                 )
             )
             uow.commit()
@@ -479,7 +480,7 @@ class ComposeService:
                 )
             )
             uow.commit()
-        return SchedulePlan(draft_id, draft.send_at, draft.local_zone, pending, skipped)
+        return SchedulePlan(draft_id, draft.send_at, draft.local_zone, pending, skipped, len(draft.followups))
 
     @staticmethod
     def _already(uow: UnitOfWork, team_id: str, draft_id: int) -> SendPlan:

@@ -286,12 +286,17 @@ class FollowupService:
         self._uow = uow
         self._clock = clock
 
-    def remaining(self, team_id: str, author_id: str, draft_id: int) -> tuple[Draft, ...]:
-        """The send's steps still to come or going (the author's send only; NotFound otherwise)."""
+    def steps(self, team_id: str, author_id: str, draft_id: int) -> tuple[Draft, ...]:
+        """Every step of the send ``draft_id`` (or of the send a step belongs to), in order: the author's send
+        only (NotFound otherwise)."""
         with self._uow() as uow:
             root = self._root(uow, team_id, author_id, draft_id)
             assert root.id is not None
-            return tuple(s for s in uow.drafts.steps(team_id, root.id) if s.status in PENDING_STEP)
+            return tuple(uow.drafts.steps(team_id, root.id))
+
+    def remaining(self, team_id: str, author_id: str, draft_id: int) -> tuple[Draft, ...]:
+        """The send's steps still to come or going."""
+        return tuple(s for s in self.steps(team_id, author_id, draft_id) if s.status in PENDING_STEP)
 
     def cancel(self, team_id: str, author_id: str, draft_id: int) -> Cancelled:
         """Stop the send's remaining steps (``draft_id``: the send or one of its steps). Raises NotFound."""

@@ -9,6 +9,11 @@
   (https://api.slack.com/interactivity/handling#message_responses).
 * Every message is checked as Slack checks it (bot/devtools/slack_payloads.py): ``invalid_blocks``,
   ``msg_too_long``.
+* A reply in a thread (``chat.postMessage`` with ``thread_ts``) names a message of the same channel that is not itself
+  a reply — "Avoid using a reply's ts value; use its parent instead"
+  (https://api.slack.com/methods/chat.postMessage#arg_thread_ts, https://api.slack.com/messaging/managing#threading).
+  What Slack does with a ts that names no message is not documented: refused (``thread_not_found``, the error
+  conversations.replies gives), the stricter reading.
 """
 
 from __future__ import annotations
@@ -42,20 +47,24 @@ class Message:
     ephemeral: bool = False
     user: str = ""  # who sees an ephemeral message
     version: int = 1
+    thread_ts: str = ""  # a reply: the ts of the message it is in the thread of
 
     def snapshot(self) -> dict[str, Any]:
         """What a test reads: the message as shown, with where it is."""
-        return {
+        shown = {
             "channel": self.channel,
             "ts": self.ts,
             "is_ephemeral": self.ephemeral,
             "text": self.text,
             "blocks": self.blocks,
         }
+        if self.thread_ts:
+            shown["thread_ts"] = self.thread_ts
+        return shown
 
     def payload(self, team_id: str) -> dict[str, Any]:
         """The ``message`` object Slack puts in an interaction from a (non-ephemeral) message."""
-        return {
+        message = {
             "type": "message",
             "user": BOT_USER,
             "bot_id": BOT_ID,
@@ -65,6 +74,9 @@ class Message:
             "text": self.text,
             "blocks": self.blocks,
         }
+        if self.thread_ts:
+            message["thread_ts"] = self.thread_ts
+        return message
 
 
 @dataclass
@@ -153,11 +165,16 @@ class SlackMessages:
         channel = str(args.get("channel", ""))
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
+        thread_ts = str(args.get("thread_ts") or "")
+        if thread_ts:
+            parent = self.messages.get((channel, thread_ts))
+            if parent is None or parent.ephemeral or parent.thread_ts:
+                return {"ok": False, "error": "thread_not_found"}
         text, blocks, refused = self._checked(args)
         if refused:
             return refused
         ts = self._ts()
-        message = Message(channel, ts, text, blocks)
+        message = Message(channel, ts, text, blocks, thread_ts=thread_ts)
         self.messages[(channel, ts)] = message
         self.writes.append((channel, ts))
         return {"ok": True, "channel": channel, "ts": ts, "message": message.payload(self._team_id)}

@@ -27,7 +27,13 @@ def register_all(app: App, services: Services) -> None:
     market = marketplace.MarketplaceHandlers(profiles, services.prospects, forms, modals)
     listing = prospects.ProspectHandlers(profiles, services.prospects, forms.open_new, market.open_card)
     draft_handlers = drafts.DraftHandlers(
-        profiles, services.compose, services.compose_flow, services.senders, forms
+        profiles,
+        services.compose,
+        services.compose_flow,
+        services.senders,
+        forms,
+        services.outbox,
+        services.followups,
     )
     accounts = account.AccountHandlers(profiles, services.accounts, modals)
     screens: dict[str, commands.Screen] = {
