@@ -323,7 +323,9 @@ class ProgressDM:
             channel = channel or self._client.conversations_open(users=progress.author_id)["channel"]["id"]
             first = blocks if not progress.finished else build_progress(draft, counts, t, self._steps(draft))
             in_thread = thread[1] if thread is not None and thread[0] == channel else None
-            posted = self._client.chat_postMessage(channel=channel, text=text, blocks=first, thread_ts=in_thread)
+            posted = self._client.chat_postMessage(
+                channel=channel, text=text, blocks=first, thread_ts=in_thread
+            )
             channel, ts = str(posted.get("channel") or channel), str(posted["ts"])
             self._record(key, channel=channel, ts=ts, keep=progress.finished)
             if not progress.finished:

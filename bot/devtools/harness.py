@@ -332,7 +332,9 @@ def followup_values(key: int, days: int, content: str, subject: str | None = Non
     """``view.state.values`` of the follow-up step ``key``: a number_input's value is a string (SLACK.md §1.4)."""
     values: dict[str, Any] = {
         ids.followup_block(key, "days"): {ids.ACTION_INPUT: {"type": "number_input", "value": str(days)}},
-        ids.followup_block(key, "content"): {ids.ACTION_INPUT: {"type": "plain_text_input", "value": content}},
+        ids.followup_block(key, "content"): {
+            ids.ACTION_INPUT: {"type": "plain_text_input", "value": content}
+        },
     }
     if subject is not None:
         values[ids.followup_block(key, "subject")] = {
