@@ -50,9 +50,10 @@ class Gone:
 
 @dataclass(frozen=True, slots=True)
 class AlreadySending:
-    """The draft is being (or was) sent: nothing changed."""
+    """The draft is being (or was) sent, or is scheduled: nothing changed."""
 
     channel: Channel | None = None  # the draft's, when it was read
+    scheduled: bool = False  # it waits for its time (Cancel in /prospects drafts makes it a draft again)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +221,7 @@ class ComposeFlow:
         except NotFound:
             return Gone()
         if state.draft.status is not DraftStatus.DRAFT:
-            return AlreadySending(state.draft.channel)
+            return AlreadySending(state.draft.channel, state.draft.status is DraftStatus.SCHEDULED)
         if not may_send():
             return NotAllowed(state.draft.channel)
         return Editable(state)

@@ -147,7 +147,8 @@ def build_opened_view(outcome: Opened, draft_id: int, t: Translator, usergroup: 
         return build_refusal_view(t, usergroup, outcome.channel or Channel.EMAIL)
     if isinstance(outcome, AlreadySending):
         channel = outcome.channel or Channel.EMAIL
-        return build_notice_view(t("compose.title_email"), t("compose.already_sending"), draft_id, channel, t)
+        why = t("compose.already_scheduled") if outcome.scheduled else t("compose.already_sending")
+        return build_notice_view(t("compose.title_email"), why, draft_id, channel, t)
     return build_gone_view(t, draft_id)
 
 

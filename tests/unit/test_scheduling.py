@@ -12,7 +12,7 @@ import pytest
 from outreach.attachments import AttachmentPolicy, InMemoryScanCache
 from outreach.clock import FixedClock
 from outreach.compose import ComposeService, DraftFields
-from outreach.compose_flow import ComposeFlow, Invalid, Scheduled, Submission
+from outreach.compose_flow import AlreadySending, ComposeFlow, Invalid, Scheduled, Submission
 from outreach.errors import DraftNotEditable, ValidationFailed
 from outreach.layouts import Layouts
 from outreach.models import Channel, DraftStatus, FollowUp, Partner, ScanStatus, ScanVerdict
@@ -248,3 +248,12 @@ def test_the_list_shows_drafts_scheduled_sends_soonest_first_and_sends_with_foll
     assert series.draft.id == with_steps and [s.step for s in series.remaining] == [1, 2]
     with pytest.raises(ValidationFailed):
         env.compose.schedule(T1, "U1", plain)  # no time picked
+
+
+def test_a_scheduled_send_opened_says_how_to_change_it(env):
+    draft_id = env.draft(None)
+    env.submit(draft_id, NOW + timedelta(days=1))
+    opened = env.flow.open(T1, "U1", draft_id, lambda: True)
+    assert isinstance(opened, AlreadySending) and opened.scheduled
+    env.outbox.unschedule(T1, "U1", draft_id)
+    assert not isinstance(env.flow.open(T1, "U1", draft_id, lambda: True), AlreadySending)
