@@ -83,6 +83,29 @@ ACTION_COMPOSE_PREVIEW = "compose.preview"
 ACTION_COMPOSE_SEND_TEST = "compose.send_test"
 ACTION_COMPOSE_SAVE_DRAFT = "compose.save_draft"
 ACTION_PREVIEW_FOR = "compose.preview_for"
+# Follow-ups in the form: each step's blocks carry its key (kept in private_metadata), so that adding or removing
+# a step re-renders the form with views.update and Slack keeps what was typed in every other block.
+ACTION_FOLLOWUP_ADD = "compose.followup_add"
+ACTION_FOLLOWUP_REMOVE = "compose.followup_remove"  # value: the step's key
+BLOCK_FOLLOWUP_ADD = "followup_add"
+BLOCK_SEND_AT = "send_at"  # datetimepicker: send later
+BLOCK_SEND_LOCAL = "send_local"  # checkbox: at that time of day in each partner's time zone
+FOLLOWUP_PARTS = ("head", "days", "subject", "content")
+
+
+def followup_block(key: int, part: str) -> str:
+    """The block id of one part of the follow-up step ``key``: ``followup_2_content``."""
+    return f"followup_{key}_{part}"
+
+
+def followup_of(block_id_value: str) -> tuple[int, str] | None:
+    """(key, part) of a follow-up step's block id; None for any other block."""
+    base, _, rest = block_id_value.partition("followup_")
+    key, _, part = rest.partition("_")
+    if base or not key.isdigit() or part not in FOLLOWUP_PARTS:
+        return None
+    return int(key), part
+
 
 # The user's own e-mail account ---------------------------------------------------------------------------------
 CALLBACK_CONNECT_EMAIL = "account.connect"
@@ -101,6 +124,9 @@ ACTION_DRAFT_OPEN = "draft.open"
 ACTION_DRAFT_SEND = "draft.send"
 ACTION_DRAFT_DELETE = "draft.delete"
 ACTION_RETRY_FAILED = "delivery.retry_failed"
+ACTION_UNSCHEDULE = "draft.unschedule"  # a scheduled send back to a draft
+ACTION_SEND_NOW = "draft.send_now"  # a scheduled send, at once
+ACTION_FOLLOWUPS_CANCEL = "followups.cancel"  # a send's remaining follow-ups (value: its draft id)
 
 
 def block_id(base: str, render: int | str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from bot import ids
 from bot.i18n import Translator, catalog
@@ -14,6 +14,7 @@ FIELD_BLOCKS = {
     "subject": ids.BLOCK_SUBJECT,
     "content": ids.BLOCK_CONTENT,
     "attachments": ids.BLOCK_ATTACHMENTS,
+    "send_at": ids.BLOCK_SEND_AT,
 }
 MAX_ERROR_TEXT = 1900  # Slack shows a block error under its input; keep it readable
 
@@ -23,9 +24,7 @@ def describe(problem: Problem, t: Translator) -> str:
     if t.locale == "en":
         return problem.message
     params = dict(problem.params)
-    params.setdefault(
-        "field", t(f"field.{problem.field}") if f"field.{problem.field}" in catalog("en") else ""
-    )
+    params.setdefault("field", _field_label(problem.field, t))
     code = problem.code
     if code == "unknown_token" and not params.get("suggestion"):
         code = "unknown_token_none"
@@ -35,12 +34,22 @@ def describe(problem: Problem, t: Translator) -> str:
     return problem.message
 
 
-def block_errors(problems: Iterable[Problem], t: Translator, present: set[str]) -> dict[str, str]:
+def _field_label(field: str, t: Translator) -> str:
+    """A field's name in the user's language: ``followup.2.content`` is "Follow-up 2: content"."""
+    parts = field.split(".")
+    if parts[0] == "followup" and len(parts) == 3 and f"field.followup_{parts[2]}" in catalog("en"):
+        return t(f"field.followup_{parts[2]}", step=parts[1])
+    return t(f"field.{field}") if f"field.{field}" in catalog("en") else ""
+
+
+def block_errors(
+    problems: Iterable[Problem], t: Translator, present: set[str], blocks: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """``response_action: errors`` wants {input block_id: text}; problems of fields not in the form go to
-    the content block so none is lost."""
+    the content block so none is lost. ``blocks``: more fields' blocks (a form's follow-up steps)."""
     errors: dict[str, list[str]] = {}
     for p in problems:
-        block = FIELD_BLOCKS.get(p.field, ids.BLOCK_CONTENT)
+        block = (blocks or {}).get(p.field) or FIELD_BLOCKS.get(p.field, ids.BLOCK_CONTENT)
         if block not in present:
             block = ids.BLOCK_CONTENT
         errors.setdefault(block, []).append(describe(p, t))

@@ -18,6 +18,9 @@ thread, started and stopped with the :class:`bot.sending.BackgroundSender` (s) t
 - **Never waiting on Slack in a worker.** The publisher's client does not sleep on 429: a 429 pauses this
   workspace's DMs in this process for ``Retry-After``, while later events are coalesced. (Each process learns
   of a 429 from its own calls; the spacing shared through the database is what keeps 429s rare.)
+- **Follow-ups in the send's thread.** A follow-up step's DM is a reply in the thread of its send's DM (the send's
+  notice: its channel and ts), written like any other; a send with follow-ups shows its steps and **Cancel
+  follow-ups** while some are still to come.
 - **The summary is never dropped.** A finished event is kept until shown (tried again after a 429 or a transient
   error; given up after a few refusals that will not pass, such as ``channel_not_found``). A summary owed by a
   process that stopped first is found in the database by any other (:meth:`ProgressDM._sweep`).
@@ -45,6 +48,7 @@ from bot.slack_budget import WorkspaceGate, no_wait_client, retry_after, spread,
 from bot.users import Profile
 from bot.wiring import Services
 from outreach.delivery import Progress
+from outreach.errors import NotFound
 from outreach.models import DeliveryStatus, Draft, DraftStatus, SendNotice
 
 log = logging.getLogger(__name__)
@@ -300,10 +304,11 @@ class ProgressDM:
         compose = self._services.compose
         if progress.finished:
             report = compose.report(progress.team_id, progress.author_id, progress.draft_id, unsent_only=True)
-            draft, counts, blocks = report.draft, report.counts, build_summary(report, t)
+            draft, counts = report.draft, report.counts
+            blocks = build_summary(report, t, self._steps(draft))
         else:
             draft, counts = self._draft(progress), progress.counts
-            blocks = build_progress(draft, counts, t)
+            blocks = build_progress(draft, counts, t, self._steps(draft))
         text = t(
             "progress.counts",
             sent=counts.get(DeliveryStatus.SENT, 0),
@@ -312,9 +317,15 @@ class ProgressDM:
         )
         channel, ts = notice.channel, notice.ts
         if not ts:  # the first write: a new DM (a summary replaces it at once, as it replaces any progress)
+            thread = self._thread_of(draft)
+            if thread is not None:
+                channel = channel or thread[0]
             channel = channel or self._client.conversations_open(users=progress.author_id)["channel"]["id"]
-            first = blocks if not progress.finished else build_progress(draft, counts, t)
-            posted = self._client.chat_postMessage(channel=channel, text=text, blocks=first)
+            first = blocks if not progress.finished else build_progress(draft, counts, t, self._steps(draft))
+            in_thread = thread[1] if thread is not None and thread[0] == channel else None
+            posted = self._client.chat_postMessage(
+                channel=channel, text=text, blocks=first, thread_ts=in_thread
+            )
             channel, ts = str(posted.get("channel") or channel), str(posted["ts"])
             self._record(key, channel=channel, ts=ts, keep=progress.finished)
             if not progress.finished:
@@ -367,6 +378,26 @@ class ProgressDM:
                 log.warning("could not record giving up on draft %s (%s)", key[1], key[0])
             return
         self._later(key, event, min(60.0, 2.0 ** min(event.attempts, 6)))
+
+    def _steps(self, draft: Draft) -> tuple[Draft, ...]:
+        """The follow-up steps of the send ``draft`` is (or belongs to); none for a plain send (no read)."""
+        if not draft.followups and not draft.step:
+            return ()
+        assert draft.id is not None
+        try:
+            return self._services.followups.steps(draft.team_id, draft.author_id, draft.id)
+        except NotFound:
+            return ()
+
+    def _thread_of(self, draft: Draft) -> tuple[str, str] | None:
+        """(channel, ts) of the DM of the send a follow-up step belongs to: the step is written in its thread."""
+        if draft.parent_id is None:
+            return None
+        with self._services.uow() as uow:
+            parent = uow.send_notices.get(draft.team_id, draft.parent_id)
+        if parent is None or not parent.channel or not parent.ts:
+            return None
+        return parent.channel, parent.ts
 
     def _draft(self, progress: Progress) -> Draft:
         """The draft being sent (it cannot change while it is sent: read once per send)."""

@@ -19,6 +19,7 @@ from bot.handlers.registry import register_all
 from bot.http import HttpServer, WsgiApp
 from bot.mail_polling import LoggedAlerts, MailboxAlertDM, MailPollJob
 from bot.routes import extra_routes
+from bot.schedule_dm import ScheduleDM
 from bot.sending import BackgroundSender, ProgressDM
 from bot.settings import Settings
 from bot.wiring import Services, build_services
@@ -42,6 +43,13 @@ def _app(services: Services) -> tuple[App, ProgressDM, WebClient]:
         first_delivery=services.redelivery.first_delivery,
     )
     return app, ProgressDM(services, client), client
+
+
+def _sender(services: Services, progress: ProgressDM | None, client: WebClient | None) -> BackgroundSender:
+    """A delivery worker in the background; scheduled sends that could not start are told to their authors when
+    there is a Slack to tell them in (conversation events go to services.conversation_events either way)."""
+    schedules = ScheduleDM(services, client) if client is not None else None
+    return BackgroundSender(services, progress, schedules=schedules)
 
 
 def _scheduler(services: Services, client: WebClient | None, *, digest: bool = True) -> BackgroundScheduler:
@@ -82,7 +90,7 @@ def serve(settings: Settings, host: str, port: int, *, worker: bool = True) -> i
     app, progress, client = _app(services)
     wsgi = WsgiApp(app, routes=extra_routes(services, client), health=health(services))
     server = HttpServer(wsgi, host=host, port=port)
-    sender = BackgroundSender(services, progress).start() if worker else None
+    sender = _sender(services, progress, client).start() if worker else None
     scheduler = _scheduler(services, client)
     threads = ConversationThreads(services, client).start()
     server.start()
@@ -105,7 +113,7 @@ def socket_mode(settings: Settings, *, worker: bool = True) -> int:
     services = build_services(settings)
     app, progress, client = _app(services)
     handler = SocketModeHandler(app, settings.slack_app_token)
-    sender = BackgroundSender(services, progress).start() if worker else None
+    sender = _sender(services, progress, client).start() if worker else None
     scheduler = _scheduler(services, client)
     threads = ConversationThreads(services, client).start()
     # Slack comes over the socket; partners' replies and unsubscribe links still need HTTP.
@@ -133,7 +141,8 @@ def workers(settings: Settings, count: int) -> int:
     progress = ProgressDM(services, client) if client is not None else None
     # Conversation events published here (follow-ups) are recorded either way; shown here when Slack is set.
     threads = ConversationThreads(services, client).start() if client is not None else None
-    senders = [BackgroundSender(services, progress).start() for _ in range(count)]
+    schedules = ScheduleDM(services, client) if client is not None else None
+    senders = [BackgroundSender(services, progress, schedules=schedules).start() for _ in range(count)]
     scheduler = _scheduler(services, client, digest=False)  # mailboxes only: the digest runs with Slack's app
     log.info("%d delivery worker(s) running", count)
     try:

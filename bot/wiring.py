@@ -33,13 +33,15 @@ from outreach.conversation_reply import ReplyService
 from outreach.conversations import ConversationFeed
 from outreach.delivery import DeliveryWorker, ProgressListener, RetryPolicy, Throttle
 from outreach.digest import DigestService
+from outreach.followups import FollowupService
 from outreach.home import HomeService
 from outreach.inbound import InboundService
 from outreach.layouts import Layouts
 from outreach.mail_inbound import MailInboundService
 from outreach.mailbox_polling import MailboxPoller
 from outreach.mailmsg import mail_from_address
-from outreach.ports import Clock, MailboxAlerts
+from outreach.outbox import Outbox
+from outreach.ports import Clock, ConversationEvents, MailboxAlerts
 from outreach.prospecting import ProspectService
 from outreach.redelivery import RedeliveryFilter
 from outreach.rendering import TrackingConfig
@@ -60,7 +62,7 @@ class Services:
     compose: ComposeService
     profiles: UserProfiles
     files: SlackFiles
-    make_worker: Callable[[ProgressListener | None], DeliveryWorker]
+    make_worker: Callable[..., DeliveryWorker]  # (progress listener, conversation events=None)
     senders: SenderPolicy
     unsubscribe: UnsubscribeLinks
     close: Callable[[], None]  # releases the database connections
@@ -76,6 +78,8 @@ class Services:
     replies: ReplyService  # a reply written in a conversation's Slack thread, back to the partner
     mail_inbound: MailInboundService  # e-mail replies and bounces (POST /mail/inbound, users' mailboxes)
     make_poller: Callable[[MailboxAlerts], MailboxPoller]  # reads users' own mailboxes (IMAP)
+    outbox: Outbox  # /prospects drafts (scheduled sends, follow-ups to come) and the scheduled sends' runner
+    followups: FollowupService  # cancelling a send's follow-ups
     wake: threading.Event = field(default_factory=threading.Event)  # set when there is new work to send
 
 
@@ -154,7 +158,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
 
     worker_name = f"{socket.gethostname()}:{os.getpid()}"
 
-    def make_worker(on_progress: ProgressListener | None) -> DeliveryWorker:
+    def make_worker(
+        on_progress: ProgressListener | None, events: ConversationEvents | None = None
+    ) -> DeliveryWorker:
         return DeliveryWorker(
             uow=uow,
             clock=clock,
@@ -175,6 +181,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             unsubscribe=unsubscribe,
             personal_mailer=personal_mailer,
             bounces=bounces,
+            events=events if events is not None else outbox,  # follow-ups' events, shown in their threads
         )
 
     recent_contact = (
@@ -258,6 +265,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             policy=policy,
             work_waiting=wake.set,
         ),
+        outbox=Outbox(compose, uow, clock, work_waiting=wake.set),
+        followups=FollowupService(uow, clock),
         wake=wake,
         mail_inbound=mail_inbound,
         make_poller=make_poller,

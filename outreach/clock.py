@@ -1,8 +1,9 @@
-"""Clocks: the system clock for production, a fixed one for tests and demos."""
+"""Clocks: the system clock for production, a fixed one for tests and demos, and one that runs ahead."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import threading
+from datetime import UTC, datetime, timedelta
 
 
 class SystemClock:
@@ -21,3 +22,20 @@ class FixedClock:
 
     def set(self, at: datetime) -> None:
         self._at = at.astimezone(UTC)
+
+
+class OffsetClock:
+    """The system clock moved ahead by an offset that grows when told: time still flows (workers, leases and
+    retries behave as in production) but days pass in a call (``advance``), for tests of what waits for days."""
+
+    def __init__(self, offset: timedelta = timedelta(0)) -> None:
+        self._offset = offset
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) + self._offset
+
+    def advance(self, delta: timedelta) -> None:
+        with self._lock:
+            self._offset += delta

@@ -17,7 +17,13 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from outreach.attachments import AttachmentCheck, AttachmentPolicy, ScanCache, check_attachments
+from outreach.attachments import (
+    AttachmentCheck,
+    AttachmentPolicy,
+    ScanCache,
+    check_attachments,
+    recheck_for_send,
+)
 from outreach.errors import (
     DeliveryFailed,
     DraftNotEditable,
@@ -25,6 +31,7 @@ from outreach.errors import (
     Problem,
     ValidationFailed,
 )
+from outreach.followups import followup_problems, steps_of
 from outreach.layouts import Layouts
 from outreach.models import (
     AuditEvent,
@@ -33,6 +40,7 @@ from outreach.models import (
     DeliveryStatus,
     Draft,
     DraftStatus,
+    FollowUp,
     OutgoingEmail,
     OutgoingMessage,
     Partner,
@@ -40,6 +48,7 @@ from outreach.models import (
 )
 from outreach.ports import Clock, Mailer, Scanner, Sniffer, UnitOfWork
 from outreach.rendering import TrackingConfig, email_for, message_for, prepare
+from outreach.scheduling import local_due, send_at_problems, start_at, zone
 from outreach.tokens import MissingValues, Template, check
 from outreach.validation import check_email_address, check_headers
 
@@ -105,6 +114,9 @@ class DraftFields:
     subject: str = ""
     content: str = ""
     keep_attachment_ids: tuple[int, ...] | None = None  # None: keep every attached file
+    followups: tuple[FollowUp, ...] = ()
+    send_at: datetime | None = None  # send later: when (None: at once)
+    local_zone: str = ""  # send later in each partner's time zone: the author's zone, to read ``send_at`` in
 
 
 SHOWN = 10  # how many recipients (and skipped ones) a state names; the form shows ten of each
@@ -121,6 +133,7 @@ class ComposeState:
     recipient_count: int = 0
     skipped_count: int = 0
     missing: tuple[Problem, ...] = ()  # recipient tokens of the subject or content empty for some of them
+    zoned: int = 0  # how many of those who will get it have a time zone of their own
 
     @property
     def draft_id(self) -> int:
@@ -134,6 +147,19 @@ class SendPlan:
     recipients: int
     skipped: int
     already_submitted: bool = False
+    followups: int = 0  # follow-up steps planned with it
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulePlan:
+    """A send checked and kept for later (SCHEDULED)."""
+
+    draft_id: int
+    send_at: datetime
+    local_zone: str
+    recipients: int
+    skipped: int
+    followups: int = 0
 
 
 @dataclass(frozen=True)
@@ -262,6 +288,9 @@ class ComposeService:
                     subject=fields.subject,
                     content=fields.content,
                     attachments=attachments,
+                    followups=fields.followups,
+                    send_at=fields.send_at,
+                    local_zone=fields.local_zone,
                 )
             )
             uow.commit()
@@ -284,6 +313,9 @@ class ComposeService:
         problems = self._draft_problems(state.draft, adids)
         if not state.recipient_count:
             problems.append(NO_RECIPIENTS)
+        draft = state.draft
+        if draft.send_at is not None or draft.local_zone:
+            problems += send_at_problems(draft.send_at, self._clock.now(), local=bool(draft.local_zone))
         return problems
 
     @staticmethod
@@ -306,6 +338,7 @@ class ComposeService:
         if draft.channel is Channel.EMAIL:
             problems += check(draft.subject, adids, field="subject")
         problems += check(draft.content, adids, field="content")
+        problems += followup_problems(draft.followups, draft.channel, adids)
         return problems
 
     def warnings(self, state: ComposeState) -> list[Problem]:
@@ -337,17 +370,32 @@ class ComposeService:
             uow.commit()
         return fresh
 
+    def files_refused(self, team_id: str, author_id: str, draft_id: int) -> list[Problem]:
+        """The draft's files checked again as a send checks them (through the scan cache: a verdict is at most a
+        day old); the problems of those refused for good. A file that cannot be scanned right now is not one:
+        the workers hold its send back and try again, never sending it unscanned."""
+        with self._uow() as uow:
+            draft = self._own(uow, team_id, author_id, draft_id)
+        found = recheck_for_send(draft.attachments, self._sniffer, self._scanner, self._policy, self._cache)
+        return [p for p in found.problems if p.code != "unscannable"]
+
     # -- sending ----------------------------------------------------------------------------------------
-    def submit(self, team_id: str, author_id: str, draft_id: int) -> SendPlan:
+    def submit(
+        self, team_id: str, author_id: str, draft_id: int, *, scheduled: bool = False, at_once: bool = False
+    ) -> SendPlan:
         """Store the send plan; raises ValidationFailed (every problem) when something blocks it.
 
         One pass over the recipients, in the transaction that moves the draft to SENDING: the deliveries of
-        100,000 recipients are written without holding them all as objects."""
+        100,000 recipients are written without holding them all as objects. Its follow-up steps are stored with
+        it (outreach/followups.py). ``scheduled``: the draft is SCHEDULED (its time has come, or the author
+        said Send now: ``at_once``); sent in each partner's time zone when it was scheduled so, unless ``at_once``.
+        """
+        source = DraftStatus.SCHEDULED if scheduled else DraftStatus.DRAFT
         with self._uow() as uow:
             draft = self._own(uow, team_id, author_id, draft_id)
             # The check and the change in one statement: of two concurrent submits, one plans the send; and
             # from here the draft is ours (its row locked): no save can change it between check and plan.
-            if not uow.drafts.set_status(team_id, draft_id, DraftStatus.SENDING, only_from=DraftStatus.DRAFT):
+            if not uow.drafts.set_status(team_id, draft_id, DraftStatus.SENDING, only_from=source):
                 return self._already(uow, team_id, draft_id)
             draft = self._own(uow, team_id, author_id, draft_id)  # as it is now, with any save before ours
             problems = self._draft_problems(draft, {a.adid for a in uow.ads.all(team_id)})
@@ -359,13 +407,21 @@ class ComposeService:
             if problems:
                 raise ValidationFailed(problems)  # leaving without commit: still a draft
             skipped: dict[str, list[str]] = {}
+            zones: set[str] = set()
             for recipient, reason in audience(uow, draft):
                 if reason:
                     skipped.setdefault(reason, []).append(recipient.mpid)
+                elif recipient.timezone:
+                    zones.add(recipient.timezone)
             skipped_count = sum(len(m) for m in skipped.values())
             pending = uow.deliveries.plan(team_id, draft_id, skipped)
             if not pending:
                 raise ValidationFailed([NO_RECIPIENTS])  # leaving without commit: still a draft, no plan
+            if scheduled and not at_once and draft.local_zone and draft.send_at is not None:
+                self._in_their_zones(uow, draft, zones)
+            steps = steps_of(draft)
+            for step in steps:
+                uow.drafts.add(step, ())
             uow.audit.record(
                 AuditEvent(
                     team_id,
@@ -373,11 +429,58 @@ class ComposeService:
                     "draft.submitted",
                     self._clock.now(),
                     draft_id=draft_id,
-                    detail=f"{pending} recipients, {skipped_count} skipped",
+                    detail=f"{pending} recipients, {skipped_count} skipped"
+                    + (f", {len(steps)} follow-up(s)" if steps else "")
+                    + (" (scheduled)" if scheduled else ""),
                 )
             )
             uow.commit()
-        return SendPlan(draft_id, pending, skipped_count)
+        return SendPlan(draft_id, pending, skipped_count, followups=len(steps))
+
+    def _in_their_zones(self, uow: UnitOfWork, draft: Draft, zones: set[str]) -> None:
+        """Each partner's delivery due at the scheduled time of day in their own zone (outreach/scheduling.py)."""
+        assert draft.id is not None and draft.send_at is not None
+        now = self._clock.now()
+        due = {z: local_due(draft.send_at, draft.local_zone, z, now) for z in zones if zone(z) is not None}
+        other = local_due(draft.send_at, draft.local_zone, "", now)
+        uow.deliveries.delay(draft.team_id, draft.id, due, other)
+
+    def schedule(self, team_id: str, author_id: str, draft_id: int) -> SchedulePlan:
+        """Check the draft as Send does, then keep it for its ``send_at`` (SCHEDULED): raises ValidationFailed
+        with every problem, DraftNotEditable when it is no longer a draft."""
+        with self._uow() as uow:
+            draft = self._editable(uow, team_id, author_id, draft_id)
+            problems = self._draft_problems(draft, {a.adid for a in uow.ads.all(team_id)})
+            problems += [
+                Problem("attachments", "not_scanned", f"{a.filename}: it has not been scanned clean.")
+                for a in draft.attachments
+                if a.verdict is None or not a.verdict.clean
+            ]
+            problems += send_at_problems(draft.send_at, self._clock.now(), local=True)
+            pending = skipped = 0
+            for _, reason in audience(uow, draft):
+                skipped += bool(reason)
+                pending += not reason
+            if not pending:
+                problems.append(NO_RECIPIENTS)
+            if problems:
+                raise ValidationFailed(problems)
+            assert draft.send_at is not None
+            if not uow.drafts.schedule(team_id, draft_id, start_at(draft.send_at, draft.local_zone)):
+                raise DraftNotEditable(draft_id, draft.status)
+            uow.audit.record(
+                AuditEvent(
+                    team_id,
+                    author_id,
+                    "draft.scheduled",
+                    self._clock.now(),
+                    draft_id=draft_id,
+                    detail=f"{draft.send_at.isoformat()}"
+                    + (f" in each partner's time zone ({draft.local_zone})" if draft.local_zone else ""),
+                )
+            )
+            uow.commit()
+        return SchedulePlan(draft_id, draft.send_at, draft.local_zone, pending, skipped, len(draft.followups))
 
     @staticmethod
     def _already(uow: UnitOfWork, team_id: str, draft_id: int) -> SendPlan:
@@ -497,13 +600,15 @@ class ComposeService:
         tallies = [MissingValues(Template.parse(draft.content))]
         if draft.channel is Channel.EMAIL:
             tallies.append(MissingValues(Template.parse(draft.subject), field="subject"))
+        for n, step in enumerate(draft.followups, 1):
+            tallies.append(MissingValues(Template.parse(step.content), field=f"followup.{n}.content"))
         contacts = since = None
         if self._recent_contact is not None:
             since = self._clock.now() - self._recent_contact
             contacts = RecentContacts(since, draft.author_id, self._recent_contact.days)
         shown: list[Recipient] = []
         skipped: list[tuple[Recipient, str]] = []
-        count = skipped_count = 0
+        count = skipped_count = zoned = 0
         for recipient, reason in audience(uow, draft, since):
             if reason:
                 skipped_count += 1
@@ -511,6 +616,7 @@ class ComposeService:
                     skipped.append((recipient, reason))
                 continue
             count += 1
+            zoned += bool(recipient.timezone)
             if len(shown) < SHOWN:
                 shown.append(recipient)
             for tally in tallies:
@@ -520,4 +626,4 @@ class ComposeService:
         missing = [p for tally in tallies for p in tally.problems()]
         if contacts is not None:
             missing += contacts.problems()
-        return ComposeState(draft, tuple(shown), tuple(skipped), count, skipped_count, tuple(missing))
+        return ComposeState(draft, tuple(shown), tuple(skipped), count, skipped_count, tuple(missing), zoned)

@@ -18,6 +18,9 @@ Rules:
   could not be fetched) the good ones stay on the draft and nothing is sent (:class:`FilesRefused`).
 * **An untouched new draft is not kept** when its form is closed (or was closed before it could be shown).
 * **A test goes only to the author's own address**, and only from a sender.
+* **Send later.** A form with a send time is checked exactly as for Send, then kept for that time
+  (:meth:`ComposeService.schedule`: :class:`Scheduled`) instead of planned; a time in the past is a problem of
+  its field like any other.
 
 A submitted form's way (:meth:`ComposeFlow.submit`): save → may send? → problems? → files to fetch? →
 unconfirmed warnings? → the send plan is stored (:meth:`ComposeService.submit`) and the worker woken.
@@ -31,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from outreach.attachments import FileVerdict
-from outreach.compose import ComposeService, ComposeState, DraftFields, SendPlan
+from outreach.compose import ComposeService, ComposeState, DraftFields, SchedulePlan, SendPlan
 from outreach.errors import DeliveryFailed, DraftNotEditable, NotFound, Problem, ValidationFailed
 from outreach.models import Channel, DraftStatus, OutgoingEmail, OutgoingMessage, Recipient
 
@@ -47,9 +50,10 @@ class Gone:
 
 @dataclass(frozen=True, slots=True)
 class AlreadySending:
-    """The draft is being (or was) sent: nothing changed."""
+    """The draft is being (or was) sent, or is scheduled: nothing changed."""
 
     channel: Channel | None = None  # the draft's, when it was read
+    scheduled: bool = False  # it waits for its time (Cancel in /prospects drafts makes it a draft again)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +109,14 @@ class Planned:
 
 
 @dataclass(frozen=True, slots=True)
+class Scheduled:
+    """Checked and kept for its time (SCHEDULED): the workers send it then."""
+
+    plan: SchedulePlan
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class PlanRefused:
     """The plan could not be stored (a file not scanned clean, nobody left to send to): still a draft."""
 
@@ -148,7 +160,7 @@ class Preview:
 
 
 Opened = Gone | AlreadySending | NotAllowed | Editable
-Sent = Gone | AlreadySending | FilesRefused | Unconfirmed | Planned | PlanRefused
+Sent = Gone | AlreadySending | FilesRefused | Unconfirmed | Planned | Scheduled | PlanRefused
 Submitted = Sent | NotAllowed | Invalid | FilesToFetch
 DraftSent = Gone | NotAllowed | SendPlan | PlanRefused
 Retried = Gone | NotAllowed | Requeued
@@ -209,7 +221,7 @@ class ComposeFlow:
         except NotFound:
             return Gone()
         if state.draft.status is not DraftStatus.DRAFT:
-            return AlreadySending(state.draft.channel)
+            return AlreadySending(state.draft.channel, state.draft.status is DraftStatus.SCHEDULED)
         if not may_send():
             return NotAllowed(state.draft.channel)
         return Editable(state)
@@ -270,13 +282,15 @@ class ComposeFlow:
 
     def _confirmed_send(
         self, form: Submission, state: ComposeState
-    ) -> Gone | Unconfirmed | Planned | PlanRefused:
+    ) -> Gone | AlreadySending | Unconfirmed | Planned | Scheduled | PlanRefused:
         warnings = tuple(self._compose.warnings(state))
         if warnings:
             digest = warnings_digest(warnings)
             if form.confirmed != digest:
                 return Unconfirmed(state, warnings, digest)
         team_id, author_id, draft_id = form.team_id, form.author_id, form.draft_id
+        if state.draft.send_at is not None:
+            return self._schedule(team_id, author_id, draft_id)
         try:
             plan = self._plan(team_id, author_id, draft_id)
             if isinstance(plan, PlanRefused):
@@ -287,6 +301,20 @@ class ComposeFlow:
         except NotFound:
             return Gone()
         return Planned(plan, tuple(a.filename for a in draft.attachments))
+
+    def _schedule(
+        self, team_id: str, author_id: str, draft_id: int
+    ) -> Gone | AlreadySending | Scheduled | PlanRefused:
+        try:
+            plan = self._compose.schedule(team_id, author_id, draft_id)
+            draft = self._compose.draft(team_id, author_id, draft_id)
+        except ValidationFailed as err:
+            return PlanRefused(err.problems)
+        except DraftNotEditable:
+            return AlreadySending()
+        except NotFound:
+            return Gone()
+        return Scheduled(plan, tuple(a.filename for a in draft.attachments))
 
     def _plan(self, team_id: str, author_id: str, draft_id: int) -> SendPlan | PlanRefused:
         try:

@@ -11,7 +11,8 @@ Partner columns
     values may be empty: no address / ``partner``), ``first_name``, ``last_name``, ``messaging_enabled``,
     ``prospect`` (true/false, yes/no, 1/0, empty = false; true marks the partner as a prospect, false leaves
     an existing mark alone), ``country`` (two-letter ISO code), ``website``, ``categories`` (separated by
-    ``;`` or ``|``), ``description``.
+    ``;`` or ``|``), ``description``, ``timezone`` (an IANA time zone name such as ``Asia/Tokyo``, matched
+    without regard to case; "send later at HH:MM in each partner's time zone" uses it).
 
 Ad columns
     ``adid``, ``name``, ``ad_type`` (``text-link`` or ``banner``), ``landing_url`` (http/https) are required;
@@ -28,9 +29,11 @@ twice changes nothing.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
+import zoneinfo
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -56,6 +59,7 @@ PARTNER_OPTIONAL = (
     "website",
     "categories",
     "description",
+    "timezone",
 )
 AD_REQUIRED = ("adid", "name", "ad_type", "landing_url")
 AD_OPTIONAL = ("creative",)
@@ -439,6 +443,7 @@ def parse_partner(team_id: str, values: dict[str, str]) -> tuple[Partner, bool]:
         website=_optional(values, "website", 2048),
         categories=_categories(get("categories") or ""),
         description=get("description") or "",
+        timezone=_timezone(get("timezone") or ""),
     )
     return partner, _bool(values, "prospect")
 
@@ -522,6 +527,22 @@ def _country(text: str) -> str:
     if len(text) != 2 or not text.isascii() or not text.isalpha():
         raise RowInvalid(f"country must be a two-letter ISO code (like US or DE), got {text!r}")
     return text.upper()
+
+
+@functools.cache
+def _zone_names() -> dict[str, str]:
+    """Every IANA zone name this system knows, by its casefolded form."""
+    return {name.casefold(): name for name in zoneinfo.available_timezones()}
+
+
+def _timezone(text: str) -> str:
+    name = text.strip()
+    if not name:
+        return ""
+    found = _zone_names().get(name.casefold())
+    if found is None:
+        raise RowInvalid(f"timezone must be an IANA time zone name (like Europe/Berlin), got {text!r}")
+    return found
 
 
 def _categories(text: str) -> tuple[str, ...]:

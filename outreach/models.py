@@ -28,6 +28,9 @@ class DraftStatus(enum.StrEnum):
     SENT = "sent"
     PARTIAL = "partial"  # finished, some deliveries failed
     FAILED = "failed"
+    SCHEDULED = "scheduled"  # checked and waiting for its ``send_at`` (outreach/scheduling.py)
+    WAITING = "waiting"  # a follow-up step nobody has been due for yet (outreach/followups.py)
+    CANCELLED = "cancelled"  # a follow-up step the author cancelled
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -61,6 +64,7 @@ class Partner:
     website: str = ""
     categories: tuple[str, ...] = ()
     description: str = ""
+    timezone: str = ""  # IANA name ("Asia/Tokyo"), empty when not known
 
     @property
     def contact_name(self) -> str:
@@ -103,6 +107,7 @@ class Recipient:
     # The partner's latest contact by anyone in the workspace (for the "contacted by a teammate" warning).
     last_contacted_at: datetime | None = None
     last_contacted_by: str = ""
+    timezone: str = ""  # the partner's IANA time zone, when known
 
     @property
     def contact_name(self) -> str:
@@ -117,6 +122,7 @@ class Recipient:
             last_name=partner.last_name,
             email=partner.email,
             messaging_enabled=partner.messaging_enabled,
+            timezone=partner.timezone,
         )
 
 
@@ -148,7 +154,22 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A follow-up step as the author wrote it: "if no reply after ``days`` days, send ``content``" (with its
+    own ``subject`` for an e-mail; empty: "Re: " and the first message's subject, in the same e-mail thread)."""
+
+    days: int
+    content: str
+    subject: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Draft:
+    """A message to send. A send with follow-ups keeps its steps in ``followups`` while it is composed; once
+    planned, each step is a draft of its own (``parent_id``: the first message's draft, ``step``: 1, 2, 3, and
+    ``delay_days`` after the previous step). ``send_at``: when a SCHEDULED draft goes; with ``local_zone``, that
+    time of day on that date as read in ``local_zone`` (the author's), in each partner's own time zone."""
+
     team_id: str
     author_id: str
     channel: Channel
@@ -162,6 +183,17 @@ class Draft:
     id: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    followups: tuple[FollowUp, ...] = ()
+    send_at: datetime | None = None
+    local_zone: str = ""
+    parent_id: int | None = None
+    step: int = 0
+    delay_days: int = 0
+
+    @property
+    def root_id(self) -> int | None:
+        """The draft of the send's first message (this one, unless it is a follow-up step)."""
+        return self.parent_id if self.parent_id is not None else self.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +358,18 @@ class MailboxState:
     uidvalidity: int | None = None
     last_uid: int = 0
     broken_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FollowupFacts:
+    """What decides, when a follow-up step falls due, whether it goes to one partner (outreach/followups.py)."""
+
+    mpid: str
+    previous_sent_at: datetime | None = None  # when the previous step went to them (None: it did not)
+    previous_message_id: str = ""  # its Message-ID (or the platform's id), to thread the follow-up
+    last_reply_at: datetime | None = None  # their latest message to us, on any channel
+    last_contacted_at: datetime | None = None  # the latest contact by anyone of the workspace
+    last_contacted_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)

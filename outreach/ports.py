@@ -224,6 +224,9 @@ class ProspectRepository(Protocol):
     ) -> MatchCounts:
         """Counts over every partner ``query`` matches (one statement): messaging on, with an address, address
         suppressed, contacted since ``recent_since`` by someone other than ``user_id``."""
+
+    def contacts(self, team_id: str, mpids: Collection[str]) -> dict[str, tuple[datetime, str]]:
+        """{mpid: (last contacted at, by whom)} for those of ``mpids`` ever contacted (a query per 500 mpids)."""
         ...
 
 
@@ -255,10 +258,25 @@ class DraftRepository(Protocol):
         ...
 
     def set_status(
-        self, team_id: str, draft_id: int, status: DraftStatus, *, only_from: DraftStatus | None = None
+        self,
+        team_id: str,
+        draft_id: int,
+        status: DraftStatus,
+        *,
+        only_from: DraftStatus | Collection[DraftStatus] | None = None,
     ) -> bool:
-        """Change the status; with ``only_from``, only if it is that now (the check and the change are one
-        statement, so of two concurrent callers one gets False). Raises NotFound for an unknown draft."""
+        """Change the status; with ``only_from`` (a status, or any of several), only if it is that now (the check
+        and the change are one statement, so of two concurrent callers one gets False; on PostgreSQL the row
+        stays locked until the transaction ends). Raises NotFound for an unknown draft."""
+        ...
+
+    def schedule(self, team_id: str, draft_id: int, start_at: datetime) -> bool:
+        """DRAFT → SCHEDULED, planned by the workers from ``start_at`` (:meth:`DeliveryQueue.scheduled_due`);
+        False when it is not a DRAFT now. Raises NotFound for an unknown draft."""
+        ...
+
+    def steps(self, team_id: str, draft_id: int) -> list[Draft]:
+        """The follow-up steps of the send ``draft_id`` (drafts whose ``parent_id`` it is), in step order."""
         ...
 
     def audience(
@@ -300,6 +318,20 @@ class DeliveryRepository(Protocol):
         ...
 
     def get(self, team_id: str, draft_id: int, mpid: str) -> Delivery | None: ...
+
+    def sent_to(self, team_id: str, draft_id: int, mpids: Collection[str]) -> dict[str, Delivery]:
+        """The draft's SENT deliveries to those of ``mpids`` it went to, by mpid (a query per 500 mpids)."""
+        ...
+
+    def plan_followups(self, team_id: str, draft_id: int, due: Mapping[str, datetime]) -> int:
+        """PENDING deliveries of the follow-up step ``draft_id`` to these partners ({mpid: due time}), except to
+        those it has one for already (planned once, whoever asks twice); returns how many were added."""
+        ...
+
+    def delay(self, team_id: str, draft_id: int, by_zone: Mapping[str, datetime], other: datetime) -> int:
+        """The draft's PENDING deliveries become due at the time given for their partner's time zone; those to
+        partners of a zone not given (or none) at ``other``. Returns how many were changed."""
+        ...
 
     def for_draft(self, team_id: str, draft_id: int, *, unsent_only: bool = False) -> list[Delivery]:
         """The draft's deliveries in order; ``unsent_only``: all but the SENT ones (a summary's exceptions)."""
@@ -352,6 +384,15 @@ class DeliveryQueue(Protocol):
         """FAILED deliveries of a draft back to PENDING (attempts start again); returns how many."""
         ...
 
+    def cancel_pending(self, team_id: str, draft_id: int, reason: str) -> int:
+        """The draft's deliveries not on their way yet — PENDING, and CLAIMED ones a worker has not put in flight
+        (it then finds them no longer its own) — become SKIPPED with ``reason``; returns how many."""
+        ...
+
+    def scheduled_due(self, now: datetime, limit: int = 20) -> list[tuple[str, int]]:
+        """(team, draft) of SCHEDULED drafts whose start time has come, the longest due first."""
+        ...
+
     def last_sender(self, team_id: str, mpid: str) -> str | None:
         """The author of the draft whose delivery to ``mpid`` was sent last, if any."""
         ...
@@ -400,6 +441,10 @@ class ThreadRepository(Protocol):
 
     def last_out_message(self, team_id: str, mpid: str) -> ThreadMessage | None:
         """The newest OUT message to this partner on any channel."""
+        ...
+
+    def last_replies(self, team_id: str, mpids: Collection[str]) -> dict[str, datetime]:
+        """{mpid: when their latest IN message came}, on any channel, for those of ``mpids`` who wrote to us."""
         ...
 
 

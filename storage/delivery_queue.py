@@ -177,6 +177,34 @@ class SqlDeliveryQueue:
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
+    def cancel_pending(self, team_id: str, draft_id: int, reason: str) -> int:
+        result = self._session.execute(
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.team_id == team_id,
+                DeliveryRow.draft_id == draft_id,
+                DeliveryRow.status.in_([PENDING, CLAIMED]),
+            )
+            .values(
+                status=DeliveryStatus.SKIPPED.value,
+                last_error=reason,
+                claimed_by="",
+                claimed_at=None,
+                updated_at=self._clock.now(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def scheduled_due(self, now: datetime, limit: int = 20) -> list[tuple[str, int]]:
+        stmt = (
+            select(DraftRow.team_id, DraftRow.id)
+            .where(DraftRow.status == DraftStatus.SCHEDULED.value, DraftRow.start_at <= now)
+            .order_by(DraftRow.start_at, DraftRow.id)
+            .limit(limit)
+        )
+        return [(r.team_id, r.id) for r in self._session.execute(stmt)]
+
     def last_sender(self, team_id: str, mpid: str) -> str | None:
         stmt = (
             select(DraftRow.author_id)

@@ -11,7 +11,16 @@ from sqlalchemy import Table, and_, case, delete, false, func, insert, literal, 
 from sqlalchemy.orm import Session
 
 from outreach.errors import NotFound
-from outreach.models import Attachment, Channel, Draft, DraftStatus, Recipient, ScanStatus, ScanVerdict
+from outreach.models import (
+    Attachment,
+    Channel,
+    Draft,
+    DraftStatus,
+    FollowUp,
+    Recipient,
+    ScanStatus,
+    ScanVerdict,
+)
 from outreach.ports import Clock
 from storage.models import AttachmentRow, DraftAttachmentRow, DraftRecipientRow, DraftRow, PartnerRow
 
@@ -35,6 +44,13 @@ def to_attachment(row: AttachmentRow) -> Attachment:
         data=row.data,
         verdict=_verdict(row),
         id=row.id,
+    )
+
+
+def _followup(stored: dict[str, object]) -> FollowUp:
+    days = stored.get("days", 0)
+    return FollowUp(
+        days if isinstance(days, int) else 0, str(stored.get("content", "")), str(stored.get("subject", ""))
     )
 
 
@@ -98,22 +114,53 @@ class SqlDraftRepository:
         return self._to_draft(row)
 
     def set_status(
-        self, team_id: str, draft_id: int, status: DraftStatus, *, only_from: DraftStatus | None = None
+        self,
+        team_id: str,
+        draft_id: int,
+        status: DraftStatus,
+        *,
+        only_from: DraftStatus | Collection[DraftStatus] | None = None,
+    ) -> bool:
+        return self._move(team_id, draft_id, only_from, status=status.value, updated_at=self._clock.now())
+
+    def schedule(self, team_id: str, draft_id: int, start_at: datetime) -> bool:
+        return self._move(
+            team_id,
+            draft_id,
+            DraftStatus.DRAFT,
+            status=DraftStatus.SCHEDULED.value,
+            start_at=start_at,
+            updated_at=self._clock.now(),
+        )
+
+    def _move(
+        self,
+        team_id: str,
+        draft_id: int,
+        only_from: DraftStatus | Collection[DraftStatus] | None,
+        **values: Any,
     ) -> bool:
         self._session.flush()
         stmt = update(DraftRow).where(DraftRow.team_id == team_id, DraftRow.id == draft_id)
-        if only_from is not None:
+        if isinstance(only_from, DraftStatus):
             stmt = stmt.where(DraftRow.status == only_from.value)
-        result = self._session.execute(
-            stmt.values(status=status.value, updated_at=self._clock.now()).execution_options(
-                synchronize_session="fetch"
-            )
-        )
+        elif only_from is not None:
+            stmt = stmt.where(DraftRow.status.in_(sorted(s.value for s in only_from)))
+        result = self._session.execute(stmt.values(**values).execution_options(synchronize_session="fetch"))
         if getattr(result, "rowcount", 0):
             return True
         if self._row(team_id, draft_id) is None:
             raise NotFound("draft", str(draft_id))
         return False
+
+    def steps(self, team_id: str, draft_id: int) -> list[Draft]:
+        stmt = (
+            select(DraftRow)
+            .where(DraftRow.team_id == team_id, DraftRow.parent_id == draft_id)
+            .order_by(DraftRow.step, DraftRow.id)
+            .execution_options(populate_existing=True)
+        )
+        return [self._to_draft(row) for row in self._session.scalars(stmt)]
 
     def audience(
         self, team_id: str, draft_id: int, *, contacted_since: datetime | None = None, author_id: str = ""
@@ -137,6 +184,7 @@ class SqlDraftRepository:
                 p.last_name,
                 p.email,
                 p.messaging_enabled,
+                p.timezone,
                 case((teammate, p.last_contacted_at), else_=null()).label("contacted_at"),
                 case((teammate, p.last_contacted_by), else_=literal("")).label("contacted_by"),
             )
@@ -149,7 +197,7 @@ class SqlDraftRepository:
         result = self._session.execute(stmt)
         try:
             for rows in result.partitions():
-                for mpid, name, first, last, email, messaging, contacted_at, contacted_by in rows:
+                for mpid, name, first, last, email, messaging, zone, contacted_at, contacted_by in rows:
                     yield Recipient(
                         mpid,
                         name,
@@ -159,6 +207,7 @@ class SqlDraftRepository:
                         bool(messaging),
                         contacted_at,
                         intern(contacted_by),
+                        intern(zone),
                     )
         finally:  # also when the reader stops early: PostgreSQL's server-side cursor is closed at once
             result.close()
@@ -209,6 +258,14 @@ class SqlDraftRepository:
         row.content = draft.content
         row.status = draft.status.value
         row.updated_at = now  # type: ignore[assignment]
+        row.followups = [
+            {"days": f.days, "subject": f.subject, "content": f.content} for f in draft.followups
+        ]
+        row.send_at = draft.send_at
+        row.local_zone = draft.local_zone
+        row.parent_id = draft.parent_id
+        row.step = draft.step
+        row.delay_days = draft.delay_days
 
     def _link_recipients(self, draft_id: int, team_id: str, recipients: Sequence[str]) -> None:
         # Plain rows, a few thousand at a time: a draft may have 100,000 recipients, and an ORM object (or
@@ -260,4 +317,10 @@ class SqlDraftRepository:
             id=row.id,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            followups=tuple(_followup(f) for f in row.followups or () if isinstance(f, dict)),
+            send_at=row.send_at,
+            local_zone=row.local_zone,
+            parent_id=row.parent_id,
+            step=row.step,
+            delay_days=row.delay_days,
         )

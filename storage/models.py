@@ -95,6 +95,8 @@ class PartnerRow(Base):
     marked_by: Mapped[str] = mapped_column(String(32), nullable=False, default="")
     last_contacted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_contacted_by: Mapped[str] = mapped_column(String(32), nullable=False, default="", server_default="")
+    # IANA time zone from the import (migration 0016): "at HH:MM in each partner's time zone".
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
@@ -180,10 +182,27 @@ class DraftRow(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    # Follow-ups and send later (migration 0016). While composed, the steps are kept as written
+    # ([{"days", "subject", "content"}]); once planned each step is a draft of its own: ``parent_id`` (the send's
+    # first message), ``step`` (1, 2, 3), ``delay_days``. A SCHEDULED draft goes at ``send_at`` (with
+    # ``local_zone``: that time of day in each partner's zone); the workers plan it from ``start_at``.
+    followups: Mapped[list[dict[str, object]]] = mapped_column(
+        JSON, nullable=False, default=list, server_default="[]"
+    )
+    send_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    local_zone: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default="")
+    start_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("drafts.id", ondelete="CASCADE"), nullable=True
+    )
+    step: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    delay_days: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_drafts_author", "team_id", "author_id", "status"),
         Index("ix_drafts_status", "status", "updated_at"),
+        Index("ix_drafts_scheduled", "status", "start_at"),
+        Index("ix_drafts_parent", "parent_id", "step"),
     )
 
 

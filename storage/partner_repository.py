@@ -47,6 +47,7 @@ PARTNER_FIELDS = (
     "website",
     "categories",
     "description",
+    "timezone",
 )
 _T = cast(Table, PartnerRow.__table__)
 _S = cast(Table, SuppressionRow.__table__)
@@ -75,6 +76,7 @@ def to_partner(row: Any) -> Partner:
         website=row.website,
         categories=tuple(row.categories or ()),
         description=row.description,
+        timezone=row.timezone,
     )
 
 
@@ -102,6 +104,7 @@ def _values(team_id: str, partner: Partner) -> dict[str, Any]:
         "website": partner.website,
         "categories": list(partner.categories),
         "description": partner.description,
+        "timezone": partner.timezone,
         "sort_name": sort_name_of(partner),
         "search_text": search_text_of(partner),
     }
@@ -421,6 +424,16 @@ class SqlProspectRepository:
             )
             changed += _rowcount(result)
         return changed
+
+    def contacts(self, team_id: str, mpids: Collection[str]) -> dict[str, tuple[datetime, str]]:
+        found: dict[str, tuple[datetime, str]] = {}
+        for chunk in chunks(sorted(set(mpids))):
+            stmt = select(_T.c.mpid, _T.c.last_contacted_at, _T.c.last_contacted_by).where(
+                _T.c.team_id == team_id, _T.c.mpid.in_(chunk), _T.c.last_contacted_at.is_not(None)
+            )
+            for mpid, at, by in self._session.execute(stmt):
+                found[mpid] = (at, by)
+        return found
 
 
 # Built once: the send pipeline marks a partner contacted for every message sent.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, literal, select, update
@@ -185,6 +186,68 @@ class SqlDeliveryRepository:
             _DELIVERIES.c.status == DeliveryStatus.PENDING.value,
         )
         return int(self._session.execute(stmt).scalar_one())
+
+    def sent_to(self, team_id: str, draft_id: int, mpids: Collection[str]) -> dict[str, Delivery]:
+        found: dict[str, Delivery] = {}
+        for chunk in chunks(sorted(set(mpids))):
+            stmt = select(_DELIVERIES).where(
+                _DELIVERIES.c.team_id == team_id,
+                _DELIVERIES.c.draft_id == draft_id,
+                _DELIVERIES.c.mpid.in_(chunk),
+                _DELIVERIES.c.status == DeliveryStatus.SENT.value,
+            )
+            found.update((row.mpid, to_delivery(row)) for row in self._session.execute(stmt))
+        return found
+
+    def plan_followups(self, team_id: str, draft_id: int, due: Mapping[str, datetime]) -> int:
+        added = 0
+        now = self._clock.now()
+        for chunk in chunks(sorted(due)):
+            planned = set(
+                self._session.scalars(
+                    select(_DELIVERIES.c.mpid).where(
+                        _DELIVERIES.c.draft_id == draft_id, _DELIVERIES.c.mpid.in_(chunk)
+                    )
+                )
+            )
+            rows = [
+                {
+                    "team_id": team_id,
+                    "draft_id": draft_id,
+                    "mpid": mpid,
+                    "status": DeliveryStatus.PENDING.value,
+                    "attempts": 0,
+                    "last_error": "",
+                    "provider_message_id": "",
+                    "claimed_by": "",
+                    "next_attempt_at": due[mpid],
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for mpid in chunk
+                if mpid not in planned
+            ]
+            if rows:
+                # The unique (draft, mpid) key makes a concurrent second plan of the same partner a no-op.
+                stmt = insert_for(self._session, _DELIVERIES).on_conflict_do_nothing(
+                    index_elements=[_DELIVERIES.c.draft_id, _DELIVERIES.c.mpid]
+                )
+                self._session.execute(stmt, rows)
+                added += len(rows)
+        return added
+
+    def delay(self, team_id: str, draft_id: int, by_zone: Mapping[str, datetime], other: datetime) -> int:
+        d, p = _DELIVERIES.c, _PARTNERS.c
+        pending = (
+            (d.team_id == team_id) & (d.draft_id == draft_id) & (d.status == DeliveryStatus.PENDING.value)
+        )
+        changed = self._session.execute(update(_DELIVERIES).where(pending).values(next_attempt_at=other))
+        for zone, at in by_zone.items():
+            in_zone = select(p.mpid).where(p.team_id == team_id, p.timezone == zone)
+            self._session.execute(
+                update(_DELIVERIES).where(pending, d.mpid.in_(in_zone)).values(next_attempt_at=at)
+            )
+        return int(getattr(changed, "rowcount", 0) or 0)
 
     def get(self, team_id: str, draft_id: int, mpid: str) -> Delivery | None:
         row = self._session.execute(

@@ -23,7 +23,13 @@ from storage.models import DraftRow, SendNoticeRow
 from storage.upsert import insert_for
 
 _NOTICES = cast(Table, SendNoticeRow.__table__)
-_CLOSED = (DraftStatus.SENT.value, DraftStatus.PARTIAL.value, DraftStatus.FAILED.value)
+# A send that is over: finished, or (a follow-up step) cancelled while it went.
+_CLOSED = (
+    DraftStatus.SENT.value,
+    DraftStatus.PARTIAL.value,
+    DraftStatus.FAILED.value,
+    DraftStatus.CANCELLED.value,
+)
 
 
 def _notice(row: Row[Any]) -> SendNotice:

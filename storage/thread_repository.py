@@ -3,10 +3,11 @@ inbound messages (kept or quarantined, linked to rows of ``attachments``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.orm import Session
 
 from outreach.errors import AlreadyExists, NotFound
@@ -14,7 +15,7 @@ from outreach.models import Channel, Direction, ReceivedFile, Thread, ThreadMess
 from outreach.ports import Clock
 from storage.draft_repository import to_attachment
 from storage.models import AttachmentRow, ThreadMessageFileRow, ThreadMessageRow, ThreadRow
-from storage.upsert import insert_for
+from storage.upsert import chunks, insert_for
 
 _MESSAGES = cast(Table, ThreadMessageRow.__table__)
 _EXTERNAL_SET = text("external_id <> ''")  # the partial unique index uq_thread_messages_external
@@ -147,6 +148,23 @@ class SqlThreadRepository:
     def last_out_message(self, team_id: str, mpid: str) -> ThreadMessage | None:
         row = self._session.scalars(self._out_to(team_id, mpid).limit(1)).first()
         return None if row is None else self._to_message(row)
+
+    def last_replies(self, team_id: str, mpids: Collection[str]) -> dict[str, datetime]:
+        found: dict[str, datetime] = {}
+        for chunk in chunks(sorted(set(mpids))):
+            stmt = (
+                select(ThreadRow.mpid, func.max(ThreadMessageRow.created_at))
+                .join(ThreadRow, ThreadRow.id == ThreadMessageRow.thread_id)
+                .where(
+                    ThreadMessageRow.team_id == team_id,
+                    ThreadMessageRow.direction == Direction.IN.value,
+                    ThreadRow.team_id == team_id,
+                    ThreadRow.mpid.in_(chunk),
+                )
+                .group_by(ThreadRow.mpid)
+            )
+            found.update((mpid, at) for mpid, at in self._session.execute(stmt) if at is not None)
+        return found
 
     # -- helpers -------------------------------------------------------------------------------------------
     @staticmethod

@@ -24,11 +24,14 @@ from outreach.models import (
     ConversationReply,
     Delivery,
     DeliveryStatus,
+    Direction,
     Draft,
     DraftStatus,
+    FollowUp,
     Partner,
     ScanStatus,
     ScanVerdict,
+    ThreadMessage,
 )
 
 T1, T2 = "T1", "T2"
@@ -378,3 +381,176 @@ class RepositoryContract:
             assert uow.conversation_replies.by_source(T1, "D1", "1.000100") == reply
             assert uow.conversation_replies.get(T1, other) is None
             assert uow.conversation_replies.by_source(T2, "D1", "1.000100") is None
+
+    # -- follow-ups and scheduled sends (outreach/followups.py, outreach/outbox.py) -----------------------------
+    def test_a_draft_keeps_its_follow_ups_send_time_and_zone_and_its_steps_come_back_in_order(
+        self, uow_factory
+    ):
+        steps = (FollowUp(3, "Any news?"), FollowUp(7, "Last try", "One more thing"))
+        with uow_factory() as uow:
+            partners(uow, T1, "m1")
+            draft = uow.drafts.get(T1, draft_to(uow, ["m1"]))
+            saved = uow.drafts.save(
+                dataclasses.replace(draft, followups=steps, send_at=AT, local_zone="Europe/London")
+            )
+            assert (saved.followups, saved.send_at, saved.local_zone) == (steps, AT, "Europe/London")
+            second = uow.drafts.add(
+                Draft(
+                    T1,
+                    "U1",
+                    Channel.EMAIL,
+                    content="b",
+                    status=DraftStatus.WAITING,
+                    parent_id=draft.id,
+                    step=2,
+                ),
+                [],
+            )
+            first = uow.drafts.add(
+                Draft(
+                    T1,
+                    "U1",
+                    Channel.EMAIL,
+                    content="a",
+                    status=DraftStatus.WAITING,
+                    parent_id=draft.id,
+                    step=1,
+                    delay_days=3,
+                ),
+                [],
+            )
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.drafts.get(T1, draft.id).followups == steps
+            found = uow.drafts.steps(T1, draft.id)
+            assert [(s.id, s.step, s.parent_id, s.root_id) for s in found] == [
+                (first.id, 1, draft.id, draft.id),
+                (second.id, 2, draft.id, draft.id),
+            ]
+            assert found[0].delay_days == 3 and found[0].recipient_count == 0
+            assert uow.drafts.steps(T2, draft.id) == []
+            assert uow.drafts.steps(T1, first.id) == []
+
+    def test_a_status_moves_from_any_of_several_and_a_draft_is_scheduled_only_from_draft(self, uow_factory):
+        with uow_factory() as uow:
+            draft_id = draft_to(uow, [])
+            waiting = {DraftStatus.WAITING, DraftStatus.SENT}
+            assert not uow.drafts.set_status(T1, draft_id, DraftStatus.SENDING, only_from=waiting)
+            assert uow.drafts.schedule(T1, draft_id, AT)
+            assert not uow.drafts.schedule(T1, draft_id, AT)
+            assert uow.drafts.get(T1, draft_id).status is DraftStatus.SCHEDULED
+            assert uow.queue.scheduled_due(AT - timedelta(seconds=1)) == []
+            assert uow.queue.scheduled_due(AT) == [(T1, draft_id)]
+            assert uow.drafts.set_status(
+                T1, draft_id, DraftStatus.SENDING, only_from={DraftStatus.SCHEDULED, DraftStatus.WAITING}
+            )
+            assert uow.queue.scheduled_due(AT + LEASE) == []
+            with pytest.raises(NotFound):
+                uow.drafts.schedule(T2, draft_id, AT)
+
+    def test_scheduled_sends_are_due_across_workspaces_the_longest_due_first(self, uow_factory):
+        with uow_factory() as uow:
+            later, sooner, other = draft_to(uow, []), draft_to(uow, []), draft_to(uow, [], team=T2)
+            uow.drafts.schedule(T1, later, AT)
+            uow.drafts.schedule(T1, sooner, AT - timedelta(hours=1))
+            uow.drafts.schedule(T2, other, AT - timedelta(minutes=30))
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.queue.scheduled_due(AT) == [(T1, sooner), (T2, other), (T1, later)]
+            assert uow.queue.scheduled_due(AT, limit=1) == [(T1, sooner)]
+
+    def test_a_steps_deliveries_are_planned_once_each_due_when_given(self, uow_factory):
+        step = planned(uow_factory, ["m1", "m2"])
+        with uow_factory() as uow:
+            partners(uow, T1, "m3")
+            first = uow.drafts.add(
+                Draft(T1, "U1", Channel.EMAIL, status=DraftStatus.WAITING, parent_id=step), []
+            )
+            assert uow.deliveries.plan_followups(T1, first.id, {"m1": AT, "m2": AT + LEASE}) == 2
+            assert uow.deliveries.plan_followups(T1, first.id, {"m2": AT, "m3": AT}) == 1
+            uow.commit()
+        with uow_factory() as uow:
+            assert statuses(uow, first.id) == [("m1", PENDING), ("m2", PENDING), ("m3", PENDING)]
+            assert [c.delivery.mpid for c in uow.queue.claim("w1", AT, 10, draft_id=first.id)] == ["m1", "m3"]
+            assert [c.delivery.mpid for c in uow.queue.claim("w1", AT + LEASE, 10, draft_id=first.id)] == [
+                "m2"
+            ]
+
+    def test_the_sent_deliveries_of_a_draft_are_read_by_partner(self, uow_factory):
+        draft_id = planned(uow_factory, ["m1", "m2", "m3"])
+        with uow_factory() as uow:
+            m1, m2, _ = uow.queue.claim("w1", AT, 10)
+            uow.deliveries.save_many(
+                T1,
+                [
+                    Delivery(draft_id, "m1", SENT, 1, "", "<1@x>", AT, m1.delivery.id),
+                    Delivery(draft_id, "m2", FAILED, 1, "550", "", None, m2.delivery.id),
+                ],
+            )
+            uow.commit()
+        with uow_factory() as uow:
+            sent = uow.deliveries.sent_to(T1, draft_id, ["m1", "m2", "m3", "m9"])
+            assert {m: (d.sent_at, d.provider_message_id) for m, d in sent.items()} == {"m1": (AT, "<1@x>")}
+            assert uow.deliveries.sent_to(T2, draft_id, ["m1"]) == {}
+
+    def test_cancel_skips_what_is_pending_or_only_claimed_and_leaves_what_is_in_flight(self, uow_factory):
+        draft_id = planned(uow_factory, ["m1", "m2", "m3", "m4"])
+        with uow_factory() as uow:
+            first, second, _ = uow.queue.claim("w1", AT, 3)
+            uow.queue.sending_many(T1, [first.delivery.id], "w1", AT)
+            assert uow.queue.cancel_pending(T2, draft_id, "cancelled") == 0
+            assert uow.queue.cancel_pending(T1, draft_id, "cancelled") == 3
+            assert statuses(uow, draft_id) == [
+                ("m1", IN_FLIGHT),
+                ("m2", SKIPPED),
+                ("m3", SKIPPED),
+                ("m4", SKIPPED),
+            ]
+            assert uow.deliveries.get(T1, draft_id, "m4").last_error == "cancelled"
+            assert (
+                uow.queue.sending_many(T1, [second.delivery.id], "w1", AT) == set()
+            )  # no longer the worker's
+
+    def test_pending_deliveries_are_delayed_to_the_time_of_their_partners_zone(self, uow_factory):
+        with uow_factory() as uow:
+            uow.partners.upsert_many(
+                T1,
+                [
+                    Partner(T1, "m1", "A", timezone="Asia/Tokyo"),
+                    Partner(T1, "m2", "B", timezone="America/New_York"),
+                    Partner(T1, "m3", "C"),
+                ],
+            )
+            draft_id = draft_to(uow, ["m1", "m2", "m3"])
+            uow.deliveries.plan(T1, draft_id, {})
+            tokyo, other = AT, AT + timedelta(hours=9)
+            assert uow.deliveries.delay(T1, draft_id, {"Asia/Tokyo": tokyo}, other) == 3
+            uow.commit()
+        with uow_factory() as uow:
+            assert [r.timezone for r in uow.drafts.audience(T1, draft_id)] == [
+                "Asia/Tokyo",
+                "America/New_York",
+                "",
+            ]
+            assert uow.partners.get(T1, "m1").timezone == "Asia/Tokyo"
+            assert [c.delivery.mpid for c in uow.queue.claim("w1", AT, 10)] == ["m1"]
+            assert [c.delivery.mpid for c in uow.queue.claim("w1", other, 10)] == ["m2", "m3"]
+
+    def test_the_latest_reply_of_each_partner_on_any_channel_and_the_latest_contact(self, uow_factory):
+        with uow_factory() as uow:
+            partners(uow, T1, "m1", "m2", "m3")
+            email, message = (
+                uow.threads.open(T1, "m1", Channel.EMAIL),
+                uow.threads.open(T1, "m1", Channel.MESSAGE),
+            )
+            other = uow.threads.open(T2, "m2", Channel.EMAIL)
+            uow.threads.add_message(T1, email.id, ThreadMessage(Direction.IN, "a", at=AT))
+            uow.threads.add_message(T1, message.id, ThreadMessage(Direction.IN, "b", at=AT + LEASE))
+            uow.threads.add_message(T1, email.id, ThreadMessage(Direction.OUT, "ours", at=AT + 2 * LEASE))
+            uow.threads.add_message(T2, other.id, ThreadMessage(Direction.IN, "elsewhere", at=AT))
+            uow.prospects.mark_contacted(T1, ["m2"], AT, "U2")
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.threads.last_replies(T1, ["m1", "m2", "m3"]) == {"m1": AT + LEASE}
+            assert uow.prospects.contacts(T1, ["m1", "m2", "m3"]) == {"m2": (AT, "U2")}
+            assert uow.prospects.contacts(T2, ["m2"]) == {}

@@ -1,9 +1,19 @@
-"""The compose modals (email and message), the "checking attachments" view and the verdict view."""
+"""The compose modals (email and message), the "checking attachments" view and the verdict view.
+
+Follow-ups and send later sit under the message. Steps are added with an **Add a follow-up** button (and taken
+away with each step's **Remove**), which rewrites the form with ``views.update``: a modal holds 100 blocks, so
+the three steps (4 blocks each) are shown only when asked for rather than always, and a button needs no
+``dispatch_action`` — which ``file_input`` does not allow in the same form anyway (SLACK.md §1.4). Every block
+keeps its ``block_id``/``action_id`` across that update, each step's carrying a key of its own (kept in
+``private_metadata``, never reused), so Slack keeps what was typed in the other blocks, the uploads included
+(SLACK.md §2.5, "Preserving input entry"), and a removed step's text never lands in another.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bot import ids
@@ -36,6 +46,22 @@ class RecipientLine:
     label: str  # "Ann Lee (Acme Media)"
 
 
+DEFAULT_DAYS = 3
+MAX_FOLLOWUPS = 3
+MAX_DAYS = 90
+LOCAL = "local"  # the value of the "in each partner's time zone" option
+
+
+@dataclass(frozen=True)
+class FollowupLine:
+    """A follow-up step in the form; ``key`` names its blocks (``ids.followup_block``)."""
+
+    key: int
+    days: int = DEFAULT_DAYS
+    subject: str = ""
+    content: str = ""
+
+
 @dataclass(frozen=True)
 class ComposeScreen:
     """Everything the compose modal shows; made by the handler from a draft."""
@@ -52,14 +78,37 @@ class ComposeScreen:
     content: str = ""
     kept_files: tuple[Attachment, ...] = ()
     warnings: tuple[str, ...] = ()  # already translated notes shown above the form
+    followups: tuple[FollowupLine, ...] = ()
+    next_key: int = 1  # the key the next step added gets
+    send_at: datetime | None = None
+    send_local: bool = False
+    zoned: int = 0  # recipients with a time zone of their own
+    zone: str = "UTC"  # the author's, named under the picker
 
 
-def metadata(draft_id: int, channel: Channel, confirm: str = "") -> str:
-    """``confirm``: the digest of the warnings the user was shown; submitting again with it sends anyway."""
+def metadata(
+    draft_id: int, channel: Channel, confirm: str = "", keys: tuple[int, ...] = (), next_key: int = 0
+) -> str:
+    """``confirm``: the digest of the warnings the user was shown; submitting again with it sends anyway.
+    ``keys``: the follow-up steps shown, in order; ``next_key``: the key of the next one added."""
     data: dict[str, Any] = {"d": draft_id, "c": channel.value}
     if confirm:
         data["w"] = confirm
+    if keys:
+        data["f"] = list(keys)
+    if next_key > max(keys, default=0) + 1:
+        data["n"] = next_key
     return json.dumps(data, separators=(",", ":"))
+
+
+def read_followup_keys(raw: str) -> tuple[tuple[int, ...], int]:
+    """(the keys of the steps a form shows, the key of the next one) from its private_metadata."""
+    try:
+        data = json.loads(raw)
+        keys = tuple(int(k) for k in data.get("f", ()) if int(k) > 0)[:MAX_FOLLOWUPS]
+        return keys, max(int(data.get("n", 0)), max(keys, default=0) + 1)
+    except (ValueError, TypeError, AttributeError):
+        return (), 1
 
 
 def read_confirmation(raw: str) -> str:
@@ -102,6 +151,83 @@ def _text(initial: str, max_length: int, *, multiline: bool = False, placeholder
     if placeholder:
         element["placeholder"] = plain(placeholder, 150)
     return element
+
+
+def _followup_blocks(screen: ComposeScreen, t: Translator) -> list[Block]:
+    email = screen.channel is Channel.EMAIL
+    blocks: list[Block] = []
+    for n, step in enumerate(screen.followups[:MAX_FOLLOWUPS], 1):
+        remove = button(t("compose.followup_remove"), ids.ACTION_FOLLOWUP_REMOVE, str(step.key))
+        blocks.append(
+            section(
+                f"*{t('compose.followup_title', step=n)}*",
+                block_id=ids.followup_block(step.key, "head"),
+                accessory=remove,
+            )
+        )
+        days: Block = {
+            "type": "number_input",
+            "action_id": ids.ACTION_INPUT,
+            "is_decimal_allowed": False,
+            "min_value": "1",
+            "max_value": str(MAX_DAYS),
+        }
+        if 1 <= step.days <= MAX_DAYS:
+            days["initial_value"] = str(step.days)
+        blocks.append(_input(ids.followup_block(step.key, "days"), t("compose.followup_days"), days))
+        if email:
+            blocks.append(
+                _input(
+                    ids.followup_block(step.key, "subject"),
+                    t("compose.subject"),
+                    _text(step.subject, SUBJECT_MAX),
+                    optional=True,
+                    hint=t("compose.followup_subject_hint"),
+                )
+            )
+        blocks.append(
+            _input(
+                ids.followup_block(step.key, "content"),
+                t("compose.followup_content"),
+                _text(step.content, CONTENT_MAX, multiline=True),
+                hint=t("compose.followup_content_hint"),
+            )
+        )
+    if len(screen.followups) < MAX_FOLLOWUPS:
+        add = button(t("compose.followup_add"), ids.ACTION_FOLLOWUP_ADD, str(screen.draft_id))
+        blocks.append(actions(add, block_id=ids.BLOCK_FOLLOWUP_ADD))
+    blocks.append(context(t("compose.followup_rules")))
+    return blocks
+
+
+def _send_later_blocks(screen: ComposeScreen, t: Translator) -> list[Block]:
+    picker: Block = {"type": "datetimepicker", "action_id": ids.ACTION_INPUT}
+    if screen.send_at is not None:
+        picker["initial_date_time"] = int(screen.send_at.timestamp())
+    blocks = [
+        _input(
+            ids.BLOCK_SEND_AT,
+            t("compose.send_at"),
+            picker,
+            optional=True,
+            hint=t("compose.send_at_hint", zone=screen.zone),
+        )
+    ]
+    if screen.zoned or screen.send_local:
+        local = option(t("compose.send_local", count=t.number(screen.zoned)), LOCAL)
+        element: Block = {"type": "checkboxes", "action_id": ids.ACTION_INPUT, "options": [local]}
+        if screen.send_local:
+            element["initial_options"] = [local]
+        blocks.append(
+            _input(
+                ids.BLOCK_SEND_LOCAL,
+                t("compose.send_local_label"),
+                element,
+                optional=True,
+                hint=t("compose.send_local_hint"),
+            )
+        )
+    return blocks
 
 
 def recipients_text(screen: ComposeScreen, t: Translator) -> str:
@@ -187,6 +313,8 @@ def build_compose_view(screen: ComposeScreen, t: Translator, *, confirm: str = "
             hint=t("compose.attachments_hint"),
         )
     )
+    blocks += _followup_blocks(screen, t)
+    blocks += _send_later_blocks(screen, t)
     buttons = [button(t("compose.preview"), ids.ACTION_COMPOSE_PREVIEW, str(screen.draft_id))]
     if email:
         buttons.append(button(t("compose.send_test"), ids.ACTION_COMPOSE_SEND_TEST, str(screen.draft_id)))
@@ -198,7 +326,13 @@ def build_compose_view(screen: ComposeScreen, t: Translator, *, confirm: str = "
         "title": plain(t("compose.title_email" if email else "compose.title_message"), 24),
         "submit": plain(t("compose.send"), 24),
         "close": plain(t("common.cancel"), 24),
-        "private_metadata": metadata(screen.draft_id, screen.channel, confirm),
+        "private_metadata": metadata(
+            screen.draft_id,
+            screen.channel,
+            confirm,
+            tuple(f.key for f in screen.followups),
+            screen.next_key,
+        ),
         "notify_on_close": True,
         "blocks": check_limits(blocks, surface="modal"),
     }
@@ -218,6 +352,8 @@ class CheckingScreen:
     files: tuple[FileLine, ...] = field(default_factory=tuple)
     done: bool = False
     sent_count: int = 0
+    scheduled: str = ""  # a scheduled send: what to say instead of "sending" (translated)
+    followups: int = 0  # follow-up steps planned with the send
 
 
 def build_checking_view(screen: CheckingScreen, t: Translator) -> dict[str, Any]:
@@ -232,11 +368,15 @@ def build_checking_view(screen: CheckingScreen, t: Translator) -> dict[str, Any]
         head = t("compose.checking")
     elif rejected:
         head = t("compose.rejected_files", count=len(rejected))
+    elif screen.scheduled:
+        head = screen.scheduled
     else:
         head = t("compose.sending_started", count=t.number(screen.sent_count))
     blocks: list[Block] = [section(head)]
     if lines:
         blocks.append(section("\n".join(lines)))
+    if screen.done and not rejected and screen.followups:
+        blocks.append(context(t("compose.followups_planned", count=screen.followups)))
     if screen.done and rejected:
         blocks.append(context(t("compose.draft_kept")))
         blocks.append(

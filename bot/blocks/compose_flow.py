@@ -3,6 +3,7 @@ builders of views, ``views.submission`` answers and DMs, no client."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot import ids
@@ -11,6 +12,7 @@ from bot.blocks.compose import (
     CheckingScreen,
     ComposeScreen,
     FileLine,
+    FollowupLine,
     RecipientLine,
     build_checking_view,
     build_compose_view,
@@ -21,7 +23,7 @@ from bot.blocks.compose import (
 from bot.i18n import Translator
 from bot.problems import block_errors, describe
 from outreach.attachments import FileVerdict
-from outreach.compose import ComposeState
+from outreach.compose import ComposeState, SchedulePlan
 from outreach.compose_flow import (
     AlreadySending,
     Editable,
@@ -36,12 +38,14 @@ from outreach.compose_flow import (
     Planned,
     PlanRefused,
     Preview,
+    Scheduled,
     Sent,
     SentToSelf,
     Submitted,
     Unconfirmed,
 )
 from outreach.models import Channel, Recipient
+from outreach.scheduling import wall_time
 
 
 def label(r: Recipient) -> str:
@@ -49,8 +53,33 @@ def label(r: Recipient) -> str:
     return f"{who} ({r.mpname})" if who else r.mpname
 
 
-def screen_of(state: ComposeState, warnings: tuple[str, ...] = ()) -> ComposeScreen:
+@dataclass(frozen=True, slots=True)
+class FormKeys:
+    """The keys of a form's follow-up steps, in order, and the key of the next one added (its metadata)."""
+
+    keys: tuple[int, ...] = ()
+    next_key: int = 1
+
+
+def followup_lines(state: ComposeState, form: FormKeys) -> tuple[tuple[FollowupLine, ...], int]:
+    """The draft's steps with the keys the form gave them (new keys for steps it did not show), and the next key."""
+    keys = list(form.keys[: len(state.draft.followups)])
+    next_key = max(form.next_key, max(keys, default=0) + 1)
+    while len(keys) < len(state.draft.followups):
+        keys.append(next_key)
+        next_key += 1
+    lines = tuple(
+        FollowupLine(key, step.days, step.subject, step.content)
+        for key, step in zip(keys, state.draft.followups, strict=True)
+    )
+    return lines, next_key
+
+
+def screen_of(
+    state: ComposeState, warnings: tuple[str, ...] = (), *, form: FormKeys | None = None, zone: str = "UTC"
+) -> ComposeScreen:
     d = state.draft
+    followups, next_key = followup_lines(state, form or FormKeys())
     return ComposeScreen(
         draft_id=state.draft_id,
         channel=d.channel,
@@ -64,7 +93,37 @@ def screen_of(state: ComposeState, warnings: tuple[str, ...] = ()) -> ComposeScr
         content=d.content,
         kept_files=d.attachments,
         warnings=warnings,
+        followups=followups,
+        next_key=next_key,
+        send_at=d.send_at,
+        send_local=bool(d.local_zone),
+        zoned=state.zoned,
+        zone=zone,
     )
+
+
+def with_new_step(screen: ComposeScreen) -> ComposeScreen:
+    """The form with one more (empty) follow-up step, under a key never used in it."""
+    step = FollowupLine(screen.next_key)
+    return replace(screen, followups=(*screen.followups, step), next_key=screen.next_key + 1)
+
+
+def step_blocks(keys: tuple[int, ...]) -> dict[str, str]:
+    """Where each follow-up field's problems are shown: ``followup.2.days`` → the second step's days block."""
+    return {
+        f"followup.{n}.{part}": ids.followup_block(key, part)
+        for n, key in enumerate(keys, 1)
+        for part in ("days", "subject", "content")
+    }
+
+
+def scheduled_text(plan: SchedulePlan, t: Translator) -> str:
+    """When a scheduled send goes, as its author reads it."""
+    count = t.number(plan.recipients)
+    if plan.local_zone:
+        wall = wall_time(plan.send_at, plan.local_zone)
+        return t("compose.scheduled_local", date=f"{wall:%Y-%m-%d}", time=f"{wall:%H:%M}", count=count)
+    return t("compose.scheduled", when=t.when(plan.send_at), count=count)
 
 
 def refusal_text(t: Translator, usergroup: str) -> str:
@@ -83,12 +142,13 @@ def build_gone_view(t: Translator, draft_id: int = 0, title: str = "compose.titl
 def build_opened_view(outcome: Opened, draft_id: int, t: Translator, usergroup: str) -> dict[str, Any]:
     """A draft's form, or why it cannot be shown."""
     if isinstance(outcome, Editable):
-        return build_compose_view(screen_of(outcome.state), t)
+        return build_compose_view(screen_of(outcome.state, zone=t.tz.key), t)
     if isinstance(outcome, NotAllowed):
         return build_refusal_view(t, usergroup, outcome.channel or Channel.EMAIL)
     if isinstance(outcome, AlreadySending):
         channel = outcome.channel or Channel.EMAIL
-        return build_notice_view(t("compose.title_email"), t("compose.already_sending"), draft_id, channel, t)
+        why = t("compose.already_scheduled") if outcome.scheduled else t("compose.already_sending")
+        return build_notice_view(t("compose.title_email"), why, draft_id, channel, t)
     return build_gone_view(t, draft_id)
 
 
@@ -103,16 +163,34 @@ def file_lines(verdicts: tuple[FileVerdict, ...], t: Translator) -> tuple[FileLi
 
 
 def build_sent_view(
-    outcome: Sent, draft_id: int, channel: Channel, t: Translator, not_fetched: tuple[FileLine, ...] = ()
+    outcome: Sent,
+    draft_id: int,
+    channel: Channel,
+    t: Translator,
+    not_fetched: tuple[FileLine, ...] = (),
+    *,
+    form: FormKeys | None = None,
 ) -> dict[str, Any]:
-    """The view after a send was asked for: sending started; the form again with warnings to confirm; or what
-    stopped it (files refused — ``not_fetched``: those that could not even be fetched —, problems)."""
+    """The view after a send was asked for: sending started, or scheduled; the form again with warnings to
+    confirm (its follow-up steps under the keys ``form`` gave them); or what stopped it (files refused —
+    ``not_fetched``: those that could not even be fetched —, problems)."""
     if isinstance(outcome, Unconfirmed):
         notes = (t("compose.warnings_confirm"), *(describe(w, t) for w in outcome.warnings))
-        return build_compose_view(screen_of(outcome.state, notes), t, confirm=outcome.digest)
+        again = screen_of(outcome.state, notes, form=form, zone=t.tz.key)
+        return build_compose_view(again, t, confirm=outcome.digest)
     if isinstance(outcome, Planned):
         files = tuple(FileLine(name, "ok") for name in outcome.files)
-        screen = CheckingScreen(draft_id, channel, files, done=True, sent_count=outcome.plan.recipients)
+        plan = outcome.plan
+        screen = CheckingScreen(
+            draft_id, channel, files, done=True, sent_count=plan.recipients, followups=plan.followups
+        )
+        return build_checking_view(screen, t)
+    if isinstance(outcome, Scheduled):
+        files = tuple(FileLine(name, "ok") for name in outcome.files)
+        text = scheduled_text(outcome.plan, t)
+        screen = CheckingScreen(
+            draft_id, channel, files, done=True, scheduled=text, followups=outcome.plan.followups
+        )
         return build_checking_view(screen, t)
     if isinstance(outcome, FilesRefused):
         lines = not_fetched + file_lines(outcome.verdicts, t)
@@ -126,19 +204,27 @@ def build_sent_view(
 
 
 def submission_answer(
-    outcome: Submitted, draft_id: int, channel: Channel, t: Translator, *, usergroup: str, present: set[str]
+    outcome: Submitted,
+    draft_id: int,
+    channel: Channel,
+    t: Translator,
+    *,
+    usergroup: str,
+    present: set[str],
+    form: FormKeys | None = None,
 ) -> dict[str, Any]:
-    """The answer to a compose form's ``view_submission`` (``present``: the form's block ids): errors next to
-    the fields, or the view that replaces the form."""
+    """The answer to a compose form's ``view_submission`` (``present``: the form's block ids; ``form``: its
+    follow-up steps' keys): errors next to the fields, or the view that replaces the form."""
     if isinstance(outcome, Gone):
         return {"response_action": "errors", "errors": {ids.BLOCK_CONTENT: t("compose.gone")}}
     if isinstance(outcome, NotAllowed):
         return {"response_action": "errors", "errors": {ids.BLOCK_CONTENT: refusal_text(t, usergroup)}}
     if isinstance(outcome, Invalid):
-        return {"response_action": "errors", "errors": block_errors(outcome.problems, t, present)}
+        steps = step_blocks(form.keys if form else ())
+        return {"response_action": "errors", "errors": block_errors(outcome.problems, t, present, steps)}
     if isinstance(outcome, FilesToFetch):
         raise ValueError("files to fetch are shown as they are checked (build_checking_view)")
-    return {"response_action": "update", "view": build_sent_view(outcome, draft_id, channel, t)}
+    return {"response_action": "update", "view": build_sent_view(outcome, draft_id, channel, t, form=form)}
 
 
 def self_test_text(

@@ -1,11 +1,20 @@
-"""The author's DM while a send runs (a progress bar and counts) and when it ends (the result per recipient)."""
+"""The author's DM while a send runs (a progress bar and counts) and when it ends (the result per recipient).
+
+A send with follow-ups says what its steps are and where they stand, with **Cancel follow-ups** while some are
+still to come; each step's own progress and result are written in the thread of that DM, with how many partners
+were skipped and why (replied, bounced, unsubscribed, contacted by a teammate, cancelled).
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from bot import ids
 from bot.blocks.common import Block, actions, button, check_limits, clip, context, escape, section
+from bot.blocks.drafts import cancel_followups_button, steps_text
 from bot.i18n import Translator
 from outreach.compose import SendReport
+from outreach.followups import PENDING_STEP, REASONS
 from outreach.models import Channel, DeliveryStatus, Draft
 
 BAR_WIDTH = 20
@@ -19,11 +28,36 @@ def bar(done: int, total: int) -> str:
 
 def _what(draft: Draft, t: Translator) -> str:
     if draft.channel is Channel.EMAIL:
-        return t("progress.email", subject=escape(clip(draft.subject or "—", 120)))
-    return t("progress.message", excerpt=escape(clip(" ".join(draft.content.split()), 80)))
+        what = t("progress.email", subject=escape(clip(draft.subject or "—", 120)))
+    else:
+        what = t("progress.message", excerpt=escape(clip(" ".join(draft.content.split()), 80)))
+    return t("progress.followup", step=draft.step, what=what) if draft.step else what
 
 
-def build_progress(draft: Draft, counts: dict[DeliveryStatus, int], t: Translator) -> list[Block]:
+def _steps_blocks(draft: Draft, steps: tuple[Draft, ...], t: Translator) -> list[Block]:
+    """For a send with follow-ups (or a step): the steps and where they stand; Cancel while any is to come."""
+    if not steps:
+        return []
+    later = [s for s in steps if s.step > draft.step]
+    blocks: list[Block] = []
+    if not draft.step:
+        blocks.append(context(t("progress.steps", steps=steps_text(steps, t))))
+    if any(s.status in PENDING_STEP for s in later):
+        root = draft.parent_id or draft.id or 0
+        blocks.append(actions(cancel_followups_button(root, t), block_id=f"followups~{draft.id}"))
+    return blocks
+
+
+def skipped_by_reason(report: SendReport, t: Translator) -> str:
+    """How many were skipped, by reason (a follow-up step's: replied, bounced …), or ""."""
+    found = Counter(d.last_error for d, _ in report.rows if d.status is DeliveryStatus.SKIPPED)
+    shown = [t("progress.reason", reason=t(r), count=t.number(found[r])) for r in REASONS if found[r]]
+    return " · ".join(shown)
+
+
+def build_progress(
+    draft: Draft, counts: dict[DeliveryStatus, int], t: Translator, steps: tuple[Draft, ...] = ()
+) -> list[Block]:
     total = sum(counts.values())
     skipped = counts[DeliveryStatus.SKIPPED]
     to_send = total - skipped
@@ -35,16 +69,24 @@ def build_progress(draft: Draft, counts: dict[DeliveryStatus, int], t: Translato
         failed=t.number(counts[DeliveryStatus.FAILED]),
         total=t.number(to_send),
     )
+    if not skipped:
+        note = t("progress.running")
+    elif draft.step:
+        note = t("progress.followup_skipped", count=t.number(skipped))
+    else:
+        note = t("progress.skipped", count=t.number(skipped))
+    icon = ":leftwards_arrow_with_hook:" if draft.step else ":outbox_tray:"
     return check_limits(
         [
-            section(f":outbox_tray: {_what(draft, t)}"),
+            section(f"{icon} {_what(draft, t)}"),
             section(f"`{bar(done, to_send)}` {pct}%\n{line}"),
-            context(t("progress.skipped", count=t.number(skipped)) if skipped else t("progress.running")),
+            context(note),
+            *_steps_blocks(draft, steps, t),
         ]
     )
 
 
-def build_summary(report: SendReport, t: Translator) -> list[Block]:
+def build_summary(report: SendReport, t: Translator, steps: tuple[Draft, ...] = ()) -> list[Block]:
     sent, failed = report.count(DeliveryStatus.SENT), report.count(DeliveryStatus.FAILED)
     skipped = report.count(DeliveryStatus.SKIPPED)
     icon = ":white_check_mark:" if not failed else (":warning:" if sent else ":x:")
@@ -54,6 +96,9 @@ def build_summary(report: SendReport, t: Translator) -> list[Block]:
             t("progress.summary", sent=t.number(sent), failed=t.number(failed), skipped=t.number(skipped))
         ),
     ]
+    reasons = skipped_by_reason(report, t) if report.draft.step else ""
+    if reasons:
+        blocks.append(context(t("progress.skipped_why", reasons=reasons)))
     lines = []
     for delivery, partner in report.rows:
         if delivery.status is DeliveryStatus.SENT:
@@ -81,4 +126,5 @@ def build_summary(report: SendReport, t: Translator) -> list[Block]:
                 block_id=f"retry~{report.draft.id}",
             )
         )
+    blocks += _steps_blocks(report.draft, steps, t)
     return check_limits(blocks)

@@ -22,9 +22,11 @@ from bot.devtools.webhook_inbox import WebhookInbox
 from bot.handlers.registry import register_all
 from bot.http import HttpServer, WsgiApp
 from bot.routes import extra_routes
+from bot.schedule_dm import ScheduleDM
 from bot.sending import BackgroundSender, ProgressDM
 from bot.settings import Settings
 from bot.wiring import Services, build_services
+from outreach.ports import Clock
 
 SIGNING_SECRET = "offline-signing-secret"  # values for the offline stand-ins only, not secrets
 BOT_TOKEN = "xoxb-offline"
@@ -172,8 +174,11 @@ DEFAULT_USERS = (
 
 
 @contextmanager
-def full_app(base: Settings, users: tuple[SlackUser, ...] = DEFAULT_USERS) -> Iterator[FullApp]:
-    """The app on ``base`` settings (database, SMTP, clamd …) with Slack and the message webhook stood in."""
+def full_app(
+    base: Settings, users: tuple[SlackUser, ...] = DEFAULT_USERS, *, clock: Clock | None = None
+) -> Iterator[FullApp]:
+    """The app on ``base`` settings (database, SMTP, clamd …) with Slack and the message webhook stood in;
+    ``clock``: the app's clock (a test moves it days ahead for follow-ups and scheduled sends)."""
     inbox = WebhookInbox(WEBHOOK_SECRET).start()
     with SlackStandIn(bot_token=BOT_TOKEN) as standin:
         for user in users:
@@ -188,7 +193,7 @@ def full_app(base: Settings, users: tuple[SlackUser, ...] = DEFAULT_USERS) -> It
             messages_webhook_url=inbox.url,
             messages_webhook_secret=WEBHOOK_SECRET,
         )
-        services = build_services(settings)
+        services = build_services(settings, clock=clock)
         client = make_client(settings)
         app = build_app(
             settings,
@@ -198,7 +203,10 @@ def full_app(base: Settings, users: tuple[SlackUser, ...] = DEFAULT_USERS) -> It
         )
         server = HttpServer(WsgiApp(app, routes=extra_routes(services, client)), port=port).start()
         sender = BackgroundSender(
-            services, ProgressDM(services, client, interval=0.2), poll_seconds=0.5
+            services,
+            ProgressDM(services, client, interval=0.2),
+            poll_seconds=0.5,
+            schedules=ScheduleDM(services, client),
         ).start()
         threads = ConversationThreads(services, client, sweep_seconds=0.3).start()
         try:
@@ -302,4 +310,37 @@ def input_values(**fields: Any) -> dict[str, Any]:
             values[block] = {ids.ACTION_INPUT: {"type": "file_input", "files": value}}
         else:
             values[block] = {ids.ACTION_INPUT: {"type": "plain_text_input", "value": value}}
+    return values
+
+
+def send_later(when: Any, *, local: bool = False) -> dict[str, Any]:
+    """``view.state.values`` of the form's "Send later": the datetimepicker's instant as Slack sends it (a UNIX time
+    in seconds, null when nothing is picked), and the "each partner's time zone" box ticked or not."""
+    values: dict[str, Any] = {
+        ids.BLOCK_SEND_AT: {
+            ids.ACTION_INPUT: {
+                "type": "datetimepicker",
+                "selected_date_time": int(when.timestamp()) if when is not None else None,
+            }
+        }
+    }
+    if local:
+        values[ids.BLOCK_SEND_LOCAL] = {
+            ids.ACTION_INPUT: {"type": "checkboxes", "selected_options": [{"value": "local"}]}
+        }
+    return values
+
+
+def followup_values(key: int, days: int, content: str, subject: str | None = None) -> dict[str, Any]:
+    """``view.state.values`` of the follow-up step ``key``: a number_input's value is a string (SLACK.md §1.4)."""
+    values: dict[str, Any] = {
+        ids.followup_block(key, "days"): {ids.ACTION_INPUT: {"type": "number_input", "value": str(days)}},
+        ids.followup_block(key, "content"): {
+            ids.ACTION_INPUT: {"type": "plain_text_input", "value": content}
+        },
+    }
+    if subject is not None:
+        values[ids.followup_block(key, "subject")] = {
+            ids.ACTION_INPUT: {"type": "plain_text_input", "value": subject}
+        }
     return values

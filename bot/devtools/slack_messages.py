@@ -54,7 +54,7 @@ class Message:
 
     def snapshot(self) -> dict[str, Any]:
         """What a test reads: the message as shown, with where it is."""
-        return {
+        shown = {
             "channel": self.channel,
             "ts": self.ts,
             "is_ephemeral": self.ephemeral,
@@ -63,10 +63,11 @@ class Message:
             "thread_ts": self.thread_ts,
             "files": list(self.files),
         }
+        return shown
 
     def payload(self, team_id: str) -> dict[str, Any]:
         """The ``message`` object Slack puts in an interaction from a (non-ephemeral) message."""
-        return {
+        message = {
             "type": "message",
             "user": BOT_USER,
             "bot_id": BOT_ID,
@@ -76,6 +77,9 @@ class Message:
             "text": self.text,
             "blocks": self.blocks,
         }
+        if self.thread_ts:
+            message["thread_ts"] = self.thread_ts
+        return message
 
 
 @dataclass

@@ -11,9 +11,14 @@ Two layers: slack_sdk's own models (``Block.parse(...).to_dict()``, ``View(...).
 checkbox options, 2–5 overflow options, at most 100 select options, option text ≤ 75 and value ≤ 150, unique
 ``block_id`` values, ``initial_options`` taken from ``options``, ``submit`` required on a modal with an input block,
 ``private_metadata`` ≤ 3,000 characters, a view ≤ 250 kB, ``file_input`` never with ``dispatch_action``, known block
-types only. Sources: https://docs.slack.dev/reference/block-kit/blocks (each block's page),
+types only, a ``datetimepicker``'s ``initial_date_time`` a UNIX time of 10 digits, a ``number_input``'s values numbers
+written as strings (whole ones unless ``is_decimal_allowed``) with ``min_value`` ≤ ``initial_value`` ≤
+``max_value``. Sources: https://docs.slack.dev/reference/block-kit/blocks (each block's page),
 https://docs.slack.dev/reference/views/modal-views, https://docs.slack.dev/reference/block-kit/block-elements
-(checkboxes, overflow, select, file input), https://api.slack.com/methods/chat.update (``msg_too_long``).
+(checkboxes, overflow, select, file input, datetime picker, number input),
+https://api.slack.com/methods/chat.update (``msg_too_long``); that Slack refuses a number_input's values given as
+numbers: github.com/davidcelis/block-kit release 1.0.3. Slack shows no error for an initial value outside
+min/max that we know of: refusing it is the stricter reading.
 """
 
 from __future__ import annotations
@@ -160,4 +165,32 @@ def _element_problems(element: dict[str, Any]) -> list[str]:
         initial.append(element["initial_option"])
     if any(o not in options for o in initial):  # Slack wants them identical to an option, text included
         problems.append("an initial option that is not exactly one of the options")
+    if kind == "datetimepicker" and "initial_date_time" in element:
+        when = element["initial_date_time"]
+        if isinstance(when, bool) or not isinstance(when, int) or len(str(when)) != 10:
+            problems.append(f"datetimepicker initial_date_time {when!r} is not a UNIX time of 10 digits")
+    if kind == "number_input":
+        problems += _number_input_problems(element)
     return problems
+
+
+def _number_input_problems(element: dict[str, Any]) -> list[str]:
+    decimal = element.get("is_decimal_allowed")
+    if not isinstance(decimal, bool):
+        return ["number_input without is_decimal_allowed (required)"]
+    values: dict[str, float] = {}
+    for name in ("min_value", "initial_value", "max_value"):
+        if name not in element:
+            continue
+        raw = element[name]
+        try:
+            number = float(raw) if isinstance(raw, str) else None
+        except ValueError:
+            number = None
+        if number is None or (not decimal and not raw.lstrip("-").isdigit()):
+            return [f"number_input {name} {raw!r} is not a {'number' if decimal else 'whole number'} string"]
+        values[name] = number
+    ordered = [values[n] for n in ("min_value", "initial_value", "max_value") if n in values]
+    if ordered != sorted(ordered):
+        return ["number_input values out of order (min_value ≤ initial_value ≤ max_value)"]
+    return []

@@ -1,4 +1,5 @@
-"""The compose modals: open, submit (check, scan, send), close (keep), preview, send a test, save.
+"""The compose modals: open, submit (check, scan, send or schedule), close (keep), preview, send a test, save,
+add or remove a follow-up step.
 
 Each listener parses the payload, calls one use case of :class:`outreach.compose_flow.ComposeFlow` and shows
 what came of it (:mod:`bot.blocks.compose_flow`). What only Slack can do stays here: opening and writing
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -17,16 +19,25 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot import ids
-from bot.blocks.compose import CheckingScreen, FileLine, build_checking_view, build_notice_view
+from bot.blocks.compose import (
+    CheckingScreen,
+    FileLine,
+    build_checking_view,
+    build_compose_view,
+    build_notice_view,
+)
 from bot.blocks.compose_flow import (
+    FormKeys,
     build_gone_view,
     build_opened_view,
     build_preview,
     build_sent_view,
     closed_dm,
     refusal_text,
+    screen_of,
     self_test_text,
     submission_answer,
+    with_new_step,
 )
 from bot.files import DownloadFailed, SlackFiles
 from bot.handlers.parsing import ComposeForm, parse_compose_form
@@ -138,7 +149,7 @@ class ComposeHandlers:
         if form is None:
             ack(response_action="errors", errors={ids.BLOCK_CONTENT: t("compose.gone")})
             return
-        submission = Submission(team_id, user_id, form.draft_id, form.fields, form.confirmed)
+        submission = Submission(team_id, user_id, form.draft_id, form.fields(t.tz.key), form.confirmed)
         uploads = form.values.uploads
         outcome = self._flow.submit(
             submission, self._may_send(client, team_id, user_id), uploads=bool(uploads)
@@ -147,7 +158,13 @@ class ComposeHandlers:
             # Nothing slow to do: the send plan (if any) is stored before Slack gets its answer.
             present = {b.get("block_id", "") for b in view.get("blocks", [])}
             answer = submission_answer(
-                outcome, form.draft_id, form.channel, t, usergroup=self._usergroup, present=present
+                outcome,
+                form.draft_id,
+                form.channel,
+                t,
+                usergroup=self._usergroup,
+                present=present,
+                form=FormKeys(form.followup_keys, form.next_key),
             )
             ack(**answer)
             return
@@ -172,7 +189,8 @@ class ComposeHandlers:
                 log.info("download of %s failed: %s", err.name, err.detail)
                 not_fetched.append(FileLine(err.name, "rejected", t(err.reason)))
         outcome = self._flow.attach_and_send(submission, fetched, all_fetched=not not_fetched)
-        after = build_sent_view(outcome, form.draft_id, form.channel, t, tuple(not_fetched))
+        keys = FormKeys(form.followup_keys, form.next_key)
+        after = build_sent_view(outcome, form.draft_id, form.channel, t, tuple(not_fetched), form=keys)
         dm = Dm(*closed_dm(after, form.draft_id, t))
         self._modals.show(client, view_id, after, user_id=submission.author_id, dm=dm)
 
@@ -182,14 +200,16 @@ class ComposeHandlers:
         ack()
         form = parse_compose_form(view)
         if form is not None:
-            self._flow.close(body["team"]["id"], body["user"]["id"], form.draft_id, form.fields)
+            team_id, user_id = body["team"]["id"], body["user"]["id"]
+            known = self._profiles.known(team_id, user_id)  # no Web API call for a close
+            self._flow.close(team_id, user_id, form.draft_id, form.fields(known.tz if known else "UTC"))
 
     def save_draft(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         team_id, user_id = body["team"]["id"], body["user"]["id"]
         t = self._t(client, team_id, user_id)
         form = parse_compose_form(body.get("view") or {})
-        if form is None or self._flow.save(team_id, user_id, form.draft_id, form.fields) is None:
+        if form is None or self._flow.save(team_id, user_id, form.draft_id, form.fields(t.tz.key)) is None:
             return
         notice = build_notice_view(
             t("compose.saved_title"), t("compose.saved"), form.draft_id, form.channel, t
@@ -203,8 +223,12 @@ class ComposeHandlers:
         if opened is None:
             return
         form = parse_compose_form(body.get("view") or {})
-        found = self._flow.preview(team_id, user_id, form.draft_id, fields=form.fields) if form else None
         t = self._t(client, team_id, user_id)
+        found = (
+            self._flow.preview(team_id, user_id, form.draft_id, fields=form.fields(t.tz.key))
+            if form
+            else None
+        )
         view = build_preview(found, t) if found else build_gone_view(t, title="compose.preview")
         self._modals.show(client, opened.view_id, view, user_id=user_id, hash=opened.hash)
 
@@ -232,12 +256,51 @@ class ComposeHandlers:
             return
         may_send = self._may_send(client, team_id, user_id)
         outcome = self._flow.send_test(
-            team_id, user_id, form.draft_id, form.fields, may_send=may_send, address=profile.email
+            team_id, user_id, form.draft_id, form.fields(profile.tz), may_send=may_send, address=profile.email
         )
         if isinstance(outcome, Gone):
             return
         dm = client.conversations_open(users=user_id)["channel"]["id"]
         client.chat_postMessage(channel=dm, text=self_test_text(outcome, profile.t, self._usergroup))
+
+    # -- follow-up steps ----------------------------------------------------------------------------------
+    def add_followup(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """One more step in the form: what was typed is saved, then the form is written again with the same
+        block ids (Slack keeps what is typed in them, SLACK.md §2.5) and an empty step under a new key."""
+        self._rewrite_steps(ack, body, client, removed=None)
+
+    def remove_followup(
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        """A step taken out of the form: saved without it, the form written again without its blocks."""
+        value = str(action.get("value", ""))
+        self._rewrite_steps(ack, body, client, removed=int(value) if value.isdigit() else -1)
+
+    def _rewrite_steps(
+        self, ack: Ack, body: dict[str, Any], client: WebClient, *, removed: int | None
+    ) -> None:
+        ack()
+        view = body.get("view") or {}
+        form = parse_compose_form(view)
+        if form is None:
+            return
+        team_id, user_id = body["team"]["id"], body["user"]["id"]
+        t = self._t(client, team_id, user_id)
+        fields, keys = form.fields(t.tz.key), form.followup_keys
+        if removed is not None:
+            if removed not in keys:
+                return
+            at = keys.index(removed)
+            fields = replace(fields, followups=fields.followups[:at] + fields.followups[at + 1 :])
+            keys = keys[:at] + keys[at + 1 :]
+        state = self._flow.save(team_id, user_id, form.draft_id, fields)
+        if state is None:  # sent or deleted meanwhile
+            return
+        screen = screen_of(state, form=FormKeys(keys, form.next_key), zone=t.tz.key)
+        if removed is None:
+            screen = with_new_step(screen)
+        shown = build_compose_view(screen, t)  # the warnings shown before are not confirmed by this
+        self._modals.show(client, view["id"], shown, user_id=user_id, hash=view.get("hash"))
 
 
 def register(app: App, handlers: ComposeHandlers) -> None:
@@ -248,3 +311,5 @@ def register(app: App, handlers: ComposeHandlers) -> None:
     app.action(ids.ACTION_COMPOSE_PREVIEW)(handlers.preview)
     app.action(ids.ACTION_PREVIEW_FOR)(handlers.preview_for)
     app.action(ids.ACTION_COMPOSE_SEND_TEST)(handlers.send_test)
+    app.action(ids.ACTION_FOLLOWUP_ADD)(handlers.add_followup)
+    app.action(ids.ACTION_FOLLOWUP_REMOVE)(handlers.remove_followup)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from bot import ids
-from bot.blocks.compose import read_confirmation, read_metadata
+from bot.blocks.compose import LOCAL, read_confirmation, read_followup_keys, read_metadata
 from outreach.compose import DraftFields
-from outreach.models import Channel, PartnerKind
+from outreach.models import Channel, FollowUp, PartnerKind
 
 SUBCOMMANDS = ("marketplace", "drafts", "help", "connect-email", "disconnect-email")
 
@@ -59,14 +60,36 @@ class ComposeValues:
     content: str = ""
     uploads: tuple[dict[str, Any], ...] = ()  # Slack file objects from the file_input
     kept_ids: tuple[int, ...] | None = None  # ticked "already attached" files; None when there were none
+    followups: tuple[FollowUp, ...] = ()  # the steps, in the form's order
+    send_at: datetime | None = None  # the datetimepicker's instant (None: send now)
+    send_local: bool = False  # "at that time in each partner's time zone" ticked
 
 
 def _value(values: dict[str, Any], block: str) -> Any:
     return (values.get(block) or {}).get(ids.ACTION_INPUT) or {}
 
 
-def parse_compose(state_values: dict[str, Any]) -> ComposeValues:
-    """``view.state.values`` → ComposeValues; missing blocks (a message has no subject) read as empty."""
+def _days(raw: Any) -> int:
+    """A number_input's value (a string, SLACK.md §1.4); 0 when it is not a whole number."""
+    text = raw.strip() if isinstance(raw, str) else ""
+    return int(text) if text.isdigit() and len(text) <= 4 else 0
+
+
+def _instant(raw: Any) -> datetime | None:
+    """A datetimepicker's ``selected_date_time``: a UNIX time in seconds, or null when nothing was picked
+    (https://docs.slack.dev/reference/block-kit/block-elements/datetime-picker-element; bolt-js
+    ``ViewStateValue.selected_date_time?: number | null``)."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return None
+    try:
+        return datetime.fromtimestamp(int(raw), UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def parse_compose(state_values: dict[str, Any], followup_keys: tuple[int, ...] = ()) -> ComposeValues:
+    """``view.state.values`` → ComposeValues; missing blocks (a message has no subject) read as empty.
+    ``followup_keys``: the keys of the follow-up steps the form shows, in order."""
 
     def text(block: str) -> str:
         raw = _value(state_values, block).get("value")
@@ -79,6 +102,15 @@ def parse_compose(state_values: dict[str, Any]) -> ComposeValues:
     if ids.BLOCK_KEPT_FILES in state_values:
         chosen = _value(state_values, ids.BLOCK_KEPT_FILES).get("selected_options") or []
         kept = tuple(int(o["value"]) for o in chosen if str(o.get("value", "")).isdigit())
+    followups = tuple(
+        FollowUp(
+            _days(_value(state_values, ids.followup_block(key, "days")).get("value")),
+            text(ids.followup_block(key, "content")),
+            text(ids.followup_block(key, "subject")).strip(),
+        )
+        for key in followup_keys
+    )
+    local = _value(state_values, ids.BLOCK_SEND_LOCAL).get("selected_options") or []
     return ComposeValues(
         sender_name=text(ids.BLOCK_SENDER_NAME),
         reply_to=text(ids.BLOCK_REPLY_TO).strip(),
@@ -86,6 +118,9 @@ def parse_compose(state_values: dict[str, Any]) -> ComposeValues:
         content=text(ids.BLOCK_CONTENT),
         uploads=uploads,
         kept_ids=kept,
+        followups=followups,
+        send_at=_instant(_value(state_values, ids.BLOCK_SEND_AT).get("selected_date_time")),
+        send_local=any(isinstance(o, dict) and o.get("value") == LOCAL for o in local),
     )
 
 
@@ -98,20 +133,34 @@ class ComposeForm:
     channel: Channel
     values: ComposeValues
     confirmed: str = ""
+    followup_keys: tuple[int, ...] = ()  # the keys of the follow-up steps it shows, in order
+    next_key: int = 1  # the key of the next step added
 
-    @property
-    def fields(self) -> DraftFields:
+    def fields(self, zone: str = "UTC") -> DraftFields:
+        """What the form holds, to save; ``zone``: the author's time zone (IANA), which "each partner's time
+        zone" reads the picked time in."""
         v = self.values
-        return DraftFields(v.sender_name, v.reply_to, v.subject, v.content, v.kept_ids)
+        return DraftFields(
+            v.sender_name,
+            v.reply_to,
+            v.subject,
+            v.content,
+            v.kept_ids,
+            v.followups,
+            v.send_at,
+            (zone or "UTC") if v.send_local else "",
+        )
 
 
 def parse_compose_form(view: dict[str, Any]) -> ComposeForm | None:
     """A compose view → ComposeForm; None when its private_metadata names no draft."""
-    meta = read_metadata(view.get("private_metadata", ""))
+    raw = view.get("private_metadata", "")
+    meta = read_metadata(raw)
     if meta is None:
         return None
-    values = parse_compose(view.get("state", {}).get("values", {}))
-    return ComposeForm(meta[0], meta[1], values, read_confirmation(view.get("private_metadata", "")))
+    keys, next_key = read_followup_keys(raw)
+    values = parse_compose(view.get("state", {}).get("values", {}), keys)
+    return ComposeForm(meta[0], meta[1], values, read_confirmation(raw), keys, next_key)
 
 
 # Slack's markup in a message's text (https://api.slack.com/reference/surfaces/formatting#retrieving-messages):

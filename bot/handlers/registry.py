@@ -29,7 +29,13 @@ def register_all(app: App, services: Services) -> None:
         profiles, services.prospects, forms.open_new, market.open_card, modals
     )
     draft_handlers = drafts.DraftHandlers(
-        profiles, services.compose, services.compose_flow, services.senders, forms
+        profiles,
+        services.compose,
+        services.compose_flow,
+        services.senders,
+        forms,
+        services.outbox,
+        services.followups,
     )
     accounts = account.AccountHandlers(profiles, services.accounts, modals)
     screens: dict[str, commands.Screen] = {

@@ -21,6 +21,11 @@ The rules:
 * Each e-mail is built into its wire bytes (by the session that will send it) before its group goes in
   flight, so a message that cannot be built never is: a permanent refusal. An e-mail carries the
   unsubscribe headers and footer of its address.
+* A follow-up step's delivery is decided when it is claimed — when it falls due (outreach/followups.py): what
+  decides it is read once per batch and step (the previous step's deliveries, replies, contacts), and a partner
+  who replied, bounced, unsubscribed or was contacted by a teammate since is skipped with that reason. An
+  e-mail step answers the previous e-mail (In-Reply-To, References); the text each partner got is kept for the
+  conversation's event (``Batch.texts``).
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ from outreach.attachments import AttachmentPolicy, ScanCache, recheck_for_send, 
 from outreach.bounce_address import BounceAddresses
 from outreach.compose import SKIP_SUPPRESSED
 from outreach.errors import DeliveryFailed, Refusal
+from outreach.followups import load_facts, skip_reason, thread_headers
 from outreach.layouts import Layouts
-from outreach.models import Channel, Claimed, Draft, OutgoingMessage, Partner, ReadyMail
+from outreach.models import Channel, Claimed, Draft, FollowupFacts, OutgoingMessage, Partner, ReadyMail
 from outreach.ports import Clock, MailSession, Scanner, Sniffer, UnitOfWork
 from outreach.rendering import PreparedDraft, TrackingConfig, email_for, message_for, prepare
 from outreach.unsubscribe import UnsubscribeLinks
@@ -103,7 +109,7 @@ class Preparation:
             for team_id, mpids in by_team.items():
                 for mpid, partner in uow.partners.get_many(team_id, mpids).items():
                     partners[(team_id, mpid)] = partner
-        return Batch(self, partners)
+        return Batch(self, partners, claimed)
 
     def prepare(self, team_id: str, draft_id: int) -> PreparedDraft | Refusal:
         with self.uow() as uow:
@@ -129,11 +135,16 @@ class Preparation:
 class Batch:
     """One claimed batch: its recipients, its drafts prepared (once each), its workspaces' suppressions."""
 
-    def __init__(self, preparation: Preparation, partners: dict[tuple[str, str], Partner]) -> None:
+    def __init__(
+        self, preparation: Preparation, partners: dict[tuple[str, str], Partner], claimed: list[Claimed]
+    ) -> None:
         self._preparation = preparation
         self._partners = partners
+        self._claimed = claimed
         self._drafts: dict[tuple[str, int], PreparedDraft | Refusal] = {}
         self._suppressed: dict[str, dict[str, str]] = {}  # team → {address: reason}
+        self._facts: dict[tuple[str, int], dict[str, FollowupFacts]] = {}  # (team, step) → {mpid: facts}
+        self.texts: dict[int, str] = {}  # delivery id → the text a follow-up step's e-mail carries
 
     def draft(self, item: Claimed) -> PreparedDraft | Refusal:
         key = (item.team_id, item.delivery.draft_id)
@@ -160,7 +171,10 @@ class Batch:
         prepared, partner = target
         if not partner.email:
             return NO_ADDRESS
-        if self._is_suppressed(item.team_id, partner.email):
+        followup = self._followup(item, prepared.draft, partner)
+        if isinstance(followup, Skip):
+            return followup
+        if self._suppression(item.team_id, partner.email):
             return Skip(SKIP_SUPPRESSED)
         headers: tuple[tuple[str, str], ...] = ()
         footer = ""
@@ -168,6 +182,10 @@ class Batch:
         if links is not None:
             headers = links.headers(item.team_id, partner.email)
             footer = UNSUBSCRIBE_FOOTER + links.url(item.team_id, partner.email)
+        if followup is not None:
+            headers += thread_headers(followup)
+            assert item.delivery.id is not None
+            self.texts[item.delivery.id] = message_for(prepared, partner).text
         email = email_for(prepared, partner, self._preparation.layouts, headers, footer)
         bounces = self._preparation.bounces
         if bounces is not None and item.delivery.id is not None:
@@ -177,7 +195,7 @@ class Batch:
         except DeliveryFailed as failure:
             return failure.refusal
 
-    def message(self, item: Claimed) -> OutgoingMessage | Refusal:
+    def message(self, item: Claimed) -> OutgoingMessage | Refusal | Skip:
         """The delivery's in-platform message, or why it does not go."""
         target = self._target(item)
         if isinstance(target, Refusal):
@@ -185,7 +203,25 @@ class Batch:
         prepared, partner = target
         if not partner.messaging_enabled:
             return NO_MESSAGES
+        followup = self._followup(item, prepared.draft, partner)
+        if isinstance(followup, Skip):
+            return followup
         return message_for(prepared, partner)
+
+    def _followup(self, item: Claimed, draft: Draft, partner: Partner) -> FollowupFacts | Skip | None:
+        """For a follow-up step: what decided it goes to this partner (None for a first message), or why not."""
+        if draft.step == 0:
+            return None
+        assert draft.id is not None
+        key = (item.team_id, draft.id)
+        if key not in self._facts:
+            mpids = [c.delivery.mpid for c in self._claimed if (c.team_id, c.delivery.draft_id) == key]
+            with self._preparation.uow() as uow:
+                self._facts[key] = load_facts(uow, draft, mpids or [item.delivery.mpid])
+        facts = self._facts[key].get(item.delivery.mpid) or FollowupFacts(item.delivery.mpid)
+        suppressed = self._suppression(item.team_id, partner.email) if partner.email else ""
+        reason = skip_reason(facts, author_id=draft.author_id, channel=draft.channel, suppressed=suppressed)
+        return Skip(reason) if reason else facts
 
     def _target(self, item: Claimed) -> tuple[PreparedDraft, Partner] | Refusal:
         prepared = self.draft(item)
@@ -194,9 +230,10 @@ class Batch:
         partner = self.partner(item)
         return GONE if partner is None else (prepared, partner)
 
-    def _is_suppressed(self, team_id: str, email: str) -> bool:
+    def _suppression(self, team_id: str, email: str) -> str:
+        """Why ``email`` is on the workspace's suppression list (``bounced``, ``unsubscribed``), or ""."""
         if team_id not in self._suppressed:
             emails = [p.email for (team, _), p in self._partners.items() if team == team_id and p.email]
             with self._preparation.uow() as uow:
                 self._suppressed[team_id] = uow.suppressions.among(team_id, emails)
-        return email.strip().lower() in self._suppressed[team_id]
+        return self._suppressed[team_id].get(email.strip().lower(), "")

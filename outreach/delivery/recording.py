@@ -16,6 +16,11 @@ The rules:
   still ours, and only those may go out.
 * A send is closed — SENT, PARTIAL (some failed) or FAILED (none sent) — by whoever sees none of its
   deliveries open; the move out of SENDING is conditional, so only one worker closes it and tells the author.
+* Follow-ups (outreach/followups.py): a message sent to a partner plans the send's next step for that partner,
+  due ``delay_days`` after it went, in the transaction that records it — unless the step was cancelled. When a
+  send (or a step) closes and its next step is still waiting, nobody got it: the later steps end, empty, in the
+  same transaction. Each partner's outcome of a step is published as a conversation event after its commit
+  (telling is not sending: a publisher that raises is logged and stops nothing).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from outreach.delivery.batch import Batch, SendingDrafts
 from outreach.delivery.progress import ProgressReporter
 from outreach.delivery.retry import RetryPolicy
 from outreach.errors import Refusal
+from outreach.followups import OPEN_STEP, due_after, ended_empty, event_for, has_next_step, next_step
 from outreach.models import (
     AuditEvent,
     Channel,
@@ -41,7 +47,7 @@ from outreach.models import (
     DraftStatus,
     ThreadMessage,
 )
-from outreach.ports import Clock, UnitOfWork
+from outreach.ports import Clock, ConversationEvents, UnitOfWork
 from outreach.rendering import PreparedDraft
 
 log = logging.getLogger(__name__)
@@ -80,6 +86,7 @@ class Recorder:
         worker_id: str,
         drafts: SendingDrafts,
         progress: ProgressReporter,
+        events: ConversationEvents | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -87,6 +94,8 @@ class Recorder:
         self._worker_id = worker_id
         self._drafts = drafts
         self._progress = progress
+        self._events = events
+        self._next: dict[tuple[str, int], Draft | None] = {}  # a send's (or step's) next step, read once
 
     def commit(self, batch: Batch, outcomes: Sequence[Outcome], going: Sequence[Claimed]) -> set[int]:
         """Record ``outcomes`` and move ``going`` CLAIMED → IN_FLIGHT, in one transaction; returns the ids of
@@ -98,11 +107,16 @@ class Recorder:
             ours = self._in_flight(uow, going, now)
             sent_emails: dict[str, list[Delivery]] = {}  # team → SENT rows, written in one statement
             contacted: dict[tuple[str, str], list[Sent]] = {}  # (team, author) → sent
+            followups: dict[tuple[str, int], dict[str, datetime]] = {}  # (team, next step) → {mpid: due}
             for outcome in outcomes:
                 item = outcome.item
                 if isinstance(outcome, Sent):
                     draft = _sent_draft(batch, item)
                     contacted.setdefault((item.team_id, draft.author_id), []).append(outcome)
+                    step = self._next_step(uow, draft)
+                    if step is not None and step.id is not None:
+                        due = followups.setdefault((item.team_id, step.id), {})
+                        due[item.delivery.mpid] = due_after(outcome.at, step)
                     row = _with(item.delivery, DeliveryStatus.SENT, "", outcome.provider_id, outcome.at)
                     if draft.channel is Channel.EMAIL:
                         sent_emails.setdefault(item.team_id, []).append(row)
@@ -119,13 +133,53 @@ class Recorder:
             for (team_id, author_id), sent in contacted.items():
                 at = max(o.at for o in sent)
                 uow.prospects.mark_contacted(team_id, [o.item.delivery.mpid for o in sent], at, author_id)
+            for (team_id, step_id), due in followups.items():
+                # Locks the step's row: a Cancel at the same moment either comes first (nothing is planned) or
+                # after (and skips what is planned here).
+                if uow.drafts.set_status(team_id, step_id, DraftStatus.SENDING, only_from=OPEN_STEP):
+                    uow.deliveries.plan_followups(team_id, step_id, due)
             uow.commit()
         for item in going:
             if item.delivery.id not in ours:
                 log.warning("delivery %s is no longer ours; not sending it", item.delivery.id)
+        self._publish(batch, outcomes, now)
         for team_id, draft_id in dict.fromkeys((o.item.team_id, o.item.delivery.draft_id) for o in outcomes):
             self._progress.report(team_id, draft_id, finished=False)
         return ours
+
+    def _next_step(self, uow: UnitOfWork, draft: Draft) -> Draft | None:
+        """The step that follows ``draft`` (read once per send: it is stored when the send is planned)."""
+        if not has_next_step(draft) or draft.id is None:
+            return None
+        key = (draft.team_id, draft.id)
+        if key not in self._next:
+            while len(self._next) >= 64:
+                self._next.pop(next(iter(self._next)))
+            self._next[key] = next_step(uow, draft)
+        return self._next[key]
+
+    def _publish(self, batch: Batch, outcomes: Sequence[Outcome], now: datetime) -> None:
+        """Each partner's outcome of a follow-up step, as a conversation event (after its commit: true)."""
+        if self._events is None:
+            return
+        for outcome in outcomes:
+            if isinstance(outcome, Refused):
+                continue
+            prepared = batch.draft(outcome.item)
+            if not isinstance(prepared, PreparedDraft) or prepared.draft.step == 0:
+                continue
+            mpid, delivery_id = outcome.item.delivery.mpid, outcome.item.delivery.id
+            if isinstance(outcome, Sent):
+                text = outcome.text or batch.texts.get(delivery_id or 0, "")
+                event = event_for(prepared.draft, mpid, outcome.at, sent_text=text)
+            else:
+                event = event_for(prepared.draft, mpid, now, skipped=outcome.code)
+            try:
+                self._events.publish(event)
+            except Exception:  # telling is not sending
+                log.exception(
+                    "the follow-up event of %s (draft %s) could not be published", mpid, event.draft_id
+                )
 
     def close_if_done(self, team_id: str, draft_id: int) -> None:
         with self._uow() as uow:
@@ -135,6 +189,10 @@ class Recorder:
             sent, failed = counts[DeliveryStatus.SENT], counts[DeliveryStatus.FAILED]
             status = DraftStatus.SENT if not failed else (DraftStatus.PARTIAL if sent else DraftStatus.FAILED)
             closed = uow.drafts.set_status(team_id, draft_id, status, only_from=DraftStatus.SENDING)
+            if closed:
+                draft = self._drafts.get(team_id, draft_id) or uow.drafts.get(team_id, draft_id)
+                if draft is not None and ended_empty(uow, draft):
+                    log.info("the follow-ups of draft %s (%s) have nobody to go to", draft_id, team_id)
             uow.commit()
         if closed:
             self._progress.report(team_id, draft_id, finished=True)

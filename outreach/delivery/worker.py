@@ -42,7 +42,16 @@ from outreach.delivery.throttle import MESSAGES, SERVER, Throttle, own_mailbox
 from outreach.errors import DeliveryFailed, Refusal
 from outreach.layouts import Layouts
 from outreach.models import Channel, Claimed, ReadyMail
-from outreach.ports import Clock, Mailer, MailSession, MessageTransport, Scanner, Sniffer, UnitOfWork
+from outreach.ports import (
+    Clock,
+    ConversationEvents,
+    Mailer,
+    MailSession,
+    MessageTransport,
+    Scanner,
+    Sniffer,
+    UnitOfWork,
+)
 from outreach.rendering import TrackingConfig
 from outreach.unsubscribe import UnsubscribeLinks
 
@@ -80,6 +89,7 @@ class DeliveryWorker:
         bounces: BounceAddresses | None = None,
         progress_interval: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        events: ConversationEvents | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -103,6 +113,7 @@ class DeliveryWorker:
             worker_id=worker_id,
             drafts=drafts,
             progress=progress,
+            events=events,
         )
 
     def run_once(self, draft_id: int | None = None) -> int:
@@ -223,7 +234,9 @@ class DeliveryWorker:
         """One in-platform message: in flight (committed), sent, recorded."""
         message = batch.message(item)
         outcome: Outcome
-        if isinstance(message, Refusal):
+        if isinstance(message, Skip):
+            outcome = Skipped(item, message.code)
+        elif isinstance(message, Refusal):
             outcome = Refused(item, message)
         elif self._transport is None:
             outcome = Refused(item, NO_TRANSPORT)

@@ -62,6 +62,39 @@ class FakeDeliveryRepository:
             tables.deliveries[delivery_id] = DeliveryRow(team_id, delivery)
         return sum(r.delivery.status is PENDING for r in _rows(tables, team_id, draft_id))
 
+    def sent_to(self, team_id: str, draft_id: int, mpids: Collection[str]) -> dict[str, Delivery]:
+        wanted = set(mpids)
+        return {
+            r.delivery.mpid: r.delivery
+            for r in _rows(self._tx.tables, team_id, draft_id)
+            if r.delivery.mpid in wanted and r.delivery.status is DeliveryStatus.SENT
+        }
+
+    def plan_followups(self, team_id: str, draft_id: int, due: Mapping[str, datetime]) -> int:
+        tables = self._tx.tables
+        planned = {r.delivery.mpid for r in tables.deliveries.values() if r.delivery.draft_id == draft_id}
+        added = 0
+        for mpid in sorted(due):
+            if mpid in planned:
+                continue
+            delivery_id = self._tx.next_id()
+            tables.deliveries[delivery_id] = DeliveryRow(
+                team_id, Delivery(draft_id, mpid, id=delivery_id), next_attempt_at=due[mpid]
+            )
+            added += 1
+        return added
+
+    def delay(self, team_id: str, draft_id: int, by_zone: Mapping[str, datetime], other: datetime) -> int:
+        tables, changed = self._tx.tables, 0
+        for row in _rows(tables, team_id, draft_id):
+            if row.delivery.status is not PENDING:
+                continue
+            partner = tables.partners.get((team_id, row.delivery.mpid))
+            zone = partner.partner.timezone if partner is not None else ""
+            _set(tables, row, next_attempt_at=by_zone.get(zone, other) if zone else other)
+            changed += 1
+        return changed
+
     def get(self, team_id: str, draft_id: int, mpid: str) -> Delivery | None:
         return next(
             (r.delivery for r in _rows(self._tx.tables, team_id, draft_id) if r.delivery.mpid == mpid), None
@@ -175,6 +208,29 @@ class FakeDeliveryQueue:
                 )
                 count += 1
         return count
+
+    def cancel_pending(self, team_id: str, draft_id: int, reason: str) -> int:
+        tables, count = self._tx.tables, 0
+        for row in _rows(tables, team_id, draft_id):
+            if row.delivery.status in (PENDING, CLAIMED):
+                _set(
+                    tables,
+                    row,
+                    status=DeliveryStatus.SKIPPED,
+                    last_error=reason,
+                    claimed_by="",
+                    claimed_at=None,
+                )
+                count += 1
+        return count
+
+    def scheduled_due(self, now: datetime, limit: int = 20) -> list[tuple[str, int]]:
+        due = [
+            (row.start_at, draft_id, row.draft.team_id)
+            for draft_id, row in self._tx.tables.drafts.items()
+            if row.draft.status is DraftStatus.SCHEDULED and row.start_at is not None and row.start_at <= now
+        ]
+        return [(team, draft_id) for _, draft_id, team in sorted(due)[:limit]]
 
     def last_sender(self, team_id: str, mpid: str) -> str | None:
         tables = self._tx.tables

@@ -59,22 +59,49 @@ class FakeDraftRepository:
             content=draft.content,
             status=draft.status,
             updated_at=self._tx.clock.now(),
+            followups=draft.followups,
+            send_at=draft.send_at,
+            local_zone=draft.local_zone,
+            parent_id=draft.parent_id,
+            step=draft.step,
+            delay_days=draft.delay_days,
         )
         row = dataclasses.replace(row, draft=new, attachment_ids=_linked(draft))
         self._tx.tables.drafts[_id(new)] = row
         return self._read(row)
 
     def set_status(
-        self, team_id: str, draft_id: int, status: DraftStatus, *, only_from: DraftStatus | None = None
+        self,
+        team_id: str,
+        draft_id: int,
+        status: DraftStatus,
+        *,
+        only_from: DraftStatus | Collection[DraftStatus] | None = None,
     ) -> bool:
         row = self._row(team_id, draft_id)
         if row is None:
             raise NotFound("draft", str(draft_id))
-        if only_from is not None and row.draft.status is not only_from:
+        allowed = {only_from} if isinstance(only_from, DraftStatus) else only_from
+        if allowed is not None and row.draft.status not in allowed:
             return False
         new = dataclasses.replace(row.draft, status=status, updated_at=self._tx.clock.now())
         self._tx.tables.drafts[draft_id] = dataclasses.replace(row, draft=new)
         return True
+
+    def schedule(self, team_id: str, draft_id: int, start_at: datetime) -> bool:
+        if not self.set_status(team_id, draft_id, DraftStatus.SCHEDULED, only_from=DraftStatus.DRAFT):
+            return False
+        row = self._tx.tables.drafts[draft_id]
+        self._tx.tables.drafts[draft_id] = dataclasses.replace(row, start_at=start_at)
+        return True
+
+    def steps(self, team_id: str, draft_id: int) -> list[Draft]:
+        rows = [
+            row
+            for row in self._tx.tables.drafts.values()
+            if row.draft.team_id == team_id and row.draft.parent_id == draft_id
+        ]
+        return [self._read(row) for row in sorted(rows, key=lambda r: (r.draft.step, r.draft.id or 0))]
 
     def audience(
         self, team_id: str, draft_id: int, *, contacted_since: datetime | None = None, author_id: str = ""

@@ -98,6 +98,14 @@ class FakeProspectRepository:
 
         return self._update(team_id, mpids, contacted)
 
+    def contacts(self, team_id: str, mpids: Collection[str]) -> dict[str, tuple[datetime, str]]:
+        rows = self._tx.tables.partners
+        return {
+            m: (row.last_contacted_at, row.last_contacted_by)
+            for m in sorted(set(mpids))
+            if (row := rows.get((team_id, m))) is not None and row.last_contacted_at is not None
+        }
+
     def _update(
         self, team_id: str, mpids: Collection[str], change: Callable[[PartnerRow], PartnerRow | None]
     ) -> int:

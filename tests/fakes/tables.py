@@ -45,6 +45,7 @@ class DraftRow:
     draft: Draft
     recipients: tuple[str, ...]
     attachment_ids: tuple[int, ...]
+    start_at: datetime | None = None  # a SCHEDULED draft's start (DraftRepository.schedule)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ behave (the inbound look-ups are not faked: compose and delivery only open threa
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from datetime import datetime
 
 from outreach.errors import AlreadyExists, NotFound
@@ -12,6 +13,7 @@ from outreach.models import (
     Channel,
     ConversationReply,
     DeliveryStatus,
+    Direction,
     Thread,
     ThreadEmail,
     ThreadMessage,
@@ -66,6 +68,24 @@ class FakeThreadRepository:
     def for_partner(self, team_id: str, mpid: str) -> list[Thread]:
         threads = self._tx.tables.threads
         return [t for _, t in sorted(threads.items()) if (t.team_id, t.mpid) == (team_id, mpid)]
+
+    def last_replies(self, team_id: str, mpids: Collection[str]) -> dict[str, datetime]:
+        tables, wanted, found = self._tx.tables, set(mpids), {}
+        for row in tables.messages.values():
+            thread = tables.threads.get(row.thread_id)
+            at = row.message.at
+            if (
+                thread is None
+                or thread.team_id != team_id
+                or row.team_id != team_id
+                or thread.mpid not in wanted
+                or row.message.direction is not Direction.IN
+                or at is None
+            ):
+                continue
+            if thread.mpid not in found or at > found[thread.mpid]:
+                found[thread.mpid] = at
+        return found
 
 
 class FakeAuditLog:

@@ -94,7 +94,7 @@ def test_active_counts_the_workspaces_sends_still_showing_progress(uow_factory):
 def test_unfinished_finds_closed_sends_whose_summary_was_never_shown(uow_factory):
     with uow_factory() as uow:
         ids = {}
-        for status in (DraftStatus.SENT, DraftStatus.SENDING, DraftStatus.PARTIAL):
+        for status in (DraftStatus.SENT, DraftStatus.SENDING, DraftStatus.PARTIAL, DraftStatus.CANCELLED):
             draft = uow.drafts.add(
                 Draft(T1, "U1", Channel.EMAIL, subject="Hi", content="Hi", status=status), ["m1"]
             )
@@ -109,7 +109,13 @@ def test_unfinished_finds_closed_sends_whose_summary_was_never_shown(uow_factory
     with uow_factory() as uow:
         owed = uow.send_notices.unfinished(AT - timedelta(days=1), AT + timedelta(minutes=1), STALE)
         recent = uow.send_notices.unfinished(AT - timedelta(days=1), AT - timedelta(minutes=1), STALE)
-    assert [(n.draft_id, n.ts) for n in owed] == [(ids[DraftStatus.SENT], f"1.{ids[DraftStatus.SENT]}")]
+    assert sorted((n.draft_id, n.ts) for n in owed) == [
+        (ids[DraftStatus.SENT], f"1.{ids[DraftStatus.SENT]}"),
+        (
+            ids[DraftStatus.CANCELLED],
+            f"1.{ids[DraftStatus.CANCELLED]}",
+        ),  # a follow-up step stopped as it went
+    ]
     assert recent == []  # written too recently: its own process may still show it
 
 

@@ -96,3 +96,40 @@ def test_0008_fills_in_who_contacted_each_partner_last(tmp_path):
         assert rows == {"m1": "U_LAST", "m2": ""}
     finally:
         engine.dispose()
+
+
+def test_0016_leaves_existing_drafts_plain_sends_and_partners_without_a_time_zone(tmp_path):
+    from sqlalchemy import text
+
+    from storage.db import make_session_factory
+    from storage.unit_of_work import SqlUnitOfWork
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0015")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as c:
+            c.execute(
+                text(
+                    "INSERT INTO partners (team_id, mpid, name, first_name, last_name, email, kind, messaging_enabled,"
+                    " country, website, categories, description, sort_name, search_text, prospect_status, marked_by,"
+                    " last_contacted_by, created_at, updated_at) VALUES ('T1', 'm1', 'Acme', '', '', '', 'partner', 0,"
+                    " '', '', '[]', '', 'acme', 'm1', '', '', '', '2038-01-01', '2038-01-01')"
+                )
+            )
+            draft_id = c.execute(
+                text(
+                    "INSERT INTO drafts (team_id, author_id, channel, sender_name, reply_to, subject, content, status,"
+                    " created_at, updated_at) VALUES ('T1', 'U1', 'email', '', '', 'Hi', 'Hello', 'draft',"
+                    " '2038-01-01', '2038-01-01') RETURNING id"
+                )
+            ).scalar_one()
+        upgrade(url)
+        with SqlUnitOfWork(make_session_factory(engine)) as uow:
+            draft = uow.drafts.get("T1", draft_id)
+            assert (draft.followups, draft.send_at, draft.local_zone) == ((), None, "")
+            assert (draft.parent_id, draft.step, draft.delay_days, draft.root_id) == (None, 0, 0, draft_id)
+            assert uow.drafts.steps("T1", draft_id) == []
+            assert uow.partners.get("T1", "m1").timezone == ""
+    finally:
+        engine.dispose()

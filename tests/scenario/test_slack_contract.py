@@ -495,3 +495,61 @@ def test_a_message_in_a_dm_thread_arrives_as_slack_sends_it(slack, client, user,
         "?download=1"
     )
     assert slack.message("D0001", event["ts"]).files == (offer["id"],)  # the message is in the thread
+
+
+def picker_modal(element: dict) -> dict:
+    block = {
+        "type": "input",
+        "block_id": "i",
+        "label": {"type": "plain_text", "text": "l"},
+        "element": element,
+    }
+    return {**MODAL, "submit": {"type": "plain_text", "text": "Send"}, "blocks": [block]}
+
+
+@pytest.mark.parametrize(
+    ("element", "why"),
+    [
+        ({"type": "datetimepicker", "action_id": "a", "initial_date_time": 2_145_916_800_000}, "10 digits"),
+        ({"type": "datetimepicker", "action_id": "a", "initial_date_time": "2145916800"}, "10 digits"),
+        ({"type": "number_input", "action_id": "a", "min_value": "1"}, "is_decimal_allowed"),
+        (
+            {"type": "number_input", "action_id": "a", "is_decimal_allowed": False, "initial_value": 3},
+            "string",
+        ),
+        (
+            {"type": "number_input", "action_id": "a", "is_decimal_allowed": False, "initial_value": "2.5"},
+            "whole",
+        ),
+        (
+            {
+                "type": "number_input",
+                "action_id": "a",
+                "is_decimal_allowed": False,
+                "min_value": "1",
+                "max_value": "90",
+                "initial_value": "91",
+            },
+            "out of order",
+        ),
+    ],
+)
+def test_pickers_and_number_inputs_are_refused_when_malformed(slack, client, element, why):
+    with pytest.raises(SlackApiError, match=r"invalid_arguments|invalid_blocks") as refused:
+        client.views_open(trigger_id=slack.new_trigger("U0001"), view=picker_modal(element))
+    assert why in json.dumps(refused.value.response.data)
+
+
+def test_a_datetimepicker_and_a_whole_number_input_as_slack_takes_them(slack, client):
+    for element in (
+        {"type": "datetimepicker", "action_id": "a", "initial_date_time": 2_145_916_800},
+        {
+            "type": "number_input",
+            "action_id": "a",
+            "is_decimal_allowed": False,
+            "min_value": "1",
+            "max_value": "90",
+            "initial_value": "3",
+        },
+    ):
+        assert client.views_open(trigger_id=slack.new_trigger("U0001"), view=picker_modal(element))["ok"]

@@ -145,7 +145,7 @@ def test_the_email_form_has_every_field_of_the_web_console():
     view = build_compose_view(screen, Translator("zh-CN"))
     View(**view).validate_json()
     labels = [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"]
-    assert labels == ["发件人名称", "回复电子邮件", "主题", "内容", "附件"]
+    assert labels == ["发件人名称", "回复电子邮件", "主题", "内容", "附件", "稍后发送"]
     files = next(b for b in view["blocks"] if b.get("block_id") == ids.BLOCK_ATTACHMENTS)["element"]
     assert files["filetypes"] == ["csv", "pdf", "jpg", "jpeg", "png", "gif"] and files["max_files"] == 10
     assert read_metadata(view["private_metadata"]) == (7, Channel.EMAIL)
@@ -158,6 +158,7 @@ def test_the_message_form_has_no_email_fields():
     assert [b["block_id"] for b in view["blocks"] if b["type"] == "input"] == [
         ids.BLOCK_CONTENT,
         ids.BLOCK_ATTACHMENTS,
+        ids.BLOCK_SEND_AT,
     ]
 
 

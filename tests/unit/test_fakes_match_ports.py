@@ -14,6 +14,8 @@ import pytest
 from outreach import ports
 from outreach.compose import ComposeService
 from outreach.delivery import DeliveryWorker
+from outreach.followups import FollowupService
+from outreach.outbox import Outbox
 from tests.fakes import FakeMailer, FakeMailSession, FakeStore, FakeTransport, FakeUnitOfWork
 from tests.fakes.deliveries import FakeDeliveryQueue, FakeDeliveryRepository
 from tests.fakes.drafts import FakeAttachmentRepository, FakeDraftRepository
@@ -100,7 +102,9 @@ def outreach_modules(root: type) -> list[ModuleType]:
     return list(seen.values())
 
 
-@pytest.mark.parametrize("use_case", [ComposeService, DeliveryWorker], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "use_case", [ComposeService, DeliveryWorker, Outbox, FollowupService], ids=lambda c: c.__name__
+)
 def test_every_repository_method_a_use_case_calls_is_faked(use_case):
     called = {
         (repository, method)

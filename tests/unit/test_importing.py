@@ -236,3 +236,19 @@ def test_ads_parse_text_links_and_banners_with_sizes(store):
     )
     assert store.ads.rows[("T1", "a3")].creative == "Plain"
     assert store.ads.rows[("T1", "a1")].creative == "Shop now"
+
+
+def test_a_timezone_column_takes_iana_names_whatever_their_case_and_refuses_others(store):
+    text = (
+        "mpid,mpname,email,kind,timezone\n"
+        "m1,Tokyo Media,,partner,Asia/Tokyo\n"
+        "m2,Berlin Shop,,partner,europe/berlin\n"
+        "m3,No zone,,partner,\n"
+        "m4,Offset,,partner,+02:00\n"
+        "m5,Made up,,partner,Mars/Olympus\n"
+    )
+    report = run(store, text)
+    assert report.inserted == 3
+    assert [(e.line, "IANA" in e.reason) for e in report.rejected] == [(5, True), (6, True)]
+    zones = {mpid: p.timezone for (_, mpid), p in store.partners.rows.items()}
+    assert zones == {"m1": "Asia/Tokyo", "m2": "Europe/Berlin", "m3": ""}
