@@ -330,7 +330,7 @@ class ConversationEvent:
     draft_id: int | None = None  # the send it belongs to, when there is one
     files: tuple[Attachment, ...] = ()
     held: tuple[tuple[str, str], ...] = ()
-    detail: str = ""  # e.g. "5.1.1 user unknown" for a bounce, the reason a follow-up was skipped
+    detail: str = ""  # a bounce: "<status> <diagnostic>"; a skipped follow-up: its reason's catalog key
 
 
 @dataclass(frozen=True, slots=True)

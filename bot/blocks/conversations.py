@@ -77,7 +77,13 @@ def build_event(event: ConversationEvent, partner: str, t: Translator) -> tuple[
         if event.text.strip():
             blocks.insert(1, section(quote(event.text)))
         return text, check_limits(blocks)
-    text = t("conversation.followup_skipped", name=name, reason=escape(clip(event.detail or "—", 500)))
+    # A skipped step's ``detail`` is the catalog key of its reason (outreach/followups.py REASONS).
+    reason = (
+        t(event.detail)
+        if event.detail.startswith("compose.skip.")
+        else escape(clip(event.detail or "—", 500))
+    )
+    text = t("conversation.followup_skipped", name=name, reason=reason)
     return text, check_limits([section(text), context(when)])
 
 
