@@ -20,6 +20,9 @@ SCRIPTS = [
     "bulk.py",
     "progress.py",
     "memory.py",
+    "peers.py",
+    "scale.py",
+    "list_load.py",
 ]
 
 
