@@ -7,15 +7,17 @@ is a thread playing the user's Slack client (the harness's ``SlackClientSim``: s
 what is on screen): /prospects once (untimed: the warm-up, users.info), then ``--steps`` actions in a cycle —
 tick a row not ticked yet, Next, a filter (kind: creator, then back to any), tick, Next, a search
 (``/prospects Media 42…``), tick, "not contacted" on and off — each as soon as the answer to the one before
-is shown (no think time unless ``--think-ms``). Each action is timed from the signed request going out to
-the stand-in holding the message that answers it (posted to the response URL).
+is shown (no think time, all 50 at once: the load the server can take), then again with a pause of 0.5 to
+1.5 × 1 s between a user's clicks and before their first (people, out of step; ``--think-ms`` sets the runs).
+Each action is timed from the signed request going out to the stand-in holding the message that answers it
+(posted to the response URL).
 
 Figures: requests per second over the whole load, p50/p95/p99 of every action (and p95 of each kind), errors
 (an HTTP answer other than 200, an answer after Slack's 3 seconds, no message within 30 s, a payload the
 stand-in refused), and ticks lost: at the end every user's picks in the database must be exactly the rows
 they ticked. Target: p95 < 100 ms, no error, no lost tick.
 
-    .venv/bin/python bench/list_load.py [--rows 100000] [--users 50] [--steps 30] [--think-ms 0]
+    .venv/bin/python bench/list_load.py [--rows 100000] [--users 50] [--steps 30] [--think-ms 0,1000]
         [--postgres URL]
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -173,8 +176,11 @@ def step(
 
 
 def play(standin: NotifyingStandIn, user: User, steps: int, think: float, start: threading.Barrier) -> None:
+    pause = random.Random(user.id)  # a user's own pace
     message = command(standin, user, kind="warmup")
     start.wait()
+    if think:  # people do not start at the same instant either
+        time.sleep(think * pause.uniform(0.0, 1.0))
     for i in range(steps):
         try:
             if message is None:  # the last action failed: open the list again
@@ -184,8 +190,8 @@ def play(standin: NotifyingStandIn, user: User, steps: int, think: float, start:
         except Exception as exc:  # noqa: BLE001 (counted as an error; the user carries on from a fresh list)
             user.errors.append(f"{STEPS[i % len(STEPS)]}: {exc!r}")
             message = None
-        if think:
-            time.sleep(think)
+        if think:  # users are not in step: each pause is drawn from [0.5, 1.5] × think
+            time.sleep(think * pause.uniform(0.5, 1.5))
 
 
 def free_port() -> int:
@@ -271,12 +277,14 @@ def lost_ticks(url: str, users: list[User]) -> int:
             for user in users:
                 stored = set(uow.picks.all(TEAM, user.id))
                 lost += len(user.ticked - stored) + len(stored - user.ticked)
+                uow.picks.clear(TEAM, user.id)  # for the next run
+            uow.commit()
         return lost
     finally:
         engine.dispose()
 
 
-def run(url: str, args: argparse.Namespace, log: Path) -> int:
+def run(url: str, args: argparse.Namespace, think_ms: float, log: Path) -> int:
     with NotifyingStandIn(bot_token=BOT_TOKEN) as standin:
         port = free_port()
         users = []
@@ -292,7 +300,7 @@ def run(url: str, args: argparse.Namespace, log: Path) -> int:
             start = threading.Barrier(len(users) + 1)
             threads = [
                 threading.Thread(
-                    target=play, args=(standin, u, args.steps, args.think_ms / 1000, start), daemon=True
+                    target=play, args=(standin, u, args.steps, think_ms / 1000, start), daemon=True
                 )
                 for u in users
             ]
@@ -315,7 +323,7 @@ def run(url: str, args: argparse.Namespace, log: Path) -> int:
     errors = [e for u in users for e in u.errors]
     lost = lost_ticks(url, users)
     ordered = sorted(samples)
-    label = f"{args.users}_users"
+    label = f"{args.users}_users" + (f"_paced_{think_ms:g}ms" if think_ms else "")
     print(
         f"list_load_{label}_requests {len(samples) + len([e for e in errors if 'warmup' not in e])} requests"
     )
@@ -351,7 +359,9 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument(
-        "--think-ms", type=float, default=0.0, help="each user waits this long between clicks"
+        "--think-ms",
+        default="0,1000",
+        help="runs, one for each of these pauses between a user's clicks (0: all at once)",
     )
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
@@ -363,8 +373,11 @@ def main() -> int:
         started = time.perf_counter()
         seed(url, args.rows)
         print(f"list_load_seed_{args.rows} {time.perf_counter() - started:.1f} s", flush=True)
+        failed = 0
         with tempfile.TemporaryDirectory(prefix="list-load-") as tmp:
-            return run(url, args, Path(tmp) / "serve.log")
+            for think in (float(t) for t in args.think_ms.split(",") if t):
+                failed |= run(url, args, think, Path(tmp) / f"serve-{think:g}.log")
+        return failed
     finally:
         drop()
 
