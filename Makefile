@@ -24,6 +24,7 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet --constraint constraints.txt -e '.[dev,bench]'
 	$(PY) bench/run_all.py
 
 # Re-pins constraints.txt to the newest versions pyproject.toml allows (then `make test`); KEEP=1 keeps every

@@ -6,10 +6,12 @@ Not a benchmark itself (run_all.py only runs the scripts it lists).
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
+import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +24,9 @@ from outreach.compose import ComposeService, DraftFields
 from outreach.delivery import DeliveryWorker, Progress
 from outreach.layouts import Layouts
 from outreach.models import Ad, AdType, Channel, Partner, PartnerKind, ScanStatus, ScanVerdict
+from outreach.ports import Sniffer
 from outreach.rendering import TrackingConfig
+from outreach.unsubscribe import UnsubscribeLinks
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.unit_of_work import SqlUnitOfWork, UowFactory
@@ -51,21 +55,83 @@ def free_port() -> int:
 
 
 class CountingSink:
-    """aiosmtpd handler: accepts everything, keeps nothing but a count (shared with the parent process)."""
+    """aiosmtpd handler: accepts everything, keeps nothing but a count and the wall-clock times of the first and
+    last message (shared with the parent process)."""
 
-    def __init__(self, counter: Any) -> None:
+    def __init__(self, counter: Any, times: Any) -> None:
         self.counter = counter
+        self.times = times
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self._count()
+        return "250 OK"
+
+    def _count(self) -> int:
+        now = time.time()
         with self.counter.get_lock():
             self.counter.value += 1
+            if not self.times[0]:
+                self.times[0] = now
+            self.times[1] = now
+            return int(self.counter.value)
+
+
+class SlowSink(CountingSink):
+    """A relay that answers as real ones do, tens of milliseconds later: each reply to MAIL, RCPT and the end of
+    DATA comes ``latency`` seconds late (the connection's other replies — greeting, EHLO, 354 — at once). It can
+    also keep the messages sent to some addresses (``keep``: their raw bytes written to ``keep_dir``, numbered
+    in arrival order) for a sender's output to be checked."""
+
+    def __init__(self, counter: Any, times: Any, latency: float, keep: frozenset[str], keep_dir: str) -> None:
+        super().__init__(counter, times)
+        self.latency = latency
+        self.keep = keep
+        self.keep_dir = keep_dir
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        number = self._count()
+        kept = [to for to in envelope.rcpt_tos if to in self.keep]
+        if kept:
+            name = f"{number:09d}-{kept[0]}.eml"
+            with open(os.path.join(self.keep_dir, name), "wb") as out:
+                out.write(envelope.original_content)
         return "250 OK"
 
 
-def _serve(port: int, counter: Any, ready: Any, stop: Any) -> None:
-    controller = Controller(
-        CountingSink(counter), hostname=HOST, port=port, server_hostname="sink.local", ready_timeout=10
+def _serve(
+    port: int,
+    counter: Any,
+    times: Any,
+    ready: Any,
+    stop: Any,
+    latency: float,
+    keep: frozenset[str],
+    keep_dir: str,
+) -> None:
+    handler = (
+        SlowSink(counter, times, latency, keep, keep_dir) if latency or keep else CountingSink(counter, times)
     )
+    controller = Controller(handler, hostname=HOST, port=port, server_hostname="sink.local", ready_timeout=10)
     controller.start()
     ready.set()
     stop.wait()
@@ -74,15 +140,33 @@ def _serve(port: int, counter: Any, ready: Any, stop: Any) -> None:
 
 class SinkServer:
     """A plain SMTP server (aiosmtpd) on 127.0.0.1 in a process of its own, as a real mail server is: its
-    work does not compete with the sender's for one Python interpreter."""
+    work does not compete with the sender's for one Python interpreter.
 
-    def __init__(self) -> None:
+    ``latency_ms``: each reply to MAIL, RCPT and the end of DATA that much later (a relay on a network, not on
+    loopback). ``keep`` and ``keep_dir``: the raw messages to these addresses are written there (see
+    :class:`SlowSink`)."""
+
+    def __init__(
+        self, latency_ms: float = 0.0, keep: frozenset[str] = frozenset(), keep_dir: str = ""
+    ) -> None:
         ctx = multiprocessing.get_context("fork")  # started before any thread of this process
         self._counter = ctx.Value("q", 0)
+        self._times = ctx.Array("d", 2)  # wall-clock time of the first and the last message since reset()
         self._ready, self._stop = ctx.Event(), ctx.Event()
         self.host, self.port = HOST, free_port()
         self._process = ctx.Process(
-            target=_serve, args=(self.port, self._counter, self._ready, self._stop), daemon=True
+            target=_serve,
+            args=(
+                self.port,
+                self._counter,
+                self._times,
+                self._ready,
+                self._stop,
+                latency_ms / 1000,
+                keep,
+                keep_dir,
+            ),
+            daemon=True,
         )
 
     def __enter__(self) -> SinkServer:
@@ -101,6 +185,16 @@ class SinkServer:
     @property
     def count(self) -> int:
         return int(self._counter.value)
+
+    def reset(self) -> None:
+        """Start a new window: the next message is the first one."""
+        with self._counter.get_lock():
+            self._times[0] = self._times[1] = 0.0
+
+    def window(self) -> tuple[float, float]:
+        """Wall-clock times of the first and the last message since :meth:`reset` (0 for none)."""
+        with self._counter.get_lock():
+            return float(self._times[0]), float(self._times[1])
 
     def wait_for(self, count: int, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -163,19 +257,24 @@ class Pipeline:
     scanner: CleanScanner
     cache: InMemoryScanCache
     layouts: Layouts
+    sniffer: Sniffer
 
     def worker(
-        self, on_progress: ProgressCounter | None, name: str = "bench", group: int | None = None
+        self,
+        on_progress: ProgressCounter | None,
+        name: str = "bench",
+        group: int | None = None,
+        unsubscribe: UnsubscribeLinks | None = None,
     ) -> DeliveryWorker:
         """A worker built as bot.wiring builds one (default batch size, lease, retry policy, in-flight group;
-        no throttle)."""
+        no throttle; ``unsubscribe``: the links bot.wiring always gives it, else none)."""
         options = {} if group is None else {"in_flight_group": group}
         return DeliveryWorker(
             uow=self.uow,
             clock=SystemClock(),
             mailer=self.mailer,
             transport=None,
-            sniffer=PassSniffer(),
+            sniffer=self.sniffer,
             scanner=self.scanner,
             scan_cache=self.cache,
             policy=AttachmentPolicy(),
@@ -183,22 +282,26 @@ class Pipeline:
             layouts=self.layouts,
             worker_id=name,
             on_progress=on_progress,
+            unsubscribe=unsubscribe,
             **options,
         )
 
 
-def pipeline(url: str, smtp_host: str, smtp_port: int) -> Pipeline:
+def pipeline(url: str, smtp_host: str, smtp_port: int, sniffer: Sniffer | None = None) -> Pipeline:
+    """The pipeline on a migrated database at ``url``; ``sniffer``: libmagic's to send attachments (the default
+    calls every file application/octet-stream, which the type allow-list refuses)."""
     upgrade(url)
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     uow = UowFactory(sessions)
     assert isinstance(uow(), SqlUnitOfWork)
     scanner, cache, layouts = CleanScanner(), InMemoryScanCache(), Layouts()
+    sniffer = sniffer or PassSniffer()
     mailer = SmtpMailer(smtp_host, smtp_port, "", "", "none", MAIL_FROM, 30)
     compose = ComposeService(
         uow=uow,
         clock=SystemClock(),
-        sniffer=PassSniffer(),
+        sniffer=sniffer,
         scanner=scanner,
         scan_cache=cache,
         policy=AttachmentPolicy(),
@@ -206,7 +309,7 @@ def pipeline(url: str, smtp_host: str, smtp_port: int) -> Pipeline:
         layouts=layouts,
         mailer=mailer,
     )
-    return Pipeline(uow, compose, mailer, scanner, cache, layouts)
+    return Pipeline(uow, compose, mailer, scanner, cache, layouts, sniffer)
 
 
 def seed(p: Pipeline, count: int, batch: int = 5000) -> None:
@@ -232,13 +335,17 @@ def _store(p: Pipeline, chunk: list[Partner]) -> None:
         uow.commit()
 
 
-def plan(p: Pipeline, mpids: list[str]) -> int:
-    """Store the send plan as the app does: start a draft, save its fields, submit it. Returns its id."""
+def plan(p: Pipeline, mpids: list[str], files: Sequence[tuple[str, bytes]] = ()) -> int:
+    """Store the send plan as the app does: start a draft, attach ``files`` (checked: give the pipeline a real
+    sniffer), save its fields, submit it. Returns its id."""
     state = p.compose.start(
         TEAM, AUTHOR, Channel.EMAIL, mpids, sender_name="Ann Lee", reply_to="ann@brand.example"
     )
     draft_id = state.draft_id
     del state
+    if files:
+        attached = p.compose.attach(TEAM, AUTHOR, draft_id, files)
+        assert attached.ok, attached.problems
     p.compose.save(TEAM, AUTHOR, draft_id, DraftFields("Ann Lee", "ann@brand.example", SUBJECT, BODY))
     sent = p.compose.submit(TEAM, AUTHOR, draft_id)
     assert sent.recipients == len(mpids), sent

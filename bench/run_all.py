@@ -23,6 +23,9 @@ SCRIPTS = [
     "memory.py",
     "mail_replies.py",
     "imap_poll.py",
+    "peers.py",
+    "scale.py",
+    "list_load.py",
 ]
 
 

@@ -1,4 +1,5 @@
-"""Writes constraints.txt: the exact version of every package that ``pip install -e '.[dev]'`` installs.
+"""Writes constraints.txt: the exact version of every package that ``pip install -e '.[dev,bench]'`` installs
+(``make bench`` adds the bench extra to what ``make run``/``make test`` install).
 
 pip resolves the whole tree without installing anything (``--dry-run --ignore-installed --report``), for the
 Python that runs this script. ``make lock`` takes the newest versions pyproject.toml's ranges allow (an upgrade:
@@ -32,7 +33,7 @@ def resolve(keep: bool) -> list[tuple[str, str]]:
         command += ["--report", str(report)]
         if keep and CONSTRAINTS.exists():
             command += ["--constraint", str(CONSTRAINTS)]
-        command += ["--editable", f"{ROOT}[dev]"]
+        command += ["--editable", f"{ROOT}[dev,bench]"]
         # The command line is ours (this Python's pip, our own tree): nothing from outside goes into it.
         subprocess.run(command, check=True)  # noqa: S603
         installs = json.loads(report.read_text(encoding="utf-8"))["install"]
