@@ -267,7 +267,9 @@ class EventKind(enum.StrEnum):
     BOUNCE = "bounce"  # an e-mail to the partner bounced: hard (suppressed) or soft (noted)
     UNSUBSCRIBED = "unsubscribed"  # the partner's address unsubscribed
     FOLLOWUP_SENT = "followup_sent"  # a follow-up step went to the partner
-    FOLLOWUP_SKIPPED = "followup_skipped"  # a follow-up step was not sent to the partner (``detail`` says why)
+    FOLLOWUP_SKIPPED = (
+        "followup_skipped"  # a follow-up step was not sent to the partner (``detail`` says why)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,3 +426,23 @@ class SendNotice:
     ts: str = ""
     updated_at: datetime | None = None
     finished_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    """A Slack workspace the app was installed in from a link (Slack's OAuth flow); for an Enterprise Grid org
+    installed org-wide, the org itself (``team_id`` is then its ``E…`` id) and each of its workspaces seen since
+    (``org_install``). Its tokens are kept apart (encrypted, by the Slack adapter); its settings hang off it."""
+
+    team_id: str
+    installed_at: datetime
+    enterprise_id: str = ""
+    name: str = ""
+    enterprise_name: str = ""
+    org_install: bool = False  # served by the org-wide install of ``enterprise_id``
+    installed_by: str = ""  # the Slack user who installed it
+    uninstalled_at: datetime | None = None  # its data is deleted RETENTION_DAYS_AFTER_UNINSTALL after this
+
+    @property
+    def installed(self) -> bool:
+        return self.uninstalled_at is None

@@ -28,6 +28,7 @@ from storage.seen_events import SqlSeenEvents
 from storage.send_budgets import SqlSendBudgets
 from storage.send_notices import SqlSendNotices
 from storage.suppression_repository import SqlAppKeys, SqlSuppressionRepository
+from storage.workspace_repository import SqlWorkspaces
 
 
 class SqlUnitOfWork:
@@ -55,6 +56,7 @@ class SqlUnitOfWork:
     seen_events: SqlSeenEvents
     send_notices: SqlSendNotices
     send_budgets: SqlSendBudgets
+    workspaces: SqlWorkspaces
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
         self._factory = session_factory
@@ -84,6 +86,7 @@ class SqlUnitOfWork:
         self.seen_events = SqlSeenEvents(session)
         self.send_notices = SqlSendNotices(session)
         self.send_budgets = SqlSendBudgets(session)
+        self.workspaces = SqlWorkspaces(session)
         return self
 
     def __exit__(
