@@ -32,6 +32,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.blocks.inbound import build_inbound
 from bot.http import Endpoint, Request, Response, Route
+from bot.installs.clients import ClientFor, clients_for
 from bot.users import UserProfiles
 from outreach.errors import NotFound, ValidationFailed
 from outreach.inbound import InboundResult, InboundService
@@ -100,10 +101,11 @@ def _answer(result: InboundResult) -> dict[str, Any]:
 
 
 class SlackNotifier:
-    """DMs the author of the answered message: the reply, in the author's language."""
+    """DMs the author of the answered message: the reply, in the author's language, with their workspace's client
+    (``client``: every workspace's, or each one's; a workspace without one, uninstalled, gets no DM)."""
 
-    def __init__(self, client: WebClient, profiles: UserProfiles) -> None:
-        self._client = client
+    def __init__(self, client: WebClient | ClientFor, profiles: UserProfiles) -> None:
+        self._clients = clients_for(client)
         self._profiles = profiles
 
     def __call__(self, result: InboundResult) -> None:
@@ -114,10 +116,16 @@ class SlackNotifier:
                 result.partner.mpid,
             )
             return
-        t = self._profiles.get(self._client, result.team_id, result.author_id).t
+        client = self._clients(result.team_id)
+        if client is None:
+            log.info(
+                "reply %s stored; no DM: workspace %s is not installed", result.message.id, result.team_id
+            )
+            return
+        t = self._profiles.get(client, result.team_id, result.author_id).t
         try:
-            channel = self._client.conversations_open(users=result.author_id)["channel"]["id"]
-            self._client.chat_postMessage(
+            channel = client.conversations_open(users=result.author_id)["channel"]["id"]
+            client.chat_postMessage(
                 channel=channel,
                 text=t("inbound.notice", name=result.partner.name or result.partner.mpid),
                 blocks=build_inbound(result, t),

@@ -9,13 +9,14 @@ from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
-from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app import build_app, make_client
+from bot.app import build_app, make_client, workspace_clients
 from bot.digest import DigestJob
 from bot.handlers.registry import register_all
 from bot.http import HttpServer, WsgiApp
+from bot.installs.clients import ClientFor
+from bot.retention import RetentionJob
 from bot.routes import extra_routes
 from bot.sending import BackgroundSender, ProgressDM
 from bot.settings import Settings
@@ -31,24 +32,33 @@ def _wait_for_signal() -> None:
     stop.wait()
 
 
-def _app(services: Services) -> tuple[App, ProgressDM, WebClient]:
-    client = make_client(services.settings)
+def _app(services: Services) -> tuple[App, ProgressDM, ClientFor]:
+    """The Bolt app; the progress DM and background work use each workspace's own client (``clients``)."""
+    settings = services.settings
+    clients = workspace_clients(settings, services.installs)
     app = build_app(
-        services.settings,
+        settings,
         lambda a: register_all(a, services),
-        client=client,
+        client=make_client(settings) if services.installs is None else None,
         first_delivery=services.redelivery.first_delivery,
+        installs=services.installs,
     )
-    return app, ProgressDM(services, client), client
+    return app, ProgressDM(services, clients), clients
 
 
-def _scheduler(services: Services, client: WebClient) -> BackgroundScheduler:
-    """The digest of unsent drafts; several processes may run one: a per-user-and-day record keeps it single."""
+def _scheduler(services: Services, clients: ClientFor) -> BackgroundScheduler:
+    """The digest of unsent drafts, and deleting the data of workspaces uninstalled RETENTION_DAYS_AFTER_UNINSTALL
+    ago; several processes may run one: a per-user-and-day record keeps the digest single, a conditional delete
+    the purge."""
     scheduler = BackgroundScheduler(timezone="UTC")
     job = DigestJob(
-        services.digest, services.clock, client, services.profiles, cron=services.settings.digest_cron
+        services.digest, services.clock, clients, services.profiles, cron=services.settings.digest_cron
     )
     job.schedule(scheduler)
+    installs = services.installs
+    RetentionJob(services.workspaces, installs.forget_expired_states if installs else None).schedule(
+        scheduler
+    )
     scheduler.start()
     return scheduler
 
@@ -73,11 +83,11 @@ def serve(settings: Settings, host: str, port: int, *, worker: bool = True) -> i
             "SLACK_SIGNING_SECRET must be set to serve HTTP: Slack's signatures are always checked"
         )
     services = build_services(settings)
-    app, progress, client = _app(services)
-    wsgi = WsgiApp(app, routes=extra_routes(services, client), health=health(services))
+    app, progress, clients = _app(services)
+    wsgi = WsgiApp(app, routes=extra_routes(services, clients), health=health(services))
     server = HttpServer(wsgi, host=host, port=port)
     sender = BackgroundSender(services, progress).start() if worker else None
-    scheduler = _scheduler(services, client)
+    scheduler = _scheduler(services, clients)
     server.start()
     log.info("serving Slack at http://%s:%s/slack/events", host, server.port)
     try:
@@ -95,12 +105,13 @@ def socket_mode(settings: Settings, *, worker: bool = True) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     services = build_services(settings)
-    app, progress, client = _app(services)
+    app, progress, clients = _app(services)
     handler = SocketModeHandler(app, settings.slack_app_token)
     sender = BackgroundSender(services, progress).start() if worker else None
-    scheduler = _scheduler(services, client)
-    # Slack comes over the socket; partners' replies and unsubscribe links still need HTTP.
-    routes = WsgiApp(None, routes=extra_routes(services, client), health=health(services))
+    scheduler = _scheduler(services, clients)
+    # Slack comes over the socket; partners' replies, unsubscribe links and installs from a link (/slack/install,
+    # /slack/oauth_redirect: SLACK.md §3.4) still need HTTP.
+    routes = WsgiApp(app, routes=extra_routes(services, clients), health=health(services), events=False)
     server = HttpServer(routes, host="0.0.0.0", port=settings.http_port).start()  # noqa: S104
     handler.connect()  # type: ignore[no-untyped-call]
     log.info("connected to Slack over Socket Mode; HTTP routes on port %s", server.port)
@@ -119,7 +130,8 @@ def socket_mode(settings: Settings, *, worker: bool = True) -> int:
 def workers(settings: Settings, count: int) -> int:
     """Delivery workers as a process of their own; several may run against one PostgreSQL."""
     services = build_services(settings)
-    progress = ProgressDM(services, make_client(settings)) if settings.slack_configured else None
+    clients = workspace_clients(settings, services.installs)
+    progress = ProgressDM(services, clients) if settings.slack_configured else None
     senders = [BackgroundSender(services, progress).start() for _ in range(count)]
     log.info("%d delivery worker(s) running", count)
     try:

@@ -10,13 +10,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+
 from bot.files import SlackFiles
+from bot.installs import Installs
+from bot.installs.oauth import STATE_SECONDS
+from bot.installs.store import EncryptedInstallationStore
 from bot.permissions import SenderPolicy
 from bot.settings import Settings
 from bot.users import UserProfiles
 from outreach.accounts import AccountService
 from outreach.adapters.clamd import ClamdScanner
-from outreach.adapters.fernet_cipher import FernetCipher
+from outreach.adapters.fernet_cipher import FernetCipher, Unreadable
 from outreach.adapters.magic_sniffer import MagicSniffer
 from outreach.adapters.smtp import SmtpMailer, account_mailer, login_tester
 from outreach.adapters.webhook import WebhookTransport
@@ -34,6 +39,7 @@ from outreach.prospecting import ProspectService
 from outreach.redelivery import RedeliveryFilter
 from outreach.rendering import TrackingConfig
 from outreach.unsubscribe import UnsubscribeLinks, Unsubscriber
+from outreach.workspaces import WorkspaceService
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.unit_of_work import SqlUnitOfWork
@@ -61,6 +67,10 @@ class Services:
     unsubscriber: Unsubscriber  # what the /unsubscribe link does
     compose_flow: ComposeFlow  # the compose form's use cases (over compose); a stored plan sets wake
     digest: DigestService  # who is due a digest of unsent drafts (DIGEST_MIN_AGE_HOURS)
+    workspaces: WorkspaceService  # installed from a link: who is served, uninstalls, retention
+    installs: (
+        Installs | None
+    )  # SLACK_CLIENT_ID and SLACK_CLIENT_SECRET set: installs from a link, in many workspaces
     wake: threading.Event = field(default_factory=threading.Event)  # set when there is new work to send
 
 
@@ -112,10 +122,11 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         else None
     )
     throttle = Throttle(settings.send_rate_per_second, uow)  # per sending account, across processes
+    cipher = FernetCipher(*settings.secret_keys) if settings.secret_key else None
     accounts = AccountService(
         uow=uow,
         clock=clock,
-        cipher=FernetCipher(settings.secret_key) if settings.secret_key else None,
+        cipher=cipher,
         tester=login_tester(settings.smtp_timeout),
     )
 
@@ -163,6 +174,20 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         else None,
     )
     wake = threading.Event()
+    workspaces = WorkspaceService(uow, clock, timedelta(days=settings.retention_days_after_uninstall))
+    installs = None
+    if settings.oauth_enabled:
+        assert cipher is not None  # Settings.from_env asks for SECRET_KEY with SLACK_CLIENT_ID
+        installs = Installs(
+            settings=settings,
+            store=EncryptedInstallationStore(
+                settings.slack_client_id, engine, cipher, unreadable=(Unreadable,)
+            ),
+            state_store=SQLAlchemyOAuthStateStore(
+                expiration_seconds=STATE_SECONDS, engine=engine, logger=log
+            ),
+            workspaces=workspaces,
+        )
     return Services(
         settings=settings,
         clock=clock,
@@ -184,5 +209,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         unsubscriber=Unsubscriber(unsubscribe, uow, clock),
         compose_flow=ComposeFlow(compose, work_waiting=wake.set),
         digest=DigestService(uow, clock, timedelta(hours=settings.digest_min_age_hours)),
+        workspaces=workspaces,
+        installs=installs,
         wake=wake,
     )
