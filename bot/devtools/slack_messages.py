@@ -87,7 +87,7 @@ class SlackMessages:
         refused: list[tuple[str, list[str]]],
         known_user: Callable[[str], bool],
     ) -> None:
-        self._team_id = team_id
+        self.team_id = team_id  # the workspace of the call being served (the stand-in sets it per call)
         self._lock = lock
         self._ids = ids
         self._refused = refused
@@ -160,7 +160,7 @@ class SlackMessages:
         message = Message(channel, ts, text, blocks)
         self.messages[(channel, ts)] = message
         self.writes.append((channel, ts))
-        return {"ok": True, "channel": channel, "ts": ts, "message": message.payload(self._team_id)}
+        return {"ok": True, "channel": channel, "ts": ts, "message": message.payload(self.team_id)}
 
     def post_ephemeral(self, args: dict[str, Any], token: str) -> Answer:
         channel, user = str(args.get("channel", "")), str(args.get("user", ""))
@@ -189,7 +189,7 @@ class SlackMessages:
             "channel": channel,
             "ts": ts,
             "text": text,
-            "message": message.payload(self._team_id),
+            "message": message.payload(self.team_id),
         }
 
     def delete(self, args: dict[str, Any], token: str) -> Answer:

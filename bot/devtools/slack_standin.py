@@ -15,10 +15,20 @@ It is at least as strict as Slack, because a stand-in kinder than Slack hides ex
   bot/devtools/slack_messages.py;
 * every message and view checked as Slack checks it (refusals of malformed payloads are kept in ``refused``;
   the app should never cause one): bot/devtools/slack_payloads.py;
+* installs (the authorize page, ``oauth.v2.access``, token rotation) and which install each token is:
+  bot/devtools/slack_oauth.py;
 * here: file downloads answer 302 to a ``files-origin`` path, as Enterprise Grid does (SLACK.md §8.3), and a file
   URL with a wrong token answers 200 with an HTML sign-in page (SLACK.md §1.5); ``redirect_files_to(base)`` makes
   the redirect point at another host, to check that the app refuses it. A method the stand-in does not implement
   answers ``unknown_method`` rather than a made-up success.
+* **Many workspaces.** Each workspace (``add_team``) has its own bot token, its own rate-limit budget (tiers are
+  per workspace and app: SLACK.md §5.1), its own users; ``auth.test`` answers for the token's workspace. A
+  token sees only its own install's objects — its workspace's, or every workspace of its org for an org-wide
+  install: another workspace's user is ``user_not_found`` (users.info, conversations.open, chat.postEphemeral,
+  views.publish), its channel ``channel_not_found``, its modal ``not_found``, its trigger ``invalid_trigger_id``,
+  its file ``file_not_found`` (a download: the sign-in page), its user group ``no_such_subteam``. Slack's Web API
+  is scoped to the token's workspace (https://api.slack.com/authentication/token-types: a bot token acts in the
+  workspace that installed the app); the error names are each method's own for an object it does not find.
 
 Faults can be injected per method: ``standin.fail("chat.update", status=429, times=2, retry_after=1)``.
 """
@@ -38,6 +48,7 @@ from typing import Any
 
 from bot.devtools.slack_limits import RateLimiter
 from bot.devtools.slack_messages import Message, SlackMessages
+from bot.devtools.slack_oauth import Grant, SlackOAuth
 from bot.devtools.slack_views import SlackViews
 
 JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
@@ -61,6 +72,7 @@ class StoredFile:
     data: bytes
     mimetype: str
     filetype: str
+    team_id: str = ""
 
 
 @dataclass
@@ -73,6 +85,15 @@ class SlackUser:
     locale: str = "en-US"
     team_id: str = "T0001"
     is_admin: bool = False
+
+
+@dataclass
+class SlackTeam:
+    """A workspace (``enterprise_id``: the Enterprise Grid org it belongs to, if any)."""
+
+    id: str
+    name: str
+    enterprise_id: str = ""
 
 
 @dataclass
@@ -91,6 +112,9 @@ class SlackStandIn:
     ) -> None:
         self.bot_token = bot_token
         self.team_id = team_id
+        self.teams: dict[str, SlackTeam] = {team_id: SlackTeam(team_id, "Stand-in")}
+        self.oauth = SlackOAuth(self._team_name, self._enterprise_of)
+        self.oauth.add_grant(Grant(bot_token, "", team_id, BOT_USER, BOT_ID))
         self.rate_limits = (
             rate_limits  # Slack's tiers (bot/devtools/slack_limits.py); off only to compare with
         )
@@ -100,8 +124,12 @@ class SlackStandIn:
         self.refused: list[tuple[str, list[str]]] = []  # (method or response URL, why): malformed payloads
         self.users: dict[str, SlackUser] = {}
         self.usergroups: dict[str, list[str]] = {}
+        self.channel_teams: dict[str, set[str]] = {}  # channel -> the workspaces it was seen in
         self.files: dict[str, StoredFile] = {}
         self.file_hits: list[tuple[str, str, str]] = []  # (Host header, path, token) of every file GET
+        self.foreign: list[
+            tuple[str, str, str]
+        ] = []  # (method, error, token's workspace): calls for others' objects
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self.chat = SlackMessages(team_id, self._lock, self._ids, self.refused, self.users.__contains__)
@@ -178,15 +206,59 @@ class SlackStandIn:
 
     # -- setting the scene -------------------------------------------------------------------------
     def add_user(self, user: SlackUser) -> SlackUser:
+        if user.team_id not in self.teams:
+            self.add_team(user.team_id, user.team_id)
         self.users[user.id] = user
         return user
 
-    def add_file(self, name: str, data: bytes, mimetype: str = "application/octet-stream") -> dict[str, Any]:
-        """Store a file as if a user uploaded it; returns the file object a ``file_input`` would carry."""
+    def add_team(self, team_id: str, name: str, enterprise_id: str = "") -> SlackTeam:
+        """A workspace (of the Enterprise Grid org ``enterprise_id``, if given); it has no token until the app
+        is installed in it (``install``)."""
+        team = self.teams[team_id] = SlackTeam(team_id, name, enterprise_id)
+        if enterprise_id and enterprise_id not in self.teams:
+            self.teams[enterprise_id] = SlackTeam(enterprise_id, f"{enterprise_id} org", enterprise_id)
+        return team
+
+    def add_file(
+        self, name: str, data: bytes, mimetype: str = "application/octet-stream", team_id: str = ""
+    ) -> dict[str, Any]:
+        """Store a file as if a user of ``team_id`` (default: the first workspace) uploaded it; returns the file
+        object a ``file_input`` would carry."""
         fid = f"F{next(self._ids):08d}"
         filetype = name.rsplit(".", 1)[-1].lower() if "." in name else "binary"
-        self.files[fid] = StoredFile(fid, name, data, mimetype, filetype)
+        self.files[fid] = StoredFile(fid, name, data, mimetype, filetype, team_id or self.team_id)
         return self._file_object(self.files[fid])
+
+    def install(self, authorize_url: str, *, user: str, team_id: str = "", enterprise_id: str = "") -> str:
+        """The installer approves the app's authorize link (``/slack/install`` gave it) in ``team_id``, or
+        org-wide in ``enterprise_id``; returns where Slack sends the browser back (the app's redirect URL with
+        ``code`` and ``state``). See bot/devtools/slack_oauth.py for what Slack refuses."""
+        with self._lock:
+            return self.oauth.approve(authorize_url, user=user, team_id=team_id, enterprise_id=enterprise_id)
+
+    def uninstall(self, key: str) -> list[str]:
+        """The app is removed from the workspace (or org) ``key``: its tokens stop working. (The test sends the
+        ``app_uninstalled`` event itself.)"""
+        with self._lock:
+            return self.oauth.revoke(key)
+
+    def _team_name(self, team_id: str) -> str:
+        team = self.teams.get(team_id)
+        return team.name if team else team_id
+
+    def _enterprise_of(self, team_id: str) -> str:
+        team = self.teams.get(team_id)
+        return team.enterprise_id if team else ""
+
+    def _teams_of(self, grant: Grant) -> set[str]:
+        """The workspaces a token acts in: its own, or every workspace of its org."""
+        if grant.team_id:
+            return {grant.team_id}
+        return {t.id for t in self.teams.values() if t.enterprise_id == grant.enterprise_id}
+
+    def user_team(self, user_id: str) -> str:
+        user = self.users.get(user_id)
+        return user.team_id if user else ""
 
     def redirect_files_to(self, base_url: str) -> None:
         """Make file downloads redirect to ``base_url`` (another host) instead of this stand-in's origin path."""
@@ -222,6 +294,8 @@ class SlackStandIn:
         return self.modals.new_trigger(user, view_id)
 
     def new_response_url(self, channel: str, user: str, source: tuple[str, str] | None = None) -> str:
+        with self._lock:
+            self.channel_teams.setdefault(channel, set()).add(self.user_team(user) or self.team_id)
         return self.chat.new_response_url(self.base_url, channel, user, source)
 
     def response_url(self, channel: str = "C0001", user: str = "U0001") -> str:
@@ -283,13 +357,18 @@ class SlackStandIn:
         token = (req.headers.get("Authorization") or "").removeprefix("Bearer ").strip() or str(
             args.pop("token", "")
         )
+        authorization = req.headers.get("Authorization") or ""
+        if method == "oauth.v2.access":  # called with the app's client id and secret, not a token
+            with self._lock:
+                self.calls.append(Call(method, args, ""))
+                answer = self.oauth.access(args, authorization)
+            self._send_json(req, 200, answer)
+            return
         with self._lock:
             self.calls.append(Call(method, args, token))
-            wait = (
-                self.limiter.check(self.team_id, method, str(args.get("channel", "")))
-                if self.rate_limits
-                else 0
-            )
+            grant = self.oauth.grant(token)
+            budget = grant.key if isinstance(grant, Grant) else self.team_id  # per workspace (or org)
+            wait = self.limiter.check(budget, method, str(args.get("channel", ""))) if self.rate_limits else 0
             if wait:
                 self.rate_limited.append(self.calls[-1])
                 self._send_json(req, 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)})
@@ -305,8 +384,8 @@ class SlackStandIn:
             opened = {"ok": True, "url": self.socket_url} if ok else {"ok": False, "error": "invalid_auth"}
             self._send_json(req, 200, opened)
             return
-        if token != self.bot_token:
-            self._send_json(req, 200, {"ok": False, "error": "invalid_auth"})
+        if not isinstance(grant, Grant):
+            self._send_json(req, 200, {"ok": False, "error": grant})
             return
         self._delay(method)
         handler = self._handlers.get(method)
@@ -314,8 +393,41 @@ class SlackStandIn:
             self._send_json(req, 200, {"ok": False, "error": "unknown_method"})
             return
         with self._lock:
-            answer = handler(args, token)
+            foreign = self._foreign(method, args, self._teams_of(grant))
+            if foreign:
+                self.foreign.append((method, foreign, grant.key))
+                answer = {"ok": False, "error": foreign}
+            else:
+                self.chat.team_id = self.modals.team_id = grant.team_id or min(
+                    self._teams_of(grant), default=""
+                )
+                answer = handler(args, token)
         self._send_json(req, 200, answer)
+
+    def _foreign(self, method: str, args: dict[str, Any], teams: set[str]) -> str:
+        """The error Slack answers when the call names another workspace's object ("" when it names none)."""
+        users = [str(args.get(k, "")) for k in ("user", "user_id") if args.get(k)]
+        users += [u for u in str(args.get("users", "")).split(",") if u]
+        if any(u in self.users and self.users[u].team_id not in teams for u in users):
+            return "user_not_found"
+        channel = str(args.get("channel", ""))
+        if channel.startswith("D") and self.user_team("U" + channel[1:]) not in ("", *teams):
+            return "channel_not_found"  # a DM: "D" + the user's id without its "U" (SlackMessages.open_dm)
+        if channel and self.channel_teams.get(channel) and not self.channel_teams[channel] & teams:
+            return "channel_not_found"
+        trigger = self.modals.triggers.get(str(args.get("trigger_id", "")))
+        if trigger is not None and self.user_team(trigger.user) not in ("", *teams):
+            return "invalid_trigger_id"
+        view = self.modals.views.get(str(args.get("view_id", "")))
+        if view is not None and view.get("team_id") not in teams:
+            return "not_found"
+        stored = self.files.get(str(args.get("file", "")))
+        if stored is not None and stored.team_id not in teams:
+            return "file_not_found"
+        known = {self.user_team(u) for u in self.usergroups.get(str(args.get("usergroup", "")), [])} - {""}
+        if known and not known & teams:  # a group of another workspace's people
+            return "no_such_subteam"
+        return ""
 
     def _handle_get(self, req: BaseHTTPRequestHandler) -> None:
         parts = urllib.parse.urlsplit(req.path)
@@ -334,8 +446,10 @@ class SlackStandIn:
             target = f"{base}/files-origin/{stored.id}/{urllib.parse.quote(stored.name)}?download=1"
             self._send(req, 302, b"", "text/plain", {"Location": target})
             return
-        if token != self.bot_token or stored is None:
-            # What Slack does with a bad token: a 200 with its sign-in page (SLACK.md §1.5).
+        grant = self.oauth.grant(token)
+        if not isinstance(grant, Grant) or stored is None or stored.team_id not in self._teams_of(grant):
+            # What Slack does with a bad token (or one of another workspace): a 200 with its sign-in page
+            # (SLACK.md §1.5).
             page = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body></html>"
             self._send(req, 200, page, "text/html; charset=utf-8")
             return
@@ -380,15 +494,22 @@ class SlackStandIn:
 
     # -- methods -----------------------------------------------------------------------------------
     def _auth_test(self, args: dict[str, Any], token: str) -> Answer:
-        return {
+        """For the token's own workspace (an org's token: the org, with ``is_enterprise_install``)."""
+        grant = self.oauth.grants[token]
+        key = grant.key
+        answer: Answer = {
             "ok": True,
-            "url": "https://standin.slack.invalid/",
-            "team": "Stand-in",
+            "url": f"https://{key.lower()}.standin.slack.invalid/",
+            "team": self._team_name(key),
             "user": "outreach",
-            "team_id": self.team_id,
-            "user_id": BOT_USER,
-            "bot_id": BOT_ID,
+            "team_id": key,
+            "user_id": grant.bot_user_id,
+            "bot_id": grant.bot_id,
+            "is_enterprise_install": not grant.team_id,
         }
+        if grant.enterprise_id:
+            answer["enterprise_id"] = grant.enterprise_id
+        return answer
 
     # -- users and files ---------------------------------------------------------------------------
     def _users_info(self, args: dict[str, Any], token: str) -> Answer:
