@@ -213,3 +213,21 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         installs=installs,
         wake=wake,
     )
+
+
+def rotate_secrets(settings: Settings) -> tuple[int, int]:
+    """After SECRET_KEY changed (the old one in SECRET_KEY_PREVIOUS): rewrite every stored secret — workspaces'
+    Slack tokens, users' SMTP passwords — under SECRET_KEY. Returns (rewritten, unreadable: under neither key,
+    left as they are)."""
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    cipher = FernetCipher(*settings.secret_keys)
+    try:
+        store = EncryptedInstallationStore(settings.slack_client_id, engine, cipher, unreadable=(Unreadable,))
+        tokens, bad_tokens = store.rotate_keys()
+        with SqlUnitOfWork(make_session_factory(engine)) as uow:
+            passwords, bad_passwords = uow.accounts.reencrypt(cipher.rotate, (Unreadable,))
+            uow.commit()
+    finally:
+        engine.dispose()
+    return tokens + passwords, bad_tokens + bad_passwords
