@@ -98,6 +98,7 @@ class SlackOAuth:
         self.client_secret = client_secret
         self.redirect_urls: list[str] = []  # the app's Redirect URLs (manifest oauth_config.redirect_urls)
         self.token_rotation = False
+        self.rotation_seconds = ROTATION_SECONDS  # a rotating token's lifetime (tests shorten it)
         self.grants: dict[str, Grant] = {}  # token -> grant
         self.exchanges: list[
             tuple[str, str]
@@ -196,7 +197,7 @@ class SlackOAuth:
         grant = Grant(token, enterprise_id, team_id, bot_user_id=f"UBOT{key}", bot_id=f"BBOT{key}")
         if self.token_rotation:
             grant.token = "xoxe." + token
-            grant.expires_at = time.time() + ROTATION_SECONDS
+            grant.expires_at = time.time() + self.rotation_seconds
             grant.refresh_token = f"xoxe-1-{key}-{n}-{secrets.token_hex(16)}"
             self._refresh[grant.refresh_token] = grant
         return self.add_grant(grant)
