@@ -4,7 +4,8 @@ The rules:
 
 * **Install.** A workspace installed through Slack's OAuth flow is recorded with who installed it and when; an
   Enterprise Grid org installed org-wide is recorded under its ``E…`` id. A reinstall records it again (the
-  installer and time are the latest) and clears its uninstall: data kept since is there again.
+  installer and time are the latest) and clears its uninstall — an org's, its workspaces' too: data kept since
+  is there again.
 * **Who is served.** A request is served for a workspace that is installed; under an org-wide install, for a
   workspace of an org that is installed — that workspace is recorded the first time one of its requests comes,
   so that work done later without a request (a progress DM, the digest) knows which install's token is its.
@@ -46,9 +47,14 @@ class WorkspaceService:
         self._retention = retention
 
     def installed(self, workspace: Workspace) -> None:
-        """Record an install (or a reinstall: the uninstall is cleared)."""
+        """Record an install (or a reinstall: the uninstall is cleared — for an org, its workspaces' too)."""
         with self._uow() as uow:
             uow.workspaces.put(replace(workspace, uninstalled_at=None))
+            if workspace.org_install:
+                for team_id in uow.workspaces.members(workspace.enterprise_id):
+                    member = uow.workspaces.get(team_id)
+                    if member is not None and not member.installed:
+                        uow.workspaces.put(replace(member, uninstalled_at=None))
             uow.commit()
 
     def find(self, team_id: str) -> Workspace | None:

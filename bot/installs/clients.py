@@ -66,27 +66,28 @@ class InstalledClients:
     def token(self, team_id: str) -> str | None:
         """The workspace's bot token (rotated first when it expires soon), or None when it is not installed.
 
-        Read as Bolt's authorize reads it — the latest installation — and rotated and saved the same way, so a
-        request and background work never hold two different tokens of one install."""
+        Read as Bolt's authorize reads it (the bot, ``installation_store_bot_only``) and rotated and saved the
+        same way, so a request and background work never hold two different tokens of one install."""
         workspace = self._workspaces.find(team_id)
         if workspace is None or not workspace.installed:
             return None
         org = workspace.org_install
-        installation = self._store.find_installation(
+        bot = self._store.find_bot(
             enterprise_id=workspace.enterprise_id or None,
             team_id=None if org else team_id,
             is_enterprise_install=org,
         )
-        if installation is None:
+        if bot is None:
             return None
-        try:
-            refreshed = self._rotator.perform_token_rotation(
-                installation=installation, minutes_before_expiration=self._minutes
-            )
-        except SlackTokenRotationError as err:
-            log.error("the bot token of %s could not be rotated: %s", team_id, err)
-            return None
-        if refreshed is not None:
-            self._store.save(refreshed)
-            installation = refreshed
-        return installation.bot_token
+        if bot.bot_refresh_token:
+            try:
+                refreshed = self._rotator.perform_bot_token_rotation(
+                    bot=bot, minutes_before_expiration=self._minutes
+                )
+            except SlackTokenRotationError as err:
+                log.error("the bot token of %s could not be rotated: %s", team_id, err)
+                return None
+            if refreshed is not None:
+                self._store.save_bot(refreshed)
+                bot = refreshed
+        return bot.bot_token

@@ -9,18 +9,22 @@ exchanges anything (slack_bolt/oauth/oauth_flow.py ``handle_callback``): the bro
 ``code`` (``oauth.v2.access``; Slack accepts a code once) and saves the installation in our encrypted store;
 on success we record the workspace (who installed it, when) and Bolt shows its "Thank you!" page.
 
-Requests: Bolt's ``InstallationStoreAuthorize`` reads each request's token from the store (the org's token for
-an org-wide install, ``is_enterprise_install``), rotating it first when it expires within
-``TOKEN_ROTATION_MINUTES`` (apps with token rotation on: refresh tokens are stored, encrypted, and used
-through ``oauth.v2.access`` with ``grant_type=refresh_token``). Its ``auth.test`` answer is kept per token, so a
-request costs no Web API call of its own. Before that, :func:`serving_gate` answers any request of a
-workspace that is not installed — never installed, uninstalled, its token revoked — itself: no data, and no
-Slack call at all (Bolt's own "not installed" path would post to the request's ``response_url``).
+Requests: :func:`serving_gate`, before Bolt's authorize, reads the request's bot from the store (the org's for an
+org-wide install, ``is_enterprise_install``) and answers any request of a workspace without one — never
+installed, uninstalled, its token revoked, its row under an unknown key — itself: no data, and no Slack call at
+all (Bolt's own "not installed" path would post to the request's ``response_url``). A workspace of an org
+installed org-wide is also recorded there on its first request. Bolt's ``InstallationStoreAuthorize`` then
+takes that same bot (one look-up per request, :class:`RequestBots`), rotating its token first when it expires
+within ``TOKEN_ROTATION_MINUTES`` (apps with token rotation on: the refresh token is stored, encrypted, and used
+through ``oauth.v2.access`` with ``grant_type=refresh_token``). The app asks for bot scopes only, so the bot is
+all there is to read (``installation_store_bot_only``). Its ``auth.test`` answer is kept per token: a request
+costs no Web API call of its own.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +34,7 @@ from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
+from slack_sdk.oauth.installation_store import Bot, InstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -84,24 +89,60 @@ def oauth_app_options(
         state_store=state_store,
         state_expiration_seconds=STATE_SECONDS,
         token_rotation_expiration_minutes=TOKEN_ROTATION_MINUTES,
+        installation_store_bot_only=True,
         callback_options=CallbackOptions(success=_recorded(workspaces), failure=_failed),
         logger=log,
     )
+    bots = RequestBots(store)
     authorize = InstallationStoreAuthorize(
         logger=log,
-        installation_store=store,
+        installation_store=bots,
         client_id=settings.slack_client_id,
         client_secret=settings.slack_client_secret,
         token_rotation_expiration_minutes=TOKEN_ROTATION_MINUTES,
+        bot_only=True,
         cache_enabled=True,  # auth.test once per token, not once per request
         client=client,
     )
     return {
         "installation_store": store,
+        "installation_store_bot_only": True,
         "oauth_settings": oauth,
         "authorize": authorize,
-        "before_authorize": serving_gate(workspaces, install_url(settings)),
+        "before_authorize": serving_gate(bots, workspaces, install_url(settings)),
     }
+
+
+class RequestBots(InstallationStore):
+    """The store as Bolt's authorize sees it: the bot the gate has just read for this request (same thread, same
+    ids) is handed over instead of being read again; anything else goes to the store."""
+
+    def __init__(self, store: EncryptedInstallationStore) -> None:
+        self._store = store
+        self._local = threading.local()
+
+    @property
+    def logger(self) -> logging.Logger:
+        return log
+
+    def read(self, enterprise_id: str | None, team_id: str | None, org: bool) -> Bot | None:
+        """The bot of the request (by the gate), kept for Bolt's authorize that comes next on this thread."""
+        bot = self._store.find_bot(enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=org)
+        self._local.read = ((enterprise_id, team_id, org), bot)
+        return bot
+
+    def find_bot(
+        self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
+    ) -> Bot | None:
+        read, self._local.read = getattr(self._local, "read", None), None
+        if read is not None and read[0] == (enterprise_id, team_id, bool(is_enterprise_install)):
+            return read[1]  # type: ignore[no-any-return]
+        return self._store.find_bot(
+            enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=is_enterprise_install
+        )
+
+    def save_bot(self, bot: Bot) -> None:  # a rotated token
+        self._store.save_bot(bot)
 
 
 def _recorded(workspaces: WorkspaceService) -> Callable[[SuccessArgs], BoltResponse]:
@@ -146,11 +187,14 @@ def _failed(args: FailureArgs) -> BoltResponse:
     return args.default.failure(args)
 
 
-def serving_gate(workspaces: WorkspaceService, install_link: str) -> Callable[..., BoltResponse | None]:
-    """Middleware run before Bolt's authorize: a request of a workspace not installed is answered here, with
-    no data and no Slack call — a slash command sees how to install the app again, anything else an empty 200
-    (an event is acknowledged, so that Slack does not send it again). The uninstall events themselves, and
-    Slack's URL checks, pass."""
+def serving_gate(
+    bots: RequestBots, workspaces: WorkspaceService, install_link: str
+) -> Callable[..., BoltResponse | None]:
+    """Middleware run before Bolt's authorize: a request of a workspace without a bot token is answered here,
+    with no data and no Slack call — a slash command sees how to install the app again, anything else an empty
+    200 (an event is acknowledged, so that Slack does not send it again). The uninstall events themselves, and
+    Slack's URL checks, pass. A workspace of an org installed org-wide is recorded on its first request (and
+    refused once the org's install ended)."""
     from bot.i18n import Translator
 
     def gate(body: dict[str, Any], context: Any, next: Callable[[], None]) -> BoltResponse | None:
@@ -162,7 +206,9 @@ def serving_gate(workspaces: WorkspaceService, install_link: str) -> Callable[..
             next()
             return None
         team_id, enterprise_id = context.team_id, context.enterprise_id
-        if workspaces.serves(team_id, enterprise_id, bool(context.is_enterprise_install)):
+        org = bool(context.is_enterprise_install)
+        installed = bots.read(enterprise_id, team_id, org) is not None
+        if installed and (not org or workspaces.serves(team_id, enterprise_id, org)):
             next()
             return None
         log.info(

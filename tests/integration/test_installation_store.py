@@ -106,3 +106,43 @@ def test_an_install_state_is_consumed_once_on_our_table(db_engine):
     assert states.consume("forged") is False
     expired = SQLAlchemyOAuthStateStore(expiration_seconds=-1, engine=db_engine).issue()
     assert states.consume(expired) is False
+
+
+def test_the_hourly_retention_job_purges_what_is_due_and_forgets_expired_install_links(
+    database_url, db_engine
+):
+    from datetime import UTC, datetime, timedelta
+
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from bot.retention import RetentionJob
+    from bot.settings import Settings
+    from bot.wiring import build_services
+    from outreach.models import Workspace
+
+    settings = Settings(
+        database_url=database_url,
+        slack_client_id="1000.2000",
+        slack_client_secret="shh",
+        slack_signing_secret="sig",
+        secret_key=NEW,
+        retention_days_after_uninstall=0,
+    )
+    services = build_services(settings, migrate=False)
+    try:
+        services.workspaces.installed(Workspace("T1", datetime.now(UTC) - timedelta(days=1)))
+        services.workspaces.uninstalled("T1", None)
+        states = services.installs.state_store
+        live = states.issue()
+        SQLAlchemyOAuthStateStore(expiration_seconds=-5, engine=db_engine).issue()  # a link never followed
+        job = RetentionJob(services.workspaces, services.installs.forget_expired_states)
+        assert job.run() == ["T1"] and services.workspaces.find("T1") is None
+        with db_engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM slack_oauth_states")).scalar_one() == 1
+        assert states.consume(live) is True  # a link still in use is kept
+        scheduler = BackgroundScheduler(timezone="UTC")
+        job.schedule(scheduler)
+        (scheduled,) = scheduler.get_jobs()
+        assert scheduled.id == "retention" and "minute='7'" in str(scheduled.trigger)
+    finally:
+        services.close()

@@ -184,6 +184,13 @@ def test_only_installed_workspaces_are_served_and_an_orgs_workspaces_are_recorde
     assert sorted(workspaces.uninstalled(None, "E1")) == ["E1", "T5"]  # the org, and its workspaces
     assert not workspaces.serves("T5", "E1", True)
     assert workspaces.serves("T1", None, False)  # another install: untouched
+    workspaces.installed(installed("E1", enterprise_id="E1", org_install=True))  # the org installs it again
+    assert workspaces.serves("T5", "E1", True) and workspaces.find("T5").installed
+
+
+def draft_of(engine: Engine, team: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(DraftRow.id).where(DraftRow.team_id == team)).scalar_one())
 
 
 # -- an uninstall stops the sends --------------------------------------------------------------------------
@@ -228,7 +235,10 @@ def test_an_uninstall_ends_the_deliveries_not_yet_in_flight_and_leaves_the_other
     assert found[("T1", "m2")] == (DeliveryStatus.IN_FLIGHT.value, "")  # its worker finishes it
     assert found[("T1", "m3")] == (DeliveryStatus.SENT.value, "")
     assert {found[("T2", f"m{i}")][0] for i in range(4)} == {s.value for s in statuses}  # another workspace's
-    # The worker that had claimed m1 cannot put it in flight any more: it is not sent.
+    # The worker that had claimed m1 cannot put it in flight any more (nothing half-sent), and nothing of T1 is
+    # left to claim.
     with SqlUnitOfWork(make_session_factory(db_engine)) as uow:
+        m1 = uow.deliveries.get("T1", draft_of(db_engine, "T1"), "m1")
+        assert m1 is not None and uow.queue.sending_many("T1", [m1.id], "w1", T0) == set()
         claimed = uow.queue.claim("w2", T0, 10)
-        assert [c.team_id for c in claimed] == ["T2"]  # T1 has nothing left to claim
+        assert [c.team_id for c in claimed] == ["T2"]

@@ -243,8 +243,8 @@ def test_a_revoked_bot_token_ends_the_install_as_an_uninstall_does(app):
     app.install("T0002", "U0009")
     event(app, "tokens_revoked", "T0002", "Ev-revoked-1", tokens={"oauth": [], "bot": ["UBOTT0002"]})
     store = app.services.installs.store
-    wait_for(lambda: store.find_bot(enterprise_id=None, team_id="T0002") is None, what="the bot token deleted")
-    assert not app.services.workspaces.find("T0002").installed  # marked first: nothing served in between
+    wait_for(lambda: not app.services.workspaces.find("T0002").installed, what="the install ended")
+    assert store.find_bot(enterprise_id=None, team_id="T0002") is None  # deleted first
     calls = len(app.standin.calls)
     assert b"not installed" in app.team("T0002").command("U0009", ids.COMMAND, "").body
     assert len(app.standin.calls) == calls
