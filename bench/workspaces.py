@@ -82,7 +82,9 @@ def many(url: str, workspaces: int, rows: int, repeat: int) -> dict[str, list[fl
             app.install(team, user_of(team))
         samples = measure(app, teams, repeat)
         if app.standin.foreign:
-            raise AssertionError(f"a workspace's token was used for another's objects: {app.standin.foreign[:3]}")
+            raise AssertionError(
+                f"a workspace's token was used for another's objects: {app.standin.foreign[:3]}"
+            )
     return samples
 
 
@@ -94,7 +96,9 @@ def single(url: str, rows: int, repeat: int) -> dict[str, list[float]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--workspaces", type=int, default=50)
     parser.add_argument("--rows", type=int, default=2000, help="prospects per workspace")
     parser.add_argument("--repeat", type=int, default=100)
@@ -103,7 +107,10 @@ def main() -> int:
     results = {}
     for label, run in (
         (f"{args.workspaces}x{args.rows}", lambda url: many(url, args.workspaces, args.rows, args.repeat)),
-        (f"1x{args.workspaces * args.rows}", lambda url: single(url, args.workspaces * args.rows, args.repeat)),
+        (
+            f"1x{args.workspaces * args.rows}",
+            lambda url: single(url, args.workspaces * args.rows, args.repeat),
+        ),
     ):
         made = _postgres_database(args.postgres)
         if made is None:
