@@ -146,11 +146,17 @@ def _oauth_problems(values: dict[str, Any]) -> list[str]:
         "slack_signing_secret": "SLACK_SIGNING_SECRET",
         "secret_key": "SECRET_KEY",
     }
-    return [
+    problems = [
         f"{env} must be set to install the app from a link (SLACK_CLIENT_ID or SLACK_CLIENT_SECRET is set)"
         for name, env in needed.items()
         if not values.get(name)
     ]
+    if values.get("slack_bot_token"):
+        problems.append(
+            "SLACK_BOT_TOKEN must not be set with SLACK_CLIENT_ID: installed from a link, each workspace's token "
+            "comes from its install (a workspace served by SLACK_BOT_TOKEN installs the app from the link once)"
+        )
+    return problems
 
 
 def _int(raw: str) -> int:

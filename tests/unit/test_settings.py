@@ -49,6 +49,16 @@ def test_installing_from_a_link_names_everything_it_still_needs():
     for name in ("SLACK_CLIENT_SECRET", "SLACK_SIGNING_SECRET", "SECRET_KEY"):
         assert name in text
     assert "SLACK_CLIENT_ID must" not in text
+    with pytest.raises(SettingsError, match="SLACK_BOT_TOKEN must not be set"):
+        Settings.from_env(
+            {
+                "SLACK_CLIENT_ID": "1.2",
+                "SLACK_CLIENT_SECRET": "shh",
+                "SLACK_SIGNING_SECRET": "sig",
+                "SECRET_KEY": "k" * 16,
+                "SLACK_BOT_TOKEN": "xoxb-1",
+            }
+        )
 
 
 def test_installing_from_a_link_is_on_with_its_four_variables_and_needs_no_bot_token():
