@@ -10,11 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-
 from bot.files import SlackFiles
 from bot.installs import Installs
-from bot.installs.oauth import STATE_SECONDS
 from bot.installs.store import EncryptedInstallationStore
 from bot.permissions import SenderPolicy
 from bot.settings import Settings
@@ -178,16 +175,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
     installs = None
     if settings.oauth_enabled:
         assert cipher is not None  # Settings.from_env asks for SECRET_KEY with SLACK_CLIENT_ID
-        installs = Installs(
-            settings=settings,
-            store=EncryptedInstallationStore(
-                settings.slack_client_id, engine, cipher, unreadable=(Unreadable,)
-            ),
-            state_store=SQLAlchemyOAuthStateStore(
-                expiration_seconds=STATE_SECONDS, engine=engine, logger=log
-            ),
-            workspaces=workspaces,
-        )
+        installs = Installs.build(settings, engine, cipher, (Unreadable,), workspaces)
     return Services(
         settings=settings,
         clock=clock,

@@ -8,19 +8,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
-from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from slack_sdk.oauth.token_rotation import TokenRotator
-from sqlalchemy import delete
+from sqlalchemy import Engine, delete
 
 from bot.installs import oauth, uninstall
 from bot.installs.clients import InstalledClients
-from bot.installs.store import EncryptedInstallationStore
+from bot.installs.store import EncryptedInstallationStore, TokenCipher
 from bot.settings import Settings
 from outreach.workspaces import WorkspaceService
+
+if TYPE_CHECKING:  # slack_sdk's SQLAlchemy stores need greenlet: imported only where installs are built
+    from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
 __all__ = ["Installs"]
 
@@ -31,6 +33,27 @@ class Installs:
     store: EncryptedInstallationStore
     state_store: SQLAlchemyOAuthStateStore
     workspaces: WorkspaceService
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        engine: Engine,
+        cipher: TokenCipher,
+        unreadable: tuple[type[Exception], ...],
+        workspaces: WorkspaceService,
+    ) -> Installs:
+        """The stores on the app's own engine (tables made by migration 0017)."""
+        from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+
+        return cls(
+            settings=settings,
+            store=EncryptedInstallationStore(settings.slack_client_id, engine, cipher, unreadable=unreadable),
+            state_store=SQLAlchemyOAuthStateStore(
+                expiration_seconds=oauth.STATE_SECONDS, engine=engine, logger=oauth.log
+            ),
+            workspaces=workspaces,
+        )
 
     def app_options(self, client: WebClient) -> dict[str, Any]:
         """``App(**options)``: the OAuth flow, the store, the authorize and the gate (``client``: the app's own,

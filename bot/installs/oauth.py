@@ -27,7 +27,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import BoltResponse
 from slack_bolt.authorization.authorize import InstallationStoreAuthorize
@@ -35,7 +35,6 @@ from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, Succ
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.oauth.installation_store import Bot, InstallationStore
-from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import ids
@@ -43,6 +42,9 @@ from bot.installs.store import EncryptedInstallationStore
 from bot.settings import Settings
 from outreach.models import Workspace
 from outreach.workspaces import WorkspaceService
+
+if TYPE_CHECKING:  # needs greenlet: imported only where installs are built (bot.installs.Installs.build)
+    from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,6 @@ from logging import Logger
 from typing import Protocol, TypeVar
 
 from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
-from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from sqlalchemy import Engine, select, update
 
 log = logging.getLogger(__name__)
@@ -53,6 +52,10 @@ class EncryptedInstallationStore(InstallationStore):
         unreadable: tuple[type[Exception], ...] = (ValueError,),
     ) -> None:
         """``unreadable``: what ``cipher.decrypt`` raises for a value under an unknown key."""
+        # Imported here: slack_sdk's SQLAlchemy module needs greenlet (it imports sqlalchemy.ext.asyncio for its
+        # async twin), which only installs from a link need.
+        from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+
         self._inner = SQLAlchemyInstallationStore(client_id=client_id, engine=engine, logger=log)
         self._cipher = cipher
         self._unreadable = unreadable
