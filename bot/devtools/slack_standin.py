@@ -17,18 +17,12 @@ It is at least as strict as Slack, because a stand-in kinder than Slack hides ex
   the app should never cause one): bot/devtools/slack_payloads.py;
 * installs (the authorize page, ``oauth.v2.access``, token rotation) and which install each token is:
   bot/devtools/slack_oauth.py;
+* which workspace each object is, and what each token may reach (a workspace's token, its own; an org's, every
+  workspace of the org): bot/devtools/slack_workspaces.py;
 * here: file downloads answer 302 to a ``files-origin`` path, as Enterprise Grid does (SLACK.md §8.3), and a file
   URL with a wrong token answers 200 with an HTML sign-in page (SLACK.md §1.5); ``redirect_files_to(base)`` makes
   the redirect point at another host, to check that the app refuses it. A method the stand-in does not implement
   answers ``unknown_method`` rather than a made-up success.
-* **Many workspaces.** Each workspace (``add_team``) has its own bot token, its own rate-limit budget (tiers are
-  per workspace and app: SLACK.md §5.1), its own users; ``auth.test`` answers for the token's workspace. A
-  token sees only its own install's objects — its workspace's, or every workspace of its org for an org-wide
-  install: another workspace's user is ``user_not_found`` (users.info, conversations.open, chat.postEphemeral,
-  views.publish), its channel ``channel_not_found``, its modal ``not_found``, its trigger ``invalid_trigger_id``,
-  its file ``file_not_found`` (a download: the sign-in page), its user group ``no_such_subteam``. Slack's Web API
-  is scoped to the token's workspace (https://api.slack.com/authentication/token-types: a bot token acts in the
-  workspace that installed the app); the error names are each method's own for an object it does not find.
 
 Faults can be injected per method: ``standin.fail("chat.update", status=429, times=2, retry_after=1)``.
 """
@@ -50,6 +44,7 @@ from bot.devtools.slack_limits import RateLimiter
 from bot.devtools.slack_messages import Message, SlackMessages
 from bot.devtools.slack_oauth import Grant, SlackOAuth
 from bot.devtools.slack_views import SlackViews
+from bot.devtools.slack_workspaces import SlackTeam, Workspaces
 
 JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
 BOT_USER, BOT_ID = "UBOT", "BBOT"
@@ -88,15 +83,6 @@ class SlackUser:
 
 
 @dataclass
-class SlackTeam:
-    """A workspace (``enterprise_id``: the Enterprise Grid org it belongs to, if any)."""
-
-    id: str
-    name: str
-    enterprise_id: str = ""
-
-
-@dataclass
 class _Fault:
     status: int
     times: int
@@ -112,9 +98,6 @@ class SlackStandIn:
     ) -> None:
         self.bot_token = bot_token
         self.team_id = team_id
-        self.teams: dict[str, SlackTeam] = {team_id: SlackTeam(team_id, "Stand-in")}
-        self.oauth = SlackOAuth(self._team_name, self._enterprise_of)
-        self.oauth.add_grant(Grant(bot_token, "", team_id, BOT_USER, BOT_ID))
         self.rate_limits = (
             rate_limits  # Slack's tiers (bot/devtools/slack_limits.py); off only to compare with
         )
@@ -124,16 +107,26 @@ class SlackStandIn:
         self.refused: list[tuple[str, list[str]]] = []  # (method or response URL, why): malformed payloads
         self.users: dict[str, SlackUser] = {}
         self.usergroups: dict[str, list[str]] = {}
-        self.channel_teams: dict[str, set[str]] = {}  # channel -> the workspaces it was seen in
         self.files: dict[str, StoredFile] = {}
         self.file_hits: list[tuple[str, str, str]] = []  # (Host header, path, token) of every file GET
-        self.foreign: list[
-            tuple[str, str, str]
-        ] = []  # (method, error, token's workspace): calls for others' objects
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self.chat = SlackMessages(team_id, self._lock, self._ids, self.refused, self.users.__contains__)
         self.modals = SlackViews(team_id, self._lock, self._ids, self.refused, self.users.__contains__)
+        self.workspaces = Workspaces(
+            SlackTeam(team_id, "Stand-in"),
+            users=self.users,
+            files=self.files,
+            usergroups=self.usergroups,
+            trigger_user=lambda t: trigger.user if (trigger := self.modals.triggers.get(t)) else None,
+            view_team=lambda v: view.get("team_id") if (view := self.modals.views.get(v)) else None,
+        )
+        self.teams = self.workspaces.teams
+        self.foreign = (
+            self.workspaces.refused
+        )  # (method, error, token's workspace): calls for others' objects
+        self.oauth = SlackOAuth(self.workspaces.name, self.workspaces.enterprise_of)
+        self.oauth.add_grant(Grant(bot_token, "", team_id, BOT_USER, BOT_ID))
         self._faults: dict[str, _Fault] = {}
         self._delays: dict[str, list[float]] = {}  # method (or "files.download") -> seconds, one per call
         self._redirect_base = ""  # where file downloads redirect (empty: this stand-in's files-origin path)
@@ -214,10 +207,7 @@ class SlackStandIn:
     def add_team(self, team_id: str, name: str, enterprise_id: str = "") -> SlackTeam:
         """A workspace (of the Enterprise Grid org ``enterprise_id``, if given); it has no token until the app
         is installed in it (``install``)."""
-        team = self.teams[team_id] = SlackTeam(team_id, name, enterprise_id)
-        if enterprise_id and enterprise_id not in self.teams:
-            self.teams[enterprise_id] = SlackTeam(enterprise_id, f"{enterprise_id} org", enterprise_id)
-        return team
+        return self.workspaces.add(team_id, name, enterprise_id)
 
     def add_file(
         self, name: str, data: bytes, mimetype: str = "application/octet-stream", team_id: str = ""
@@ -242,23 +232,8 @@ class SlackStandIn:
         with self._lock:
             return self.oauth.revoke(key)
 
-    def _team_name(self, team_id: str) -> str:
-        team = self.teams.get(team_id)
-        return team.name if team else team_id
-
-    def _enterprise_of(self, team_id: str) -> str:
-        team = self.teams.get(team_id)
-        return team.enterprise_id if team else ""
-
-    def _teams_of(self, grant: Grant) -> set[str]:
-        """The workspaces a token acts in: its own, or every workspace of its org."""
-        if grant.team_id:
-            return {grant.team_id}
-        return {t.id for t in self.teams.values() if t.enterprise_id == grant.enterprise_id}
-
     def user_team(self, user_id: str) -> str:
-        user = self.users.get(user_id)
-        return user.team_id if user else ""
+        return self.workspaces.user_team(user_id)
 
     def redirect_files_to(self, base_url: str) -> None:
         """Make file downloads redirect to ``base_url`` (another host) instead of this stand-in's origin path."""
@@ -295,7 +270,7 @@ class SlackStandIn:
 
     def new_response_url(self, channel: str, user: str, source: tuple[str, str] | None = None) -> str:
         with self._lock:
-            self.channel_teams.setdefault(channel, set()).add(self.user_team(user) or self.team_id)
+            self.workspaces.seen(channel, self.user_team(user) or self.team_id)
         return self.chat.new_response_url(self.base_url, channel, user, source)
 
     def response_url(self, channel: str = "C0001", user: str = "U0001") -> str:
@@ -393,41 +368,15 @@ class SlackStandIn:
             self._send_json(req, 200, {"ok": False, "error": "unknown_method"})
             return
         with self._lock:
-            foreign = self._foreign(method, args, self._teams_of(grant))
+            foreign = self.workspaces.refusal(method, args, grant)
             if foreign:
-                self.foreign.append((method, foreign, grant.key))
                 answer = {"ok": False, "error": foreign}
             else:
                 self.chat.team_id = self.modals.team_id = grant.team_id or min(
-                    self._teams_of(grant), default=""
+                    self.workspaces.of(grant), default=""
                 )
                 answer = handler(args, token)
         self._send_json(req, 200, answer)
-
-    def _foreign(self, method: str, args: dict[str, Any], teams: set[str]) -> str:
-        """The error Slack answers when the call names another workspace's object ("" when it names none)."""
-        users = [str(args.get(k, "")) for k in ("user", "user_id") if args.get(k)]
-        users += [u for u in str(args.get("users", "")).split(",") if u]
-        if any(u in self.users and self.users[u].team_id not in teams for u in users):
-            return "user_not_found"
-        channel = str(args.get("channel", ""))
-        if channel.startswith("D") and self.user_team("U" + channel[1:]) not in ("", *teams):
-            return "channel_not_found"  # a DM: "D" + the user's id without its "U" (SlackMessages.open_dm)
-        if channel and self.channel_teams.get(channel) and not self.channel_teams[channel] & teams:
-            return "channel_not_found"
-        trigger = self.modals.triggers.get(str(args.get("trigger_id", "")))
-        if trigger is not None and self.user_team(trigger.user) not in ("", *teams):
-            return "invalid_trigger_id"
-        view = self.modals.views.get(str(args.get("view_id", "")))
-        if view is not None and view.get("team_id") not in teams:
-            return "not_found"
-        stored = self.files.get(str(args.get("file", "")))
-        if stored is not None and stored.team_id not in teams:
-            return "file_not_found"
-        known = {self.user_team(u) for u in self.usergroups.get(str(args.get("usergroup", "")), [])} - {""}
-        if known and not known & teams:  # a group of another workspace's people
-            return "no_such_subteam"
-        return ""
 
     def _handle_get(self, req: BaseHTTPRequestHandler) -> None:
         parts = urllib.parse.urlsplit(req.path)
@@ -447,7 +396,7 @@ class SlackStandIn:
             self._send(req, 302, b"", "text/plain", {"Location": target})
             return
         grant = self.oauth.grant(token)
-        if not isinstance(grant, Grant) or stored is None or stored.team_id not in self._teams_of(grant):
+        if not isinstance(grant, Grant) or stored is None or stored.team_id not in self.workspaces.of(grant):
             # What Slack does with a bad token (or one of another workspace): a 200 with its sign-in page
             # (SLACK.md §1.5).
             page = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body></html>"
@@ -500,7 +449,7 @@ class SlackStandIn:
         answer: Answer = {
             "ok": True,
             "url": f"https://{key.lower()}.standin.slack.invalid/",
-            "team": self._team_name(key),
+            "team": self.workspaces.name(key),
             "user": "outreach",
             "team_id": key,
             "user_id": grant.bot_user_id,
