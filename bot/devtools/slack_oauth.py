@@ -15,7 +15,8 @@
   reading). The answer's shape is bolt-python's mock (tests/mock_web_api_server/mock_handler.py
   ``OAUTH_V2_ACCESS_RESPONSE``): ``access_token``, ``token_type: bot``, ``scope``, ``bot_user_id``, ``app_id``,
   ``team`` / ``enterprise`` (``{id, name}`` or null), ``authed_user``, ``is_enterprise_install``. An org-wide
-  install (Enterprise Grid, ``org_deploy_enabled``) has ``team: null`` and the org's ``enterprise``.
+  install (Enterprise Grid, ``org_deploy_enabled``) has ``team: null``, the org's ``enterprise`` and
+  ``is_enterprise_install: true`` (https://api.slack.com/enterprise/apps/reference).
 * **Token rotation** (apps with it on): the token is ``xoxe.xoxb-…``, with ``expires_in`` (43,200 s) and a
   ``refresh_token``; ``grant_type=refresh_token`` gives a new token and refresh token (the same mock's
   ``OAUTH_V2_ACCESS_BOT_REFRESH_RESPONSE``); a refresh token works once here (``invalid_refresh_token`` after:

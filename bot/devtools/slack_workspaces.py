@@ -6,7 +6,8 @@ reach.
   token's install here).
 * A token acts in its install's workspaces only — its own, or every workspace of its org for an org-wide install
   (https://api.slack.com/authentication/token-types: a bot token acts in the workspace that installed the app;
-  https://api.slack.com/enterprise/organization-ready-apps for org-wide tokens). A call naming another
+  https://api.slack.com/enterprise/apps for an org-wide install: "a single token that represents the
+  permissions for the app on multiple workspaces"). A call naming another
   workspace's object gets the error the method gives for an object it does not find: a user
   ``user_not_found`` (users.info, conversations.open, chat.postEphemeral, views.publish), a channel or DM
   ``channel_not_found``, a modal ``not_found``, a trigger ``invalid_trigger_id``, a file ``file_not_found``, a
