@@ -15,6 +15,7 @@ SCRIPTS = [
     "scan.py",
     "list_db.py",
     "list.py",
+    "workspaces.py",
     "submit.py",
     "select_matching.py",
     "open.py",

@@ -16,16 +16,21 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.installs import Installs
+from bot.installs.clients import ClientFor, SingleToken
 from bot.settings import Settings
 from outreach.redelivery import InMemoryRedeliveryFilter
 
 log = logging.getLogger(__name__)
 
 
-def make_client(settings: Settings, *, with_token: bool = True) -> WebClient:
-    """A Web API client with the configured base URL and retry handlers (listeners' clients copy the app's)."""
+def make_client(settings: Settings, *, with_token: bool = True, token: str | None = None) -> WebClient:
+    """A Web API client with the configured base URL and retry handlers (listeners' clients copy the app's):
+    with SLACK_BOT_TOKEN, or ``token`` (a workspace's own), or none (``with_token=False``)."""
+    if token is None and with_token:
+        token = settings.slack_bot_token or None
     return WebClient(
-        token=(settings.slack_bot_token or None) if with_token else None,
+        token=token,
         base_url=settings.slack_api_url,
         timeout=30,
         retry_handlers=[
@@ -33,6 +38,15 @@ def make_client(settings: Settings, *, with_token: bool = True) -> WebClient:
             RateLimitErrorRetryHandler(max_retry_count=5),  # waits Retry-After (+ jitter) on 429
             ServerErrorRetryHandler(max_retry_count=3),  # 500/503 with backoff
         ],
+    )
+
+
+def workspace_clients(settings: Settings, installs: Installs | None) -> ClientFor:
+    """Each workspace's client for background work: SLACK_BOT_TOKEN's for all, or each install's own."""
+    if installs is None:
+        return SingleToken(make_client(settings))
+    return installs.clients(
+        lambda token: make_client(settings, token=token), make_client(settings, with_token=False)
     )
 
 
@@ -104,23 +118,31 @@ def build_app(
     client: WebClient | None = None,
     *,
     first_delivery: Callable[[str, str], bool] | None = None,
+    installs: Installs | None = None,
 ) -> App:
     """``first_delivery(event_id, team_id)``: whether an event is delivered for the first time (the composition
     root passes ``services.redelivery.first_delivery``, shared by every process; without it, this process
-    remembers the events it has served)."""
-    client = client or make_client(settings)
+    remembers the events it has served). ``installs``: many workspaces, each with the token it installed the
+    app with (bot/installs/); without it, SLACK_BOT_TOKEN serves every request."""
     first_delivery = first_delivery or InMemoryRedeliveryFilter().first_delivery
+    # The app's own client carries no token: authorize() gives each request its token.
+    base = make_client(settings, with_token=False)
+    if installs is not None:
+        auth: dict[str, Any] = installs.app_options(base)
+    else:
+        auth = {"authorize": _authorizer(client or make_client(settings), settings.slack_bot_token)}
     app = App(
-        # The app's own client carries no token: authorize() gives each request its token.
-        client=make_client(settings, with_token=False),
+        client=base,
         signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
-        authorize=_authorizer(client, settings.slack_bot_token),
         request_verification_enabled=True,
         ignoring_self_events_enabled=True,
         raise_error_for_unhandled_request=False,
+        **auth,
     )
     app.middleware(_serve_events_once(first_delivery))
     app.error(_on_error)
+    if installs is not None:
+        installs.register(app)
     register(app)
     return app
 

@@ -6,6 +6,9 @@
     prospects-bot demo                      the offline demo, whatever is configured
     prospects-bot digest --now              DM the digest of unsent drafts to every due author at once
     prospects-bot audit --team T [--since DATE]   every send of a workspace as CSV (who, to whom, when, what, result)
+    prospects-bot workspaces                the workspaces installed from a link: who, when, sends in 30 days
+    prospects-bot workspace purge --team T [--force]   delete every row of a workspace now
+    prospects-bot secrets rotate            rewrite stored tokens and passwords under SECRET_KEY (after a change)
     prospects-bot db upgrade                                   bring the database to the newest schema
     prospects-bot import partners FILE --team TEAM_ID [--no-progress]
     prospects-bot import ads FILE --team TEAM_ID [--no-progress]
@@ -27,6 +30,7 @@ from pathlib import Path
 from bot.settings import Settings, SettingsError
 from outreach.errors import ImportFailed
 from outreach.importing import ImportReport, import_ads, import_partners
+from outreach.workspaces import WorkspaceService
 
 EXIT_OK, EXIT_REJECTED, EXIT_UNREADABLE = 0, 1, 2
 
@@ -52,6 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
     digest = commands.add_parser("digest", help="DM the digest of unsent drafts")
     digest.add_argument(
         "--now", action="store_true", required=True, help="to every due author at once, whatever the hour"
+    )
+
+    commands.add_parser("workspaces", help="the workspaces installed from a link, and their sends in 30 days")
+    workspace = commands.add_parser("workspace", help="one workspace's data")
+    workspace_commands = workspace.add_subparsers(dest="workspace_command", required=True, metavar="ACTION")
+    purge = workspace_commands.add_parser("purge", help="delete every row of the workspace now")
+    purge.add_argument("--team", required=True, metavar="TEAM_ID")
+    purge.add_argument(
+        "--force",
+        action="store_true",
+        help="even if it is still installed (its tokens go too: it stops working)",
+    )
+    secrets = commands.add_parser("secrets", help="stored secrets")
+    secrets_commands = secrets.add_subparsers(dest="secrets_command", required=True, metavar="ACTION")
+    secrets_commands.add_parser(
+        "rotate", help="rewrite tokens and passwords under SECRET_KEY (those under SECRET_KEY_PREVIOUS)"
     )
 
     db = commands.add_parser("db", help="database schema")
@@ -172,17 +192,19 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _digest(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import make_client
+    from bot.app import workspace_clients
     from bot.digest import DigestJob
     from bot.wiring import build_services
 
     if not settings.slack_configured:
-        print("error: SLACK_BOT_TOKEN must be set to DM the digest", file=sys.stderr)
+        print(
+            "error: SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET) must be set to DM the digest",
+            file=sys.stderr,
+        )
         return EXIT_UNREADABLE
     services = build_services(settings)
-    job = DigestJob(
-        services.digest, services.clock, make_client(settings), services.profiles, cron=settings.digest_cron
-    )
+    clients = workspace_clients(settings, services.installs)  # each workspace's own token
+    job = DigestJob(services.digest, services.clock, clients, services.profiles, cron=settings.digest_cron)
     sent = job.run()
     print(f"digest sent to {sent} author(s)")
     return EXIT_OK
@@ -233,6 +255,79 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _workspace_service(settings: Settings) -> tuple[WorkspaceService, Callable[[], None]]:
+    from datetime import timedelta
+
+    from outreach.clock import SystemClock
+    from storage.db import make_engine, make_session_factory
+    from storage.migrate import upgrade
+    from storage.unit_of_work import make_uow_factory
+
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    uow = make_uow_factory(make_session_factory(engine))
+    retention = timedelta(days=settings.retention_days_after_uninstall)
+    return WorkspaceService(uow, SystemClock(), retention), engine.dispose
+
+
+def _workspaces(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import timedelta
+
+    service, close = _workspace_service(settings)
+    try:
+        reports = service.listing()
+    finally:
+        close()
+    retention = timedelta(days=settings.retention_days_after_uninstall)
+    rows = [["team", "name", "enterprise", "installed by", "installed at", "status", "sends (30 days)"]]
+    for report in reports:
+        w = report.workspace
+        enterprise = (w.enterprise_name or w.enterprise_id) + (" (org-wide)" if w.org_install else "")
+        status = "installed"
+        if w.uninstalled_at is not None:
+            purge_on = (w.uninstalled_at + retention).date().isoformat()
+            status = f"uninstalled {w.uninstalled_at:%Y-%m-%d %H:%M}, data deleted on {purge_on}"
+        when = f"{w.installed_at:%Y-%m-%d %H:%M} UTC"
+        rows.append([w.team_id, w.name, enterprise, w.installed_by, when, status, str(report.sends_30_days)])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    if not reports:
+        print("(no workspace has installed the app from its link)")
+    return EXIT_OK
+
+
+def _workspace(args: argparse.Namespace, settings: Settings) -> int:
+    service, close = _workspace_service(settings)
+    try:
+        found = service.find(args.team)
+        if found is not None and found.installed and not args.force:
+            print(
+                f"error: {args.team} is still installed; uninstall the app there first (its data is then deleted "
+                f"after RETENTION_DAYS_AFTER_UNINSTALL), or purge it anyway with --force",
+                file=sys.stderr,
+            )
+            return EXIT_REJECTED
+        purged = service.purge(args.team)
+    finally:
+        close()
+    print(f"{args.team}: every row deleted" if purged else f"{args.team}: nothing stored")
+    return EXIT_OK
+
+
+def _secrets(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.wiring import rotate_secrets
+
+    if not settings.secret_key:
+        print("error: SECRET_KEY must be set (the key to write with)", file=sys.stderr)
+        return EXIT_UNREADABLE
+    rewritten, unreadable = rotate_secrets(settings)
+    print(
+        f"{rewritten} stored secret(s) rewritten under SECRET_KEY; {unreadable} under an unknown key left as is"
+    )
+    return EXIT_OK if not unreadable else EXIT_REJECTED
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "audit": _audit,
     "db": _db,
@@ -242,6 +337,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "worker": _worker,
     "demo": _demo,
     "digest": _digest,
+    "workspaces": _workspaces,
+    "workspace": _workspace,
+    "secrets": _secrets,
 }
 
 

@@ -38,6 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks.conversations import build_event, build_parent
 from bot.i18n import Translator
+from bot.installs.clients import ClientFor, clients_for
 from bot.slack_budget import WorkspaceGate, no_wait_client, retry_after, transient
 from bot.slack_upload import UploadFailed, upload_into_thread
 from bot.wiring import Services
@@ -71,7 +72,7 @@ class ConversationThreads:
     def __init__(
         self,
         services: Services,
-        client: WebClient,
+        client: WebClient | ClientFor,
         *,
         sweep_seconds: float = SWEEP_SECONDS,
         burst: int = BURST,
@@ -80,7 +81,7 @@ class ConversationThreads:
     ) -> None:
         self._services = services
         self._feed = services.conversations
-        self._client = no_wait_client(client, timeout=SLACK_TIMEOUT)
+        self._clients = clients_for(client)  # each workspace's own (bot/installs/clients.py)
         self._sweep = sweep_seconds
         self._burst = burst
         self._backoff = backoff  # seconds before trying again an event refused ``attempts`` times
@@ -209,7 +210,12 @@ class ConversationThreads:
         if len(pending) == PENDING_PER_PASS:
             self._soon(0.0)  # the conversation has more: after this pass
         about = self._feed.header(key)
-        t = self._services.profiles.get(self._client, key.team_id, key.user_id).t
+        client = self._client(key.team_id)
+        if client is None:  # uninstalled: nothing more is shown in its Slack
+            for item in pending:
+                self._feed.give_up(item.id, "the app is not installed in this workspace")
+            return
+        t = self._services.profiles.get(client, key.team_id, key.user_id).t
         channel, parent = notice.channel, notice.ts
         for item in pending:
             due_at = item.due_at
@@ -221,8 +227,8 @@ class ConversationThreads:
                     self._feed.give_up(item.id, "the conversation no longer exists")
                     continue
                 if not parent:
-                    channel, parent = self._post_parent(key, about, t)
-                self._show_event(item, about, channel, parent, t)
+                    channel, parent = self._post_parent(client, key, about, t)
+                self._show_event(client, item, about, (channel, parent), t)
             except _Wait as wait:
                 self._feed.later(item.id, wait.seconds, str(wait), failed=False)
                 self._soon(wait.seconds)
@@ -231,32 +237,44 @@ class ConversationThreads:
                 self._refused(item, err)
                 return
 
-    def _post_parent(self, key: ConversationKey, about: ConversationHeader, t: Translator) -> tuple[str, str]:
-        channel = self._dm(key)
+    def _client(self, team_id: str) -> WebClient | None:
+        """The workspace's client, without the retry handlers that would sleep on a 429; None: not installed."""
+        client = self._clients(team_id)
+        return no_wait_client(client, timeout=SLACK_TIMEOUT) if client is not None else None
+
+    def _post_parent(
+        self, client: WebClient, key: ConversationKey, about: ConversationHeader, t: Translator
+    ) -> tuple[str, str]:
+        channel = self._dm(client, key)
         text, blocks = build_parent(about, t)
         self._take_turn(key.team_id, channel)
-        posted = self._client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        posted = client.chat_postMessage(channel=channel, text=text, blocks=blocks)
         channel, ts = str(posted.get("channel") or channel), str(posted["ts"])
         self._feed.placed(key, self.holder, channel, ts)
         return channel, ts
 
     def _show_event(
-        self, item: PendingEvent, about: ConversationHeader, channel: str, parent: str, t: Translator
+        self,
+        client: WebClient,
+        item: PendingEvent,
+        about: ConversationHeader,
+        where: tuple[str, str],
+        t: Translator,
     ) -> None:
+        """Post ``item`` in the thread ``where`` (its channel, its parent's ts), then its files."""
+        channel, parent = where
         event = item.event
         if not item.posted_ts:
             text, blocks = build_event(event, about.name, t)
             self._take_turn(event.team_id, channel)
-            posted = self._client.chat_postMessage(
-                channel=channel, thread_ts=parent, text=text, blocks=blocks
-            )
+            posted = client.chat_postMessage(channel=channel, thread_ts=parent, text=text, blocks=blocks)
             self._feed.posted(item.id, str(posted["ts"]))
         if event.files:
             wait = self._uploads.wait(event.team_id)
             if wait:
                 raise _Wait(wait)
             upload_into_thread(
-                self._client,
+                client,
                 event.files,
                 channel,
                 parent,
@@ -265,10 +283,10 @@ class ConversationThreads:
             )
         self._feed.done(item.id)
 
-    def _dm(self, key: ConversationKey) -> str:
+    def _dm(self, client: WebClient, key: ConversationKey) -> str:
         known = self._dms.get((key.team_id, key.user_id))
         if known is None:
-            known = str(self._client.conversations_open(users=key.user_id)["channel"]["id"])
+            known = str(client.conversations_open(users=key.user_id)["channel"]["id"])
             self._dms[(key.team_id, key.user_id)] = known
         return known
 

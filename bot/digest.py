@@ -28,6 +28,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks.digest import build_digest
+from bot.installs.clients import ClientFor, clients_for
 from bot.users import Profile, UserProfiles
 from outreach.digest import DigestFor, DigestService
 from outreach.ports import Clock
@@ -55,14 +56,21 @@ def fires_within(cron: str, tz: ZoneInfo, start: datetime, end: datetime) -> boo
 
 class DigestJob:
     """Runs the digest (:class:`outreach.digest.DigestService`: who is due, claiming their day) at each author's
-    cron time; DMs them with ``client``, their zone and language read through ``profiles``."""
+    cron time; DMs them with their workspace's client (``client``: every workspace's, or each one's — a
+    workspace without one, uninstalled, is skipped), their zone and language read through ``profiles``."""
 
     def __init__(
-        self, digest: DigestService, clock: Clock, client: WebClient, profiles: UserProfiles, *, cron: str
+        self,
+        digest: DigestService,
+        clock: Clock,
+        client: WebClient | ClientFor,
+        profiles: UserProfiles,
+        *,
+        cron: str,
     ) -> None:
         self._digest = digest
         self._clock = clock
-        self._client = client
+        self._clients = clients_for(client)
         self._profiles = profiles
         self.cron = cron
         CronTrigger.from_crontab(self.cron)  # a malformed DIGEST_CRON fails here, at start-up
@@ -92,9 +100,15 @@ class DigestJob:
     # -- one pass --------------------------------------------------------------------------------------------
     def _send(self, now: datetime, *, only_at_cron_time: bool) -> int:
         sent = 0
+        clients: dict[str, WebClient | None] = {}  # once per workspace and pass
         for digest in self._digest.due(now):
+            if digest.team_id not in clients:
+                clients[digest.team_id] = self._clients(digest.team_id)
+            client = clients[digest.team_id]
+            if client is None:  # not installed (uninstalled): no DM
+                continue
             profile = self._profiles.lookup(
-                self._client, digest.team_id, digest.user_id, max_age=PROFILE_MAX_AGE.total_seconds()
+                client, digest.team_id, digest.user_id, max_age=PROFILE_MAX_AGE.total_seconds()
             )
             if profile is None:  # never known and Slack cannot say now: a later tick asks again
                 continue
@@ -104,15 +118,15 @@ class DigestJob:
             day = now.astimezone(tz).date()
             if not self._digest.claim(digest.team_id, digest.user_id, day):
                 continue
-            if self._post(digest, day, profile):
+            if self._post(client, digest, day, profile):
                 sent += 1
         return sent
 
-    def _post(self, digest: DigestFor, day: date, profile: Profile) -> bool:
+    def _post(self, client: WebClient, digest: DigestFor, day: date, profile: Profile) -> bool:
         t = profile.t
         try:
-            channel = self._client.conversations_open(users=digest.user_id)["channel"]["id"]
-            self._client.chat_postMessage(
+            channel = client.conversations_open(users=digest.user_id)["channel"]["id"]
+            client.chat_postMessage(
                 channel=channel, text=t("digest.notice", count=digest.count), blocks=build_digest(digest, t)
             )
         except SlackApiError as err:

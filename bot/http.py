@@ -1,7 +1,9 @@
 """The HTTP side: one WSGI application served by waitress (multi-threaded, production grade).
 
-Routes: ``POST /slack/events`` (every Slack request, signature verified by Bolt), ``GET /healthz``, and any
-extra routes the composition root adds (inbound messages, one-click unsubscribe). Everything else is 404.
+Routes: ``POST /slack/events`` (every Slack request, signature verified by Bolt; not in Socket Mode, where
+Slack's requests come over the socket), ``GET /slack/install`` and ``GET /slack/oauth_redirect`` (Bolt's OAuth
+flow, when the app installs from a link: in Socket Mode too, SLACK.md §3.4), ``GET /healthz``, and any extra
+routes the composition root adds (inbound messages, one-click unsubscribe). Everything else is 404.
 """
 
 from __future__ import annotations
@@ -81,8 +83,15 @@ class WsgiApp:
         bolt: App | None,
         routes: Mapping[tuple[str, str], Route | Endpoint] | None = None,
         health: Callable[[], dict[str, Any]] | None = None,
+        *,
+        events: bool = True,
     ) -> None:
+        """``events=False``: Slack's requests come another way (Socket Mode); only the OAuth routes of ``bolt``
+        (if it has an OAuth flow) are served."""
         self._slack = SlackRequestHandler(bolt) if bolt is not None else None
+        self._events = events
+        flow = bolt.oauth_flow if bolt is not None else None
+        self._oauth_paths = {flow.install_path, flow.redirect_uri_path} if flow is not None else set()
         self._routes = {
             key: route if isinstance(route, Endpoint) else Endpoint(route)
             for key, route in (routes or {}).items()
@@ -92,7 +101,11 @@ class WsgiApp:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
-        if path == "/slack/events" and self._slack is not None:
+        if path in self._oauth_paths and self._slack is not None:
+            if method != "GET":
+                return self._answer(start_response, Response.text(405, "GET only"))
+            return self._slack(environ, start_response)
+        if path == "/slack/events" and self._slack is not None and self._events:
             if method != "POST":
                 return self._answer(start_response, Response.text(405, "POST only"))
             return self._slack(environ, start_response)

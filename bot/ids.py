@@ -27,13 +27,19 @@ BOT_SCOPES = frozenset(
     }
 )
 
-# Events the bot subscribes to (manifest.yml's settings.event_subscriptions.bot_events must equal this set) ----
+# Events the app subscribes to (manifest.yml's settings.event_subscriptions.bot_events must equal this set) -----
 BOT_EVENTS = frozenset(
     {
         "app_home_opened",  # the Home tab
+        "app_uninstalled",  # an install ends: its tokens go at once, its sends stop (bot/installs/uninstall.py)
+        "tokens_revoked",  # the bot token revoked: the same
         "message.im",  # a reply written in a conversation's thread of the DM with the app
     }
 )
+
+# Installing from a link (Bolt's OAuth flow; manifest.yml's oauth_config.redirect_urls end with the redirect) --
+INSTALL_PATH = "/slack/install"  # the "Add to Slack" page
+OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"  # where Slack sends the installer back with a code
 
 # /prospects list (a message) -----------------------------------------------------------------------------
 ACTION_PICK = "prospects.pick"  # checkboxes of one page

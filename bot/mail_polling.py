@@ -22,6 +22,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks.common import escape
+from bot.installs.clients import ClientFor, clients_for
 from bot.users import UserProfiles
 from outreach.mailbox_polling import MailboxPoller, PollResult
 
@@ -66,15 +67,21 @@ class MailPollJob:
 
 
 class MailboxAlertDM:
-    def __init__(self, client: WebClient, profiles: UserProfiles) -> None:
-        self._client = client
+    def __init__(self, client: WebClient | ClientFor, profiles: UserProfiles) -> None:
+        self._clients = clients_for(client)  # each workspace's own (bot/installs/clients.py)
         self._profiles = profiles
 
     def login_refused(self, team_id: str, user_id: str, mailbox: str) -> None:
-        t = self._profiles.get(self._client, team_id, user_id).t
+        client = self._clients(team_id)
+        if client is None:  # not installed: nobody to tell in Slack
+            log.warning(
+                "mailbox %s of %s/%s refused the login (workspace not installed)", mailbox, team_id, user_id
+            )
+            return
+        t = self._profiles.get(client, team_id, user_id).t
         try:
-            channel = self._client.conversations_open(users=user_id)["channel"]["id"]
-            self._client.chat_postMessage(channel=channel, text=t("mailbox.refused", mailbox=escape(mailbox)))
+            channel = client.conversations_open(users=user_id)["channel"]["id"]
+            client.chat_postMessage(channel=channel, text=t("mailbox.refused", mailbox=escape(mailbox)))
         except SlackApiError as err:
             log.warning("the DM about %s's refused mailbox failed: %s", user_id, err.response.get("error"))
 

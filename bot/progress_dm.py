@@ -44,6 +44,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks.progress import build_progress, build_summary
+from bot.installs.clients import ClientFor, clients_for
 from bot.slack_budget import WorkspaceGate, no_wait_client, retry_after, spread, transient
 from bot.users import Profile
 from bot.wiring import Services
@@ -78,13 +79,14 @@ class ProgressDM:
     """The progress listener of this process's workers and the publisher of their DMs (see the module doc).
 
     ``interval``: seconds between updates of one send's DM (default: the PROGRESS_UPDATE_SECONDS setting);
-    ``per_minute``: updates a workspace's sends share.
+    ``per_minute``: updates a workspace's sends share. ``client``: every workspace's client, or each one's
+    (a :data:`~bot.installs.clients.ClientFor`); a workspace without one (uninstalled) gets no DM.
     """
 
     def __init__(
         self,
         services: Services,
-        client: WebClient,
+        client: WebClient | ClientFor,
         interval: float | None = None,
         *,
         per_minute: int = UPDATES_PER_MINUTE,
@@ -92,7 +94,7 @@ class ProgressDM:
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._services = services
-        self._client = no_wait_client(client, timeout=SLACK_TIMEOUT)
+        self._clients = clients_for(client)  # each workspace's own (bot/installs/clients.py)
         self._interval = services.settings.progress_update_seconds if interval is None else interval
         self._per_minute = per_minute
         self._mono = monotonic
@@ -254,7 +256,13 @@ class ProgressDM:
         if wait:  # a 429 or the budget, since this pass began
             self._later(key, event, wait)
             return
-        profile = self._services.profiles.lookup(self._client, progress.team_id, progress.author_id)
+        client = self._client_of(progress.team_id)
+        if client is None:  # not installed (uninstalled since): nothing goes to Slack for it
+            log.info("progress DM of draft %s (%s) dropped: the workspace is not installed", key[1], key[0])
+            if progress.finished:
+                self._record(key, finished=True)  # nobody owes its summary any more
+            return
+        profile = self._services.profiles.lookup(client, progress.team_id, progress.author_id)
         if profile is None:  # Slack cannot say the author's language now: shown a little later
             self._later(key, event, max(1.0, self._spread(progress.team_id)))
             return
@@ -262,7 +270,7 @@ class ProgressDM:
         if notice is None:
             return
         try:
-            self._write(notice, event, profile)
+            self._write(notice, event, profile, client)
         except (SlackApiError, OSError) as err:
             self._release(key)
             self._refused(key, event, err)
@@ -298,7 +306,12 @@ class ProgressDM:
             self._later(key, event, RETRY_BUSY if finished else self._spread(team_id))
         return held
 
-    def _write(self, notice: SendNotice, event: _Event, profile: Profile) -> None:
+    def _client_of(self, team_id: str) -> WebClient | None:
+        """The workspace's client, without the retry handlers that would sleep on a 429."""
+        client = self._clients(team_id)
+        return no_wait_client(client, timeout=SLACK_TIMEOUT) if client is not None else None
+
+    def _write(self, notice: SendNotice, event: _Event, profile: Profile, client: WebClient) -> None:
         progress, t = event.progress, profile.t
         key = (progress.team_id, progress.draft_id)
         compose = self._services.compose
@@ -320,18 +333,16 @@ class ProgressDM:
             thread = self._thread_of(draft)
             if thread is not None:
                 channel = channel or thread[0]
-            channel = channel or self._client.conversations_open(users=progress.author_id)["channel"]["id"]
+            channel = channel or client.conversations_open(users=progress.author_id)["channel"]["id"]
             first = blocks if not progress.finished else build_progress(draft, counts, t, self._steps(draft))
             in_thread = thread[1] if thread is not None and thread[0] == channel else None
-            posted = self._client.chat_postMessage(
-                channel=channel, text=text, blocks=first, thread_ts=in_thread
-            )
+            posted = client.chat_postMessage(channel=channel, text=text, blocks=first, thread_ts=in_thread)
             channel, ts = str(posted.get("channel") or channel), str(posted["ts"])
             self._record(key, channel=channel, ts=ts, keep=progress.finished)
             if not progress.finished:
                 return
         self._gate.spend(progress.team_id)
-        self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
         self._record(key, finished=progress.finished)
 
     def _record(self, key: tuple[str, int], **written: Any) -> None:

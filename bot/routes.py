@@ -7,11 +7,15 @@ from slack_sdk import WebClient
 
 from bot import inbound, mail_inbound
 from bot.http import Endpoint, Route
+from bot.installs.clients import ClientFor
 from bot.unsubscribe import unsubscribe_routes
 from bot.wiring import Services
 
 
-def extra_routes(services: Services, client: WebClient) -> dict[tuple[str, str], Route | Endpoint]:
+def extra_routes(
+    services: Services, client: WebClient | ClientFor
+) -> dict[tuple[str, str], Route | Endpoint]:
+    """``client``: every workspace's Web API client, or each workspace's own (bot/installs/clients.py)."""
     routes: dict[tuple[str, str], Route | Endpoint] = dict(unsubscribe_routes(services.unsubscriber))
     settings = services.settings
     if settings.messages_webhook_secret:

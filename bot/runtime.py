@@ -9,15 +9,16 @@ from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
-from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app import build_app, make_client
+from bot.app import build_app, make_client, workspace_clients
 from bot.conversations import ConversationThreads
 from bot.digest import DigestJob
 from bot.handlers.registry import register_all
 from bot.http import HttpServer, WsgiApp
+from bot.installs.clients import ClientFor
 from bot.mail_polling import LoggedAlerts, MailboxAlertDM, MailPollJob
+from bot.retention import RetentionJob
 from bot.routes import extra_routes
 from bot.schedule_dm import ScheduleDM
 from bot.sending import BackgroundSender, ProgressDM
@@ -34,35 +35,43 @@ def _wait_for_signal() -> None:
     stop.wait()
 
 
-def _app(services: Services) -> tuple[App, ProgressDM, WebClient]:
-    client = make_client(services.settings)
+def _app(services: Services) -> tuple[App, ProgressDM, ClientFor]:
+    """The Bolt app; the progress DM and background work use each workspace's own client (``clients``)."""
+    settings = services.settings
+    clients = workspace_clients(settings, services.installs)
     app = build_app(
-        services.settings,
+        settings,
         lambda a: register_all(a, services),
-        client=client,
+        client=make_client(settings) if services.installs is None else None,
         first_delivery=services.redelivery.first_delivery,
+        installs=services.installs,
     )
-    return app, ProgressDM(services, client), client
+    return app, ProgressDM(services, clients), clients
 
 
-def _sender(services: Services, progress: ProgressDM | None, client: WebClient | None) -> BackgroundSender:
+def _sender(services: Services, progress: ProgressDM | None, clients: ClientFor | None) -> BackgroundSender:
     """A delivery worker in the background; scheduled sends that could not start are told to their authors when
     there is a Slack to tell them in (conversation events go to services.conversation_events either way)."""
-    schedules = ScheduleDM(services, client) if client is not None else None
+    schedules = ScheduleDM(services, clients) if clients is not None else None
     return BackgroundSender(services, progress, schedules=schedules)
 
 
-def _scheduler(services: Services, client: WebClient | None, *, digest: bool = True) -> BackgroundScheduler:
-    """The digest of unsent drafts (with Slack) and the users' mailboxes read (IMAP_POLL_SECONDS). Several
-    processes may run one: a per-user-and-day record keeps a digest single, a lease a mailbox's poll."""
+def _scheduler(services: Services, clients: ClientFor | None, *, digest: bool = True) -> BackgroundScheduler:
+    """The digest of unsent drafts (with Slack), the users' mailboxes read (IMAP_POLL_SECONDS), and deleting the
+    data of workspaces uninstalled RETENTION_DAYS_AFTER_UNINSTALL ago. Several processes may run one: a
+    per-user-and-day record keeps a digest single, a lease a mailbox's poll, a conditional delete the purge."""
     scheduler = BackgroundScheduler(timezone="UTC")
-    if client is not None and digest:
+    if clients is not None and digest:
         job = DigestJob(
-            services.digest, services.clock, client, services.profiles, cron=services.settings.digest_cron
+            services.digest, services.clock, clients, services.profiles, cron=services.settings.digest_cron
         )
         job.schedule(scheduler)
-    alerts = MailboxAlertDM(client, services.profiles) if client is not None else LoggedAlerts()
+    alerts = MailboxAlertDM(clients, services.profiles) if clients is not None else LoggedAlerts()
     MailPollJob(services.make_poller(alerts), services.settings.imap_poll_seconds).schedule(scheduler)
+    installs = services.installs
+    RetentionJob(services.workspaces, installs.forget_expired_states if installs else None).schedule(
+        scheduler
+    )
     scheduler.start()
     return scheduler
 
@@ -87,12 +96,12 @@ def serve(settings: Settings, host: str, port: int, *, worker: bool = True) -> i
             "SLACK_SIGNING_SECRET must be set to serve HTTP: Slack's signatures are always checked"
         )
     services = build_services(settings)
-    app, progress, client = _app(services)
-    wsgi = WsgiApp(app, routes=extra_routes(services, client), health=health(services))
+    app, progress, clients = _app(services)
+    wsgi = WsgiApp(app, routes=extra_routes(services, clients), health=health(services))
     server = HttpServer(wsgi, host=host, port=port)
-    sender = _sender(services, progress, client).start() if worker else None
-    scheduler = _scheduler(services, client)
-    threads = ConversationThreads(services, client).start()
+    sender = _sender(services, progress, clients).start() if worker else None
+    scheduler = _scheduler(services, clients)
+    threads = ConversationThreads(services, clients).start()
     server.start()
     log.info("serving Slack at http://%s:%s/slack/events", host, server.port)
     try:
@@ -111,13 +120,14 @@ def socket_mode(settings: Settings, *, worker: bool = True) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     services = build_services(settings)
-    app, progress, client = _app(services)
+    app, progress, clients = _app(services)
     handler = SocketModeHandler(app, settings.slack_app_token)
-    sender = _sender(services, progress, client).start() if worker else None
-    scheduler = _scheduler(services, client)
-    threads = ConversationThreads(services, client).start()
-    # Slack comes over the socket; partners' replies and unsubscribe links still need HTTP.
-    routes = WsgiApp(None, routes=extra_routes(services, client), health=health(services))
+    sender = _sender(services, progress, clients).start() if worker else None
+    scheduler = _scheduler(services, clients)
+    threads = ConversationThreads(services, clients).start()
+    # Slack comes over the socket; partners' replies, unsubscribe links and installs from a link (/slack/install,
+    # /slack/oauth_redirect: SLACK.md §3.4) still need HTTP.
+    routes = WsgiApp(app, routes=extra_routes(services, clients), health=health(services), events=False)
     server = HttpServer(routes, host="0.0.0.0", port=settings.http_port).start()  # noqa: S104
     handler.connect()  # type: ignore[no-untyped-call]
     log.info("connected to Slack over Socket Mode; HTTP routes on port %s", server.port)
@@ -137,13 +147,12 @@ def socket_mode(settings: Settings, *, worker: bool = True) -> int:
 def workers(settings: Settings, count: int) -> int:
     """Delivery workers as a process of their own; several may run against one PostgreSQL."""
     services = build_services(settings)
-    client = make_client(settings) if settings.slack_configured else None
-    progress = ProgressDM(services, client) if client is not None else None
+    clients = workspace_clients(settings, services.installs) if settings.slack_configured else None
+    progress = ProgressDM(services, clients) if clients is not None else None
     # Conversation events published here (follow-ups) are recorded either way; shown here when Slack is set.
-    threads = ConversationThreads(services, client).start() if client is not None else None
-    schedules = ScheduleDM(services, client) if client is not None else None
-    senders = [BackgroundSender(services, progress, schedules=schedules).start() for _ in range(count)]
-    scheduler = _scheduler(services, client, digest=False)  # mailboxes only: the digest runs with Slack's app
+    threads = ConversationThreads(services, clients).start() if clients is not None else None
+    senders = [_sender(services, progress, clients).start() for _ in range(count)]
+    scheduler = _scheduler(services, clients, digest=False)  # no digest: it runs with Slack's app
     log.info("%d delivery worker(s) running", count)
     try:
         _wait_for_signal()

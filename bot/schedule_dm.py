@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from bot import ids
 from bot.blocks.common import actions, button, section
 from bot.blocks.drafts import draft_title
+from bot.installs.clients import ClientFor, clients_for
 from bot.problems import describe
 from bot.slack_budget import no_wait_client
 from bot.wiring import Services
@@ -28,13 +29,17 @@ SLACK_TIMEOUT = 10
 
 
 class ScheduleDM:
-    def __init__(self, services: Services, client: WebClient) -> None:
+    def __init__(self, services: Services, client: WebClient | ClientFor) -> None:
         self._services = services
-        self._client = no_wait_client(client, timeout=SLACK_TIMEOUT)
+        self._clients = clients_for(client)  # each workspace's own (bot/installs/clients.py)
 
     def __call__(self, stopped: NotStarted) -> None:
         draft = stopped.draft
-        profile = self._services.profiles.get(self._client, draft.team_id, draft.author_id)
+        found = self._clients(draft.team_id)
+        if found is None:  # not installed: nobody to tell in Slack
+            return
+        client = no_wait_client(found, timeout=SLACK_TIMEOUT)
+        profile = self._services.profiles.get(client, draft.team_id, draft.author_id)
         t = profile.t
         problems = "\n".join(f"• {describe(p, t)}" for p in stopped.problems)
         text = t("schedule.not_started", title=draft_title(draft, t), problems=problems)
@@ -46,7 +51,7 @@ class ScheduleDM:
             ),
         ]
         try:
-            channel = self._client.conversations_open(users=draft.author_id)["channel"]["id"]
-            self._client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+            channel = client.conversations_open(users=draft.author_id)["channel"]["id"]
+            client.chat_postMessage(channel=channel, text=text, blocks=blocks)
         except (SlackApiError, OSError) as err:
             log.warning("could not tell %s that draft %s was not sent: %s", draft.author_id, draft.id, err)

@@ -32,6 +32,10 @@ class Settings:
     slack_signing_secret: str = ""
     slack_app_token: str = ""
     slack_api_url: str = "https://slack.com/api/"
+    # Installs from a link in many workspaces (Slack OAuth v2): on when both are set (bot/installs/)
+    slack_client_id: str = ""
+    slack_client_secret: str = ""
+    retention_days_after_uninstall: int = 30  # an uninstalled workspace's data is deleted this long after
     # Mail
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
@@ -70,6 +74,9 @@ class Settings:
     digest_min_age_hours: float = 24.0
     # Contact hygiene: unsubscribe links, teammates' recent contacts
     secret_key: str = ""  # signs unsubscribe links; without it the app makes and keeps a key in the database
+    secret_key_previous: str = (
+        ""  # during a rotation: what SECRET_KEY was; stored secrets under it still read
+    )
     public_url: str = "http://127.0.0.1:3000"  # where /unsubscribe and /messages/inbound are reached
     http_port: int = 3000  # Socket Mode (`run`) still serves those two routes and /healthz on this port
     recent_contact_days: int = 7
@@ -80,8 +87,19 @@ class Settings:
     log_level: str = "INFO"
 
     @property
+    def oauth_enabled(self) -> bool:
+        """Many workspaces, each installing from ``/slack/install`` with a bot token of its own."""
+        return bool(self.slack_client_id and self.slack_client_secret)
+
+    @property
     def slack_configured(self) -> bool:
-        return bool(self.slack_bot_token)
+        return bool(self.slack_bot_token) or self.oauth_enabled
+
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """SECRET_KEY, then SECRET_KEY_PREVIOUS (if set): stored secrets are written with the first, read with
+        any."""
+        return tuple(k for k in (self.secret_key, self.secret_key_previous) if k)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -113,8 +131,14 @@ class Settings:
             )
         if values.get("progress_update_seconds", 1.0) <= 0:
             problems.append("PROGRESS_UPDATE_SECONDS must be more than 0")
-        if values.get("secret_key") and len(values["secret_key"]) < 16:
-            problems.append("SECRET_KEY must be at least 16 characters long")
+        for name in ("secret_key", "secret_key_previous"):
+            if values.get(name) and len(values[name]) < 16:
+                problems.append(f"{name.upper()} must be at least 16 characters long")
+        if values.get("secret_key_previous") and not values.get("secret_key"):
+            problems.append("SECRET_KEY_PREVIOUS is only read with SECRET_KEY (the key that replaces it)")
+        if values.get("retention_days_after_uninstall", 0) < 0:
+            problems.append("RETENTION_DAYS_AFTER_UNINSTALL must be 0 or more")
+        problems += _oauth_problems(values)
         if values.get("messages_webhook_url") and not values.get("messages_webhook_secret"):
             problems.append(
                 "MESSAGES_WEBHOOK_SECRET must be set with MESSAGES_WEBHOOK_URL: messages are signed"
@@ -122,6 +146,30 @@ class Settings:
         if problems:
             raise SettingsError(problems)
         return cls(**values)
+
+
+def _oauth_problems(values: dict[str, Any]) -> list[str]:
+    """Installs from a link need the app's client id and secret together, the signing secret (Slack's requests,
+    the uninstall events) and SECRET_KEY (tokens are stored encrypted with it): name each one missing."""
+    if not (values.get("slack_client_id") or values.get("slack_client_secret")):
+        return []
+    needed = {
+        "slack_client_id": "SLACK_CLIENT_ID",
+        "slack_client_secret": "SLACK_CLIENT_SECRET",
+        "slack_signing_secret": "SLACK_SIGNING_SECRET",
+        "secret_key": "SECRET_KEY",
+    }
+    problems = [
+        f"{env} must be set to install the app from a link (SLACK_CLIENT_ID or SLACK_CLIENT_SECRET is set)"
+        for name, env in needed.items()
+        if not values.get(name)
+    ]
+    if values.get("slack_bot_token"):
+        problems.append(
+            "SLACK_BOT_TOKEN must not be set with SLACK_CLIENT_ID: installed from a link, each workspace's token "
+            "comes from its install (a workspace served by SLACK_BOT_TOKEN installs the app from the link once)"
+        )
+    return problems
 
 
 def _int(raw: str) -> int:

@@ -13,12 +13,14 @@ from datetime import timedelta
 from bot.conversation_outbox import OutboxWriter
 from bot.files import SlackFiles
 from bot.inbound import body_limit
+from bot.installs import Installs
+from bot.installs.store import EncryptedInstallationStore
 from bot.permissions import SenderPolicy
 from bot.settings import Settings
 from bot.users import UserProfiles
 from outreach.accounts import AccountService
 from outreach.adapters.clamd import ClamdScanner
-from outreach.adapters.fernet_cipher import FernetCipher
+from outreach.adapters.fernet_cipher import FernetCipher, Unreadable
 from outreach.adapters.imap import ImapReader
 from outreach.adapters.imap import login_tester as mailbox_login_tester
 from outreach.adapters.magic_sniffer import MagicSniffer
@@ -46,6 +48,7 @@ from outreach.prospecting import ProspectService
 from outreach.redelivery import RedeliveryFilter
 from outreach.rendering import TrackingConfig
 from outreach.unsubscribe import UnsubscribeLinks, Unsubscriber
+from outreach.workspaces import WorkspaceService
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.unit_of_work import SqlUnitOfWork
@@ -80,6 +83,10 @@ class Services:
     make_poller: Callable[[MailboxAlerts], MailboxPoller]  # reads users' own mailboxes (IMAP)
     outbox: Outbox  # /prospects drafts (scheduled sends, follow-ups to come) and the scheduled sends' runner
     followups: FollowupService  # cancelling a send's follow-ups
+    workspaces: WorkspaceService  # installed from a link: who is served, uninstalls, retention
+    installs: (
+        Installs | None
+    )  # SLACK_CLIENT_ID and SLACK_CLIENT_SECRET set: installs from a link, in many workspaces
     wake: threading.Event = field(default_factory=threading.Event)  # set when there is new work to send
 
 
@@ -144,10 +151,11 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         else None
     )
     throttle = Throttle(settings.send_rate_per_second, uow)  # per sending account, across processes
+    cipher = FernetCipher(*settings.secret_keys) if settings.secret_key else None
     accounts = AccountService(
         uow=uow,
         clock=clock,
-        cipher=FernetCipher(settings.secret_key) if settings.secret_key else None,
+        cipher=cipher,
         tester=login_tester(settings.smtp_timeout),
         mailbox_tester=mailbox_login_tester(settings.smtp_timeout),
     )
@@ -233,6 +241,11 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             max_bytes=body_limit(settings.max_message_bytes),
         )
 
+    workspaces = WorkspaceService(uow, clock, timedelta(days=settings.retention_days_after_uninstall))
+    installs = None
+    if settings.oauth_enabled:
+        assert cipher is not None  # Settings.from_env asks for SECRET_KEY with SLACK_CLIENT_ID
+        installs = Installs.build(settings, engine, cipher, (Unreadable,), workspaces)
     return Services(
         settings=settings,
         clock=clock,
@@ -267,7 +280,27 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         ),
         outbox=Outbox(compose, uow, clock, work_waiting=wake.set),
         followups=FollowupService(uow, clock),
+        workspaces=workspaces,
+        installs=installs,
         wake=wake,
         mail_inbound=mail_inbound,
         make_poller=make_poller,
     )
+
+
+def rotate_secrets(settings: Settings) -> tuple[int, int]:
+    """After SECRET_KEY changed (the old one in SECRET_KEY_PREVIOUS): rewrite every stored secret — workspaces'
+    Slack tokens, users' SMTP passwords — under SECRET_KEY. Returns (rewritten, unreadable: under neither key,
+    left as they are)."""
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    cipher = FernetCipher(*settings.secret_keys)
+    try:
+        store = EncryptedInstallationStore(settings.slack_client_id, engine, cipher, unreadable=(Unreadable,))
+        tokens, bad_tokens = store.rotate_keys()
+        with SqlUnitOfWork(make_session_factory(engine)) as uow:
+            passwords, bad_passwords = uow.accounts.reencrypt(cipher.rotate, (Unreadable,))
+            uow.commit()
+    finally:
+        engine.dispose()
+    return tokens + passwords, bad_tokens + bad_passwords

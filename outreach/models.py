@@ -578,3 +578,23 @@ class ThreadEmail:
     reply_to: str
     author_id: str
     at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    """A Slack workspace the app was installed in from a link (Slack's OAuth flow); for an Enterprise Grid org
+    installed org-wide, the org itself (``team_id`` is then its ``E…`` id) and each of its workspaces seen since
+    (``org_install``). Its tokens are kept apart (encrypted, by the Slack adapter); its settings hang off it."""
+
+    team_id: str
+    installed_at: datetime
+    enterprise_id: str = ""
+    name: str = ""
+    enterprise_name: str = ""
+    org_install: bool = False  # served by the org-wide install of ``enterprise_id``
+    installed_by: str = ""  # the Slack user who installed it
+    uninstalled_at: datetime | None = None  # its data is deleted RETENTION_DAYS_AFTER_UNINSTALL after this
+
+    @property
+    def installed(self) -> bool:
+        return self.uninstalled_at is None

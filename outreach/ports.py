@@ -42,6 +42,7 @@ from outreach.models import (
     ThreadEmail,
     ThreadMessage,
     UpsertCounts,
+    Workspace,
 )
 
 
@@ -403,6 +404,11 @@ class DeliveryQueue(Protocol):
 
     def finished_sending(self) -> list[tuple[str, int]]:
         """(team, draft) of every SENDING draft none of whose deliveries is PENDING, CLAIMED or IN_FLIGHT."""
+        ...
+
+    def end_open(self, team_id: str, reason: str, at: datetime) -> int:
+        """FAILED with ``reason``: every delivery of the workspace not yet in flight (PENDING, or CLAIMED by a
+        worker that has not put it in flight); returns how many. One in flight is left to its worker."""
         ...
 
     def sending_drafts(self) -> list[tuple[str, int]]:
@@ -783,6 +789,42 @@ class ConversationEvents(Protocol):
     def publish(self, event: ConversationEvent) -> None: ...
 
 
+class WorkspaceRepository(Protocol):
+    """The workspaces installed from a link (Slack's OAuth flow); every other table is scoped by ``team_id``."""
+
+    def get(self, team_id: str) -> Workspace | None: ...
+
+    def put(self, workspace: Workspace) -> None:
+        """Insert or replace (a reinstall clears ``uninstalled_at``)."""
+        ...
+
+    def add_if_absent(self, workspace: Workspace) -> bool:
+        """Insert unless the team is known (an org's workspace seen for the first time); True when inserted."""
+        ...
+
+    def members(self, enterprise_id: str) -> list[str]:
+        """The workspaces of an org served by its org-wide install."""
+        ...
+
+    def uninstall(self, team_ids: Collection[str], at: datetime) -> list[str]:
+        """Mark those still installed uninstalled at ``at``; returns them."""
+        ...
+
+    def all(self) -> list[Workspace]: ...
+
+    def sends_since(self, since: datetime) -> dict[str, int]:
+        """Deliveries sent since ``since``, per workspace."""
+        ...
+
+    def uninstalled_before(self, before: datetime) -> list[str]: ...
+
+    def purge(self, team_id: str, *, uninstalled_before: datetime | None = None) -> bool:
+        """Delete the workspace's rows from every table (its tokens too), its own row last. With
+        ``uninstalled_before``: only while it is still uninstalled since before then. False when there was
+        nothing to purge (reinstalled meanwhile, or purged by another process first)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``with uow_factory() as uow: ...; uow.commit()``. Leaving without commit rolls back."""
 
@@ -854,6 +896,9 @@ class UnitOfWork(Protocol):
 
     @property
     def mailboxes(self) -> Mailboxes: ...
+
+    @property
+    def workspaces(self) -> WorkspaceRepository: ...
 
     def __enter__(self) -> Self: ...
 

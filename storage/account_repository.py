@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -60,3 +62,19 @@ class SqlMailAccountRepository:
             delete(MailAccountRow).where(MailAccountRow.team_id == team_id, MailAccountRow.user_id == user_id)
         )
         return bool(getattr(result, "rowcount", 0))
+
+    def reencrypt(
+        self, rotate: Callable[[str], str], unreadable: tuple[type[Exception], ...]
+    ) -> tuple[int, int]:
+        """Every stored password through ``rotate`` (a cipher's re-encryption under its current key); returns
+        (rewritten, left as they were because ``rotate`` raised one of ``unreadable``). For key rotation."""
+        rewritten = skipped = 0
+        for row in self._session.scalars(select(MailAccountRow)):
+            try:
+                row.password_encrypted = rotate(row.password_encrypted)
+            except unreadable:
+                skipped += 1
+                continue
+            rewritten += 1
+        self._session.flush()
+        return rewritten, skipped

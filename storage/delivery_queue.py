@@ -289,6 +289,24 @@ class SqlDeliveryQueue:
         )
         return sorted((r.team_id, r.id) for r in self._session.execute(stmt))
 
+    def end_open(self, team_id: str, reason: str, at: datetime) -> int:
+        # Conditional on the status: a CLAIMED row its worker puts in flight meanwhile is not touched (the worker's
+        # move to IN_FLIGHT is itself conditional on CLAIMED, so one of the two wins, never both).
+        result = self._session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.team_id == team_id, DeliveryRow.status.in_([PENDING, CLAIMED]))
+            .values(
+                status=DeliveryStatus.FAILED.value,
+                last_error=reason,
+                next_attempt_at=None,
+                claimed_by="",
+                claimed_at=None,
+                updated_at=at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     def sending_drafts(self) -> list[tuple[str, int]]:
         stmt = (
             select(DeliveryRow.team_id, DeliveryRow.draft_id)

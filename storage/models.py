@@ -570,3 +570,100 @@ class MailboxRow(Base):
     holder: Mapped[str | None] = mapped_column(String(128), nullable=True)
     held_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     broken_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class WorkspaceRow(Base):
+    """A workspace the app is installed in through Slack's OAuth flow, or an Enterprise Grid org installed
+    org-wide (``team_id`` is then the org's ``E…`` id) and each of the org's workspaces seen since
+    (``org_install``, ``enterprise_id`` the org). The key a workspace's settings hang off; ``uninstalled_at``
+    starts the wait before its data is deleted (RETENTION_DAYS_AFTER_UNINSTALL). Its tokens live in
+    ``slack_bots`` / ``slack_installations``, encrypted (bot/installs/store.py)."""
+
+    __tablename__ = "workspaces"
+    __table_args__ = (Index("ix_workspaces_enterprise", "enterprise_id"),)
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(String(32), nullable=False, default="")
+    name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    enterprise_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    org_install: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    installed_by: Mapped[str] = mapped_column(String(32), nullable=False, default="")
+    installed_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+# slack_sdk's SQLAlchemy stores (slack_sdk.oauth.installation_store.sqlalchemy, .state_store.sqlalchemy) read and
+# write these three tables with their own column names; we make them with our migrations (0017) instead of the
+# stores' create_tables(), on the app's own database. Tokens are Fernet ciphertexts (longer than slack_sdk's
+# String(200)): Text. Times are naive UTC, as slack_sdk writes them (sqlalchemy_utils.normalize_datetime_for_db).
+_Naive = DateTime(timezone=False)
+
+
+class SlackInstallationRow(Base):
+    """slack_sdk's ``slack_installations``: one row per install (a new one on each reinstall; the latest wins)."""
+
+    __tablename__ = "slack_installations"
+    __table_args__ = (
+        Index("slack_installations_idx", "client_id", "enterprise_id", "team_id", "user_id", "installed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    app_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    enterprise_name: Mapped[str | None] = mapped_column(String(200))
+    enterprise_url: Mapped[str | None] = mapped_column(String(200))
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    team_name: Mapped[str | None] = mapped_column(String(200))
+    bot_token: Mapped[str | None] = mapped_column(Text)
+    bot_id: Mapped[str | None] = mapped_column(String(32))
+    bot_user_id: Mapped[str | None] = mapped_column(String(32))
+    bot_scopes: Mapped[str | None] = mapped_column(String(1000))
+    bot_refresh_token: Mapped[str | None] = mapped_column(Text)
+    bot_token_expires_at: Mapped[datetime | None] = mapped_column(_Naive)
+    user_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    user_token: Mapped[str | None] = mapped_column(Text)
+    user_scopes: Mapped[str | None] = mapped_column(String(1000))
+    user_refresh_token: Mapped[str | None] = mapped_column(Text)
+    user_token_expires_at: Mapped[datetime | None] = mapped_column(_Naive)
+    incoming_webhook_url: Mapped[str | None] = mapped_column(Text)
+    incoming_webhook_channel: Mapped[str | None] = mapped_column(String(200))
+    incoming_webhook_channel_id: Mapped[str | None] = mapped_column(String(200))
+    incoming_webhook_configuration_url: Mapped[str | None] = mapped_column(String(200))
+    is_enterprise_install: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    token_type: Mapped[str | None] = mapped_column(String(32))
+    installed_at: Mapped[datetime] = mapped_column(_Naive, nullable=False)
+
+
+class SlackBotRow(Base):
+    """slack_sdk's ``slack_bots``: the bot token of each install (what every request and background job uses)."""
+
+    __tablename__ = "slack_bots"
+    __table_args__ = (Index("slack_bots_idx", "client_id", "enterprise_id", "team_id", "installed_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    app_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    enterprise_name: Mapped[str | None] = mapped_column(String(200))
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    team_name: Mapped[str | None] = mapped_column(String(200))
+    bot_token: Mapped[str | None] = mapped_column(Text)
+    bot_id: Mapped[str | None] = mapped_column(String(32))
+    bot_user_id: Mapped[str | None] = mapped_column(String(32))
+    bot_scopes: Mapped[str | None] = mapped_column(String(1000))
+    bot_refresh_token: Mapped[str | None] = mapped_column(Text)
+    bot_token_expires_at: Mapped[datetime | None] = mapped_column(_Naive)
+    is_enterprise_install: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    installed_at: Mapped[datetime] = mapped_column(_Naive, nullable=False)
+
+
+class SlackOAuthStateRow(Base):
+    """slack_sdk's ``slack_oauth_states``: each ``state`` handed out by ``/slack/install``, consumed (deleted) by
+    the one redirect that brings it back before ``expire_at``."""
+
+    __tablename__ = "slack_oauth_states"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    state: Mapped[str] = mapped_column(String(200), nullable=False)
+    expire_at: Mapped[datetime] = mapped_column(_Naive, nullable=False)

@@ -30,6 +30,7 @@ from storage.seen_events import SqlSeenEvents
 from storage.send_budgets import SqlSendBudgets
 from storage.send_notices import SqlSendNotices
 from storage.suppression_repository import SqlAppKeys, SqlSuppressionRepository
+from storage.workspace_repository import SqlWorkspaces
 
 
 class SqlUnitOfWork:
@@ -62,6 +63,7 @@ class SqlUnitOfWork:
     conversation_replies: SqlConversationReplies
     inbound_mail: SqlInboundMail
     mailboxes: SqlMailboxes
+    workspaces: SqlWorkspaces
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
         self._factory = session_factory
@@ -96,6 +98,7 @@ class SqlUnitOfWork:
         self.conversation_replies = SqlConversationReplies(session)
         self.inbound_mail = SqlInboundMail(session)
         self.mailboxes = SqlMailboxes(session)
+        self.workspaces = SqlWorkspaces(session)
         return self
 
     def __exit__(

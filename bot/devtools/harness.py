@@ -13,8 +13,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot import ids
-from bot.app import build_app, make_client
+from bot.app import build_app, make_client, workspace_clients
 from bot.conversations import ConversationThreads
+from bot.devtools import install_browser
 from bot.devtools.maildir_smtp import free_port
 from bot.devtools.slack_requests import HttpAnswer, SlackClientSim
 from bot.devtools.slack_standin import SlackStandIn, SlackUser
@@ -31,6 +32,7 @@ from outreach.ports import Clock
 SIGNING_SECRET = "offline-signing-secret"  # values for the offline stand-ins only, not secrets
 BOT_TOKEN = "xoxb-offline"
 WEBHOOK_SECRET = "offline-webhook-secret"
+SECRET_KEY = "offline-secret-key-for-tokens"
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
@@ -56,6 +58,15 @@ class FullApp:
 
     def team(self, team_id: str) -> SlackClientSim:
         return SlackClientSim(self.sim.url, SIGNING_SECRET, team_id=team_id, slack=self.standin)
+
+    def install(self, team_id: str = "", user: str = "", *, enterprise_id: str = "") -> install_browser.Page:
+        """``user`` installs the app in ``team_id`` (or org-wide in ``enterprise_id``) from its link, through
+        Slack's authorize page and the app's OAuth redirect (``full_app(from_a_link=True)``)."""
+        page = install_browser.install(
+            self.server.url, self.standin, user=user, team_id=team_id, enterprise_id=enterprise_id
+        )
+        assert page.status == 200 and "Thank you!" in page.body, page
+        return page
 
     # -- reading what the app showed ---------------------------------------------------------------------
     def _shown_after(self, count: int, user: str, channel: str, clicked: tuple[str, str] | None) -> Any:
@@ -175,40 +186,58 @@ DEFAULT_USERS = (
 
 @contextmanager
 def full_app(
-    base: Settings, users: tuple[SlackUser, ...] = DEFAULT_USERS, *, clock: Clock | None = None
+    base: Settings,
+    users: tuple[SlackUser, ...] = DEFAULT_USERS,
+    *,
+    clock: Clock | None = None,
+    from_a_link: bool = False,
 ) -> Iterator[FullApp]:
-    """The app on ``base`` settings (database, SMTP, clamd …) with Slack and the message webhook stood in;
-    ``clock``: the app's clock (a test moves it days ahead for follow-ups and scheduled sends)."""
+    """The app on ``base`` settings (database, SMTP, clamd …) with Slack and the message webhook stood in.
+
+    ``clock``: the app's clock (a test moves it days ahead for follow-ups and scheduled sends).
+    ``from_a_link``: the app installs from a link (SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, SECRET_KEY set) and serves
+    only the workspaces installed through its OAuth redirect (``FullApp.install``); without it, SLACK_BOT_TOKEN
+    serves every workspace, as a single-workspace deployment does."""
     inbox = WebhookInbox(WEBHOOK_SECRET).start()
     with SlackStandIn(bot_token=BOT_TOKEN) as standin:
         for user in users:
             standin.add_user(user)
         port = free_port()
+        public_url = f"http://127.0.0.1:{port}"
         settings = replace(
             base,
-            public_url=f"http://127.0.0.1:{port}",
-            slack_bot_token=BOT_TOKEN,
+            public_url=public_url,
+            slack_bot_token="" if from_a_link else BOT_TOKEN,
             slack_signing_secret=SIGNING_SECRET,
             slack_api_url=standin.api_url,
             messages_webhook_url=inbox.url,
             messages_webhook_secret=WEBHOOK_SECRET,
         )
+        if from_a_link:
+            standin.oauth.redirect_urls = [public_url + ids.OAUTH_REDIRECT_PATH]
+            settings = replace(
+                settings,
+                slack_client_id=standin.oauth.client_id,
+                slack_client_secret=standin.oauth.client_secret,
+                secret_key=base.secret_key or SECRET_KEY,
+            )
         services = build_services(settings, clock=clock)
-        client = make_client(settings)
+        clients = workspace_clients(settings, services.installs)
         app = build_app(
             settings,
             lambda a: register_all(a, services),
-            client=client,
+            client=None if from_a_link else make_client(settings),
             first_delivery=services.redelivery.first_delivery,
+            installs=services.installs,
         )
-        server = HttpServer(WsgiApp(app, routes=extra_routes(services, client)), port=port).start()
+        server = HttpServer(WsgiApp(app, routes=extra_routes(services, clients)), port=port).start()
         sender = BackgroundSender(
             services,
-            ProgressDM(services, client, interval=0.2),
+            ProgressDM(services, clients, interval=0.2),
             poll_seconds=0.5,
-            schedules=ScheduleDM(services, client),
+            schedules=ScheduleDM(services, clients),
         ).start()
-        threads = ConversationThreads(services, client, sweep_seconds=0.3).start()
+        threads = ConversationThreads(services, clients, sweep_seconds=0.3).start()
         try:
             yield FullApp(
                 standin,

@@ -102,7 +102,7 @@ class SlackMessages:
         refused: list[tuple[str, list[str]]],
         known_user: Callable[[str], bool],
     ) -> None:
-        self._team_id = team_id
+        self.team_id = team_id  # the workspace of the call being served (the stand-in sets it per call)
         self._lock = lock
         self._ids = ids
         self._refused = refused
@@ -179,7 +179,7 @@ class SlackMessages:
         message = Message(channel, ts, text, blocks, thread_ts=thread_ts)
         self.messages[(channel, ts)] = message
         self.writes.append((channel, ts))
-        return {"ok": True, "channel": channel, "ts": ts, "message": message.payload(self._team_id)}
+        return {"ok": True, "channel": channel, "ts": ts, "message": message.payload(self.team_id)}
 
     def thread_problem(self, channel: str, thread_ts: str) -> str:
         """Why a reply in the thread ``thread_ts`` of ``channel`` is refused ("" when it is not, or no thread)."""
@@ -234,7 +234,7 @@ class SlackMessages:
             "channel": channel,
             "ts": ts,
             "text": text,
-            "message": message.payload(self._team_id),
+            "message": message.payload(self.team_id),
         }
 
     def delete(self, args: dict[str, Any], token: str) -> Answer:

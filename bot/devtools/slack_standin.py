@@ -17,6 +17,10 @@ It is at least as strict as Slack, because a stand-in kinder than Slack hides ex
   the app should never cause one): bot/devtools/slack_payloads.py;
 * the external file upload (files.getUploadURLExternal, the upload URL, files.completeUploadExternal):
   bot/devtools/slack_uploads.py;
+* installs (the authorize page, ``oauth.v2.access``, token rotation) and which install each token is:
+  bot/devtools/slack_oauth.py;
+* which workspace each object is, and what each token may reach (a workspace's token, its own; an org's, every
+  workspace of the org): bot/devtools/slack_workspaces.py;
 * here: file downloads answer 302 to a ``files-origin`` path, as Enterprise Grid does (SLACK.md §8.3), and a file
   URL with a wrong token answers 200 with an HTML sign-in page (SLACK.md §1.5); ``redirect_files_to(base)`` makes
   the redirect point at another host, to check that the app refuses it. A method the stand-in does not implement
@@ -40,8 +44,10 @@ from typing import Any
 
 from bot.devtools.slack_limits import RateLimiter
 from bot.devtools.slack_messages import Message, SlackMessages
+from bot.devtools.slack_oauth import Grant, SlackOAuth
 from bot.devtools.slack_uploads import SlackUploads
 from bot.devtools.slack_views import SlackViews
+from bot.devtools.slack_workspaces import SlackTeam, Workspaces
 
 JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
 BOT_USER, BOT_ID = "UBOT", "BBOT"
@@ -64,6 +70,7 @@ class StoredFile:
     data: bytes
     mimetype: str
     filetype: str
+    team_id: str = ""
 
 
 @dataclass
@@ -110,6 +117,20 @@ class SlackStandIn:
         self.chat = SlackMessages(team_id, self._lock, self._ids, self.refused, self.users.__contains__)
         self.modals = SlackViews(team_id, self._lock, self._ids, self.refused, self.users.__contains__)
         self.uploads = SlackUploads(self._ids, self.chat, self._keep_upload, self._known_channel)
+        self.workspaces = Workspaces(
+            SlackTeam(team_id, "Stand-in"),
+            users=self.users,
+            files=self.files,
+            usergroups=self.usergroups,
+            trigger_user=lambda t: trigger.user if (trigger := self.modals.triggers.get(t)) else None,
+            view_team=lambda v: view.get("team_id") if (view := self.modals.views.get(v)) else None,
+        )
+        self.teams = self.workspaces.teams
+        self.foreign = (
+            self.workspaces.refused
+        )  # (method, error, token's workspace): calls for others' objects
+        self.oauth = SlackOAuth(self.workspaces.name, self.workspaces.enterprise_of)
+        self.oauth.add_grant(Grant(bot_token, "", team_id, BOT_USER, BOT_ID))
         self._faults: dict[str, _Fault] = {}
         self._delays: dict[str, list[float]] = {}  # method (or "files.download") -> seconds, one per call
         self._redirect_base = ""  # where file downloads redirect (empty: this stand-in's files-origin path)
@@ -186,14 +207,24 @@ class SlackStandIn:
 
     # -- setting the scene -------------------------------------------------------------------------
     def add_user(self, user: SlackUser) -> SlackUser:
+        if user.team_id not in self.teams:
+            self.add_team(user.team_id, user.team_id)
         self.users[user.id] = user
         return user
 
-    def add_file(self, name: str, data: bytes, mimetype: str = "application/octet-stream") -> dict[str, Any]:
-        """Store a file as if a user uploaded it; returns the file object a ``file_input`` would carry."""
+    def add_team(self, team_id: str, name: str, enterprise_id: str = "") -> SlackTeam:
+        """A workspace (of the Enterprise Grid org ``enterprise_id``, if given); it has no token until the app
+        is installed in it (``install``)."""
+        return self.workspaces.add(team_id, name, enterprise_id)
+
+    def add_file(
+        self, name: str, data: bytes, mimetype: str = "application/octet-stream", team_id: str = ""
+    ) -> dict[str, Any]:
+        """Store a file as if a user of ``team_id`` (default: the first workspace) uploaded it; returns the file
+        object a ``file_input`` would carry."""
         fid = f"F{next(self._ids):08d}"
         filetype = name.rsplit(".", 1)[-1].lower() if "." in name else "binary"
-        self.files[fid] = StoredFile(fid, name, data, mimetype, filetype)
+        self.files[fid] = StoredFile(fid, name, data, mimetype, filetype, team_id or self.team_id)
         return self._file_object(self.files[fid])
 
     def user_message(
@@ -219,6 +250,22 @@ class SlackStandIn:
     def thread(self, channel: str, thread_ts: str) -> list[Message]:
         """The replies in a thread, oldest first."""
         return self.chat.thread(channel, thread_ts)
+
+    def install(self, authorize_url: str, *, user: str, team_id: str = "", enterprise_id: str = "") -> str:
+        """The installer approves the app's authorize link (``/slack/install`` gave it) in ``team_id``, or
+        org-wide in ``enterprise_id``; returns where Slack sends the browser back (the app's redirect URL with
+        ``code`` and ``state``). See bot/devtools/slack_oauth.py for what Slack refuses."""
+        with self._lock:
+            return self.oauth.approve(authorize_url, user=user, team_id=team_id, enterprise_id=enterprise_id)
+
+    def uninstall(self, key: str) -> list[str]:
+        """The app is removed from the workspace (or org) ``key``: its tokens stop working. (The test sends the
+        ``app_uninstalled`` event itself.)"""
+        with self._lock:
+            return self.oauth.revoke(key)
+
+    def user_team(self, user_id: str) -> str:
+        return self.workspaces.user_team(user_id)
 
     def redirect_files_to(self, base_url: str) -> None:
         """Make file downloads redirect to ``base_url`` (another host) instead of this stand-in's origin path."""
@@ -254,6 +301,8 @@ class SlackStandIn:
         return self.modals.new_trigger(user, view_id)
 
     def new_response_url(self, channel: str, user: str, source: tuple[str, str] | None = None) -> str:
+        with self._lock:
+            self.workspaces.seen(channel, self.user_team(user) or self.team_id)
         return self.chat.new_response_url(self.base_url, channel, user, source)
 
     def response_url(self, channel: str = "C0001", user: str = "U0001") -> str:
@@ -303,32 +352,26 @@ class SlackStandIn:
         length = int(req.headers.get("Content-Length") or 0)
         raw = req.rfile.read(length)
         path = urllib.parse.urlsplit(req.path).path
-        if path.startswith("/response/"):
-            status, text = self.chat.respond(path.rsplit("/", 1)[-1], raw)
-            self._send(req, status, text.encode(), "text/plain")
-            return
-        if path.startswith("/upload/v1/"):
-            with self._lock:
-                status = self.uploads.receive(
-                    path.rsplit("/", 1)[-1], raw, req.headers.get("Content-Type", "")
-                )
-            self._send(req, status, f"OK - {len(raw)}".encode() if status == 200 else b"", "text/plain")
-            return
         if not path.startswith("/api/"):
-            self._send(req, 404, b"not found", "text/plain")
+            self._handle_plain_post(req, path, raw)
             return
         method = path[len("/api/") :]
         args = self._parse_args(req.headers.get("Content-Type", ""), raw)
         token = (req.headers.get("Authorization") or "").removeprefix("Bearer ").strip() or str(
             args.pop("token", "")
         )
+        authorization = req.headers.get("Authorization") or ""
+        if method == "oauth.v2.access":  # called with the app's client id and secret, not a token
+            with self._lock:
+                self.calls.append(Call(method, args, ""))
+                answer = self.oauth.access(args, authorization)
+            self._send_json(req, 200, answer)
+            return
         with self._lock:
             self.calls.append(Call(method, args, token))
-            wait = (
-                self.limiter.check(self.team_id, method, str(args.get("channel", "")))
-                if self.rate_limits
-                else 0
-            )
+            grant = self.oauth.grant(token)
+            budget = grant.key if isinstance(grant, Grant) else self.team_id  # per workspace (or org)
+            wait = self.limiter.check(budget, method, str(args.get("channel", ""))) if self.rate_limits else 0
             if wait:
                 self.rate_limited.append(self.calls[-1])
                 self._send_json(req, 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)})
@@ -344,8 +387,8 @@ class SlackStandIn:
             opened = {"ok": True, "url": self.socket_url} if ok else {"ok": False, "error": "invalid_auth"}
             self._send_json(req, 200, opened)
             return
-        if token != self.bot_token:
-            self._send_json(req, 200, {"ok": False, "error": "invalid_auth"})
+        if not isinstance(grant, Grant):
+            self._send_json(req, 200, {"ok": False, "error": grant})
             return
         self._delay(method)
         handler = self._handlers.get(method)
@@ -353,8 +396,30 @@ class SlackStandIn:
             self._send_json(req, 200, {"ok": False, "error": "unknown_method"})
             return
         with self._lock:
-            answer = handler(args, token)
+            foreign = self.workspaces.refusal(method, args, grant)
+            if foreign:
+                answer = {"ok": False, "error": foreign}
+            else:
+                self.chat.team_id = self.modals.team_id = grant.team_id or min(
+                    self.workspaces.of(grant), default=""
+                )
+                answer = handler(args, token)
         self._send_json(req, 200, answer)
+
+    def _handle_plain_post(self, req: BaseHTTPRequestHandler, path: str, raw: bytes) -> None:
+        """A POST outside the Web API: a response_url, or the bytes for an upload URL."""
+        if path.startswith("/response/"):
+            status, text = self.chat.respond(path.rsplit("/", 1)[-1], raw)
+            self._send(req, status, text.encode(), "text/plain")
+            return
+        if path.startswith("/upload/v1/"):
+            with self._lock:
+                status = self.uploads.receive(
+                    path.rsplit("/", 1)[-1], raw, req.headers.get("Content-Type", "")
+                )
+            self._send(req, status, f"OK - {len(raw)}".encode() if status == 200 else b"", "text/plain")
+            return
+        self._send(req, 404, b"not found", "text/plain")
 
     def _handle_get(self, req: BaseHTTPRequestHandler) -> None:
         parts = urllib.parse.urlsplit(req.path)
@@ -373,8 +438,10 @@ class SlackStandIn:
             target = f"{base}/files-origin/{stored.id}/{urllib.parse.quote(stored.name)}?download=1"
             self._send(req, 302, b"", "text/plain", {"Location": target})
             return
-        if token != self.bot_token or stored is None:
-            # What Slack does with a bad token: a 200 with its sign-in page (SLACK.md §1.5).
+        grant = self.oauth.grant(token)
+        if not isinstance(grant, Grant) or stored is None or stored.team_id not in self.workspaces.of(grant):
+            # What Slack does with a bad token (or one of another workspace): a 200 with its sign-in page
+            # (SLACK.md §1.5).
             page = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body></html>"
             self._send(req, 200, page, "text/html; charset=utf-8")
             return
@@ -419,15 +486,22 @@ class SlackStandIn:
 
     # -- methods -----------------------------------------------------------------------------------
     def _auth_test(self, args: dict[str, Any], token: str) -> Answer:
-        return {
+        """For the token's own workspace (an org's token: the org, with ``is_enterprise_install``)."""
+        grant = self.oauth.grants[token]
+        key = grant.key
+        answer: Answer = {
             "ok": True,
-            "url": "https://standin.slack.invalid/",
-            "team": "Stand-in",
+            "url": f"https://{key.lower()}.standin.slack.invalid/",
+            "team": self.workspaces.name(key),
             "user": "outreach",
-            "team_id": self.team_id,
-            "user_id": BOT_USER,
-            "bot_id": BOT_ID,
+            "team_id": key,
+            "user_id": grant.bot_user_id,
+            "bot_id": grant.bot_id,
+            "is_enterprise_install": not grant.team_id,
         }
+        if grant.enterprise_id:
+            answer["enterprise_id"] = grant.enterprise_id
+        return answer
 
     # -- users and files ---------------------------------------------------------------------------
     def _users_info(self, args: dict[str, Any], token: str) -> Answer:

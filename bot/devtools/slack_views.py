@@ -49,7 +49,7 @@ class SlackViews:
         refused: list[tuple[str, list[str]]],
         known_user: Callable[[str], bool],
     ) -> None:
-        self._team_id = team_id
+        self.team_id = team_id  # the workspace of the call being served (the stand-in sets it per call)
         self._lock = lock
         self._ids = ids
         self._refused = refused
@@ -208,7 +208,7 @@ class SlackViews:
         stored = {
             **view,
             "id": vid,
-            "team_id": self._team_id,
+            "team_id": self.team_id,
             "app_id": APP_ID,
             "bot_id": BOT_ID,
             "hash": f"{int(time.time())}.{secrets.token_hex(4)}",

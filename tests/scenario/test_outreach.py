@@ -20,10 +20,24 @@ pytestmark = [pytest.mark.smtp, pytest.mark.clamd]
 
 @pytest.fixture
 def app(scenario_settings):
+    yield from _app(scenario_settings, from_a_link=False)
+
+
+@pytest.fixture
+def two_brands(scenario_settings):
+    """The same, installed from its link in both workspaces: each workspace with its own token (as Slack would
+    have it: a token acts only in its own workspace)."""
+    for running in _app(scenario_settings, from_a_link=True):
+        running.install("T0001", "U0001")
+        running.install("T0002", "U0009")
+        yield running
+
+
+def _app(scenario_settings, *, from_a_link):
     settings = scenario_settings(
         tracking_link_template="https://track.example/c/{mpid}/{adid}/{program_id}", program_id="7"
     )
-    with full_app(settings) as running:
+    with full_app(settings, from_a_link=from_a_link) as running:
         with running.services.uow() as uow:
             partners = [
                 Partner(
@@ -225,7 +239,8 @@ def test_the_same_submission_delivered_twice_sends_once(app, smtp_server):
     assert [m["Subject"] for m in smtp_server.messages()] == ["Once"]
 
 
-def test_another_workspace_never_sees_or_reaches_our_prospects(app, smtp_server):
+def test_another_workspace_never_sees_or_reaches_our_prospects(two_brands, smtp_server):
+    app = two_brands
     theirs = app.command("U0009", team="T0002")
     assert [r["elements"][0]["options"][0]["value"] for r in rows(theirs)] == ["b001"]
     # Tampered payloads that name our mpids (signed as Slack signs: only the app's own checks stand in the way):

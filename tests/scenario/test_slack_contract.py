@@ -553,3 +553,197 @@ def test_a_datetimepicker_and_a_whole_number_input_as_slack_takes_them(slack, cl
         },
     ):
         assert client.views_open(trigger_id=slack.new_trigger("U0001"), view=picker_modal(element))["ok"]
+
+
+# -- installs: the authorize page and oauth.v2.access (bot/devtools/slack_oauth.py) --------------------------
+REDIRECT = "https://app.example/slack/oauth_redirect"
+
+
+def authorize_link(slack, **query) -> str:
+    params = {"client_id": slack.oauth.client_id, "scope": "commands,chat:write", "state": "s1", **query}
+    params.setdefault("redirect_uri", REDIRECT)
+    return slack.base_url + "/oauth/v2/authorize?" + urllib.parse.urlencode(params)
+
+
+def code_of(back: str) -> str:
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(back).query)["code"][0]
+
+
+@pytest.fixture
+def installable(slack):
+    slack.oauth.redirect_urls = [REDIRECT]
+    slack.add_team("T0002", "Other brand")
+    slack.add_user(SlackUser("U0009", "eve", "Eve Other", "eve@other.example", team_id="T0002"))
+    return slack
+
+
+def exchange(slack, code, **overrides):
+    base = WebClient(base_url=slack.api_url)
+    args = {
+        "client_id": slack.oauth.client_id,
+        "client_secret": slack.oauth.client_secret,
+        "code": code,
+        "redirect_uri": REDIRECT,
+        **overrides,
+    }
+    return base.oauth_v2_access(**args)
+
+
+def test_the_authorize_page_sends_the_installer_back_with_a_code_and_the_same_state(installable):
+    back = installable.install(authorize_link(installable), user="U0009", team_id="T0002")
+    parts = urllib.parse.urlsplit(back)
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == REDIRECT
+    assert urllib.parse.parse_qs(parts.query)["state"] == ["s1"]
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ({"client_id": "9.9"}, "invalid_client_id"),
+        ({"scope": ""}, "invalid_scope"),
+        ({"redirect_uri": "https://evil.example/slack/oauth_redirect"}, "bad_redirect_uri"),
+    ],
+)
+def test_the_authorize_page_refuses_an_unknown_app_no_scope_or_a_foreign_redirect(installable, query, error):
+    from bot.devtools.slack_oauth import OAuthRefused
+
+    with pytest.raises(OAuthRefused, match=error):
+        installable.install(authorize_link(installable, **query), user="U0009", team_id="T0002")
+
+
+def test_a_code_is_exchanged_once_for_a_token_of_its_own_workspace(installable):
+    code = code_of(installable.install(authorize_link(installable), user="U0009", team_id="T0002"))
+    answer = exchange(installable, code)
+    assert answer["team"] == {"id": "T0002", "name": "Other brand"} and answer["enterprise"] is None
+    assert answer["token_type"] == "bot" and answer["authed_user"] == {"id": "U0009"}
+    assert answer["is_enterprise_install"] is False and answer["scope"] == "commands,chat:write"
+    with pytest.raises(SlackApiError, match="code_already_used"):
+        exchange(installable, code)
+    with pytest.raises(SlackApiError, match="invalid_code"):
+        exchange(installable, "1.forged")
+    token = answer["access_token"]
+    tested = WebClient(token=token, base_url=installable.api_url).auth_test()
+    assert (tested["team_id"], tested["user_id"]) == ("T0002", answer["bot_user_id"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"client_id": "9.9"}, "invalid_client_id"),
+        ({"client_secret": "wrong"}, "bad_client_secret"),
+        ({"redirect_uri": "https://app.example/elsewhere"}, "bad_redirect_uri"),
+    ],
+)
+def test_the_exchange_checks_the_client_id_secret_and_redirect_uri(installable, overrides, error):
+    code = code_of(installable.install(authorize_link(installable), user="U0009", team_id="T0002"))
+    with pytest.raises(SlackApiError, match=error):
+        exchange(installable, code, **overrides)
+    assert exchange(installable, code)["ok"]  # a refused exchange did not use the code up
+
+
+def test_a_code_expires_after_ten_minutes(installable, monkeypatch):
+    from bot.devtools import slack_oauth
+
+    code = code_of(installable.install(authorize_link(installable), user="U0009", team_id="T0002"))
+    later = time.monotonic() + slack_oauth.CODE_SECONDS + 1
+    monkeypatch.setattr(slack_oauth.time, "monotonic", lambda: later)
+    with pytest.raises(SlackApiError, match="invalid_code"):
+        exchange(installable, code)
+
+
+def test_an_org_wide_install_gets_one_token_for_every_workspace_of_the_org(slack):
+    slack.oauth.redirect_urls = [REDIRECT]
+    for team in ("T0101", "T0102"):
+        slack.add_team(team, f"Brand {team}", enterprise_id="E0100")
+        slack.add_user(SlackUser(f"U{team}", "x", "X", team_id=team))
+    code = code_of(slack.install(authorize_link(slack), user="UT0101", enterprise_id="E0100"))
+    answer = exchange(slack, code)
+    assert (
+        answer["team"] is None and answer["enterprise"]["id"] == "E0100" and answer["is_enterprise_install"]
+    )
+    org = WebClient(token=answer["access_token"], base_url=slack.api_url)
+    assert org.auth_test()["is_enterprise_install"] is True
+    for team in ("T0101", "T0102"):
+        assert org.users_info(user=f"U{team}")["user"]["team_id"] == team
+    with pytest.raises(SlackApiError, match="user_not_found"):
+        org.users_info(user="U0001")  # a workspace outside the org
+
+
+def test_with_token_rotation_a_refresh_token_renews_the_token_once(installable):
+    installable.oauth.token_rotation = True
+    code = code_of(installable.install(authorize_link(installable), user="U0009", team_id="T0002"))
+    first = exchange(installable, code)
+    assert first["access_token"].startswith("xoxe.xoxb-") and first["expires_in"] > 0
+    renewed = exchange(installable, None, grant_type="refresh_token", refresh_token=first["refresh_token"])
+    assert renewed["access_token"] != first["access_token"] and renewed["refresh_token"]
+    with pytest.raises(SlackApiError, match="invalid_refresh_token"):
+        exchange(installable, None, grant_type="refresh_token", refresh_token=first["refresh_token"])
+
+
+def test_an_expired_rotating_token_is_refused(installable):
+    installable.oauth.token_rotation = True
+    code = code_of(installable.install(authorize_link(installable), user="U0009", team_id="T0002"))
+    token = exchange(installable, code)["access_token"]
+    installable.oauth.grants[token].expires_at = time.time() - 1
+    with pytest.raises(SlackApiError, match="token_expired"):
+        WebClient(token=token, base_url=installable.api_url).auth_test()
+
+
+def test_an_uninstall_ends_every_token_of_the_workspace(installable):
+    code = code_of(installable.install(authorize_link(installable), user="U0009", team_id="T0002"))
+    token = exchange(installable, code)["access_token"]
+    installable.uninstall("T0002")
+    with pytest.raises(SlackApiError, match="invalid_auth"):
+        WebClient(token=token, base_url=installable.api_url).auth_test()
+
+
+# -- many workspaces: each token sees its own -----------------------------------------------------------------
+@pytest.fixture
+def theirs(installable):
+    """A client with the other workspace's own token (T0002)."""
+    code = code_of(installable.install(authorize_link(installable), user="U0009", team_id="T0002"))
+    return WebClient(token=exchange(installable, code)["access_token"], base_url=installable.api_url)
+
+
+def test_auth_test_answers_for_the_tokens_own_workspace(client, theirs):
+    assert client.auth_test()["team_id"] == "T0001"
+    assert theirs.auth_test()["team_id"] == "T0002"
+
+
+def test_a_token_is_refused_another_workspaces_users_dms_modals_and_files(installable, client, theirs, user):
+    with pytest.raises(SlackApiError, match="user_not_found"):
+        theirs.users_info(user="U0001")
+    with pytest.raises(SlackApiError, match="user_not_found"):
+        theirs.conversations_open(users="U0001")
+    with pytest.raises(SlackApiError, match="channel_not_found"):
+        theirs.chat_postMessage(channel="D0001", text="into another workspace's DM")
+    with pytest.raises(SlackApiError, match="invalid_trigger_id"):
+        theirs.views_open(trigger_id=installable.new_trigger("U0001"), view=MODAL)
+    opened = client.views_open(trigger_id=installable.new_trigger("U0001"), view=MODAL)["view"]
+    with pytest.raises(SlackApiError, match="not_found"):
+        theirs.views_update(view_id=opened["id"], view=MODAL)
+    uploaded = installable.add_file("ours.csv", b"a,b\n", "text/csv", team_id="T0001")
+    with pytest.raises(SlackApiError, match="file_not_found"):
+        theirs.files_info(file=uploaded["id"])
+    with urllib.request.urlopen(
+        urllib.request.Request(uploaded["url_private"], headers={"Authorization": f"Bearer {theirs.token}"}),
+        timeout=5,
+    ) as resp:  # the sign-in page, as for any token that may not see the file
+        assert resp.headers["Content-Type"].startswith("text/html")
+    installable.usergroups["S0001"] = ["U0001"]
+    with pytest.raises(SlackApiError, match="no_such_subteam"):
+        theirs.usergroups_users_list(usergroup="S0001")
+    assert theirs.users_info(user="U0009")["user"]["team_id"] == "T0002"  # its own: fine
+    assert {method for method, _, team in installable.foreign} >= {"users.info", "views.open"}
+    assert {team for _, _, team in installable.foreign} == {"T0002"}
+
+
+def test_each_workspace_has_its_own_rate_limit_budget(client, theirs):
+    posted = client.chat_postMessage(channel="D0001", text="ours")
+    for i in range(50):
+        client.chat_update(channel="D0001", ts=posted["ts"], text=f"{i}")
+    with pytest.raises(SlackApiError) as limited:
+        client.chat_update(channel="D0001", ts=posted["ts"], text="over our budget")
+    assert limited.value.response.status_code == 429
+    mine = theirs.chat_postMessage(channel="D0009", text="theirs")
+    theirs.chat_update(channel="D0009", ts=mine["ts"], text="their budget is whole")

@@ -12,12 +12,14 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from bot import ids
+from bot.devtools import install_browser
 from bot.devtools.harness import DEFAULT_USERS, wait_for
 from bot.devtools.maildir_smtp import free_port
 from bot.devtools.slack_standin import SlackStandIn
@@ -46,6 +48,16 @@ def seed(url: str) -> None:
 
 @pytest.fixture
 def bot_process(tmp_path):
+    yield from _bot_process(tmp_path, from_a_link=False)
+
+
+@pytest.fixture
+def bot_from_a_link(tmp_path):
+    """`run` installing from a link: SLACK_CLIENT_ID/SECRET and SECRET_KEY set, no SLACK_BOT_TOKEN."""
+    yield from _bot_process(tmp_path, from_a_link=True)
+
+
+def _bot_process(tmp_path, *, from_a_link):
     url = f"sqlite:///{tmp_path / 'socket.db'}"
     seed(url)
     with SlackStandIn() as standin, SocketModeStandIn() as socket:
@@ -64,6 +76,16 @@ def bot_process(tmp_path):
             SMTP_PORT=str(free_port()),  # nothing is sent here
             LOG_LEVEL="INFO",
         )
+        if from_a_link:
+            public = f"http://127.0.0.1:{http_port}"
+            standin.oauth.redirect_urls = [public + ids.OAUTH_REDIRECT_PATH]
+            del env["SLACK_BOT_TOKEN"]
+            env.update(
+                SLACK_CLIENT_ID=standin.oauth.client_id,
+                SLACK_CLIENT_SECRET=standin.oauth.client_secret,
+                SECRET_KEY="socket-mode-secret-key-0123",
+                PUBLIC_URL=public,
+            )
         log = (tmp_path / "run.log").open("wb")
         process = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "run", "--no-worker"],
@@ -199,6 +221,29 @@ def test_each_event_is_served_once_by_its_event_id_whatever_its_retry_attempt(bo
     with pytest.raises(AssertionError):
         wait_for(lambda: publishes() > 3, timeout=1.5, what="a publish for the retry")
     assert "delivered again" in log.read_text()
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0, log.read_text()
+
+
+def test_run_installs_from_a_link_over_http_beside_the_socket(bot_from_a_link):
+    process, standin, socket, http_port, log = bot_from_a_link
+    socket.wait_connected(timeout=60)
+    app_url = f"http://127.0.0.1:{http_port}"
+    page = install_browser.install(app_url, standin, user=USER, team_id=TEAM)
+    assert page.status == 200 and "Thank you!" in page.body, log.read_text()
+    (token,) = [t for t, g in standin.oauth.grants.items() if g.team_id == TEAM and t != standin.bot_token]
+
+    envelope = socket.send("slash_commands", command_payload(standin))
+    assert socket.ack(envelope, timeout=3)["envelope_id"] == envelope
+    wait_for(lambda: standin.responses, what="the list at the response URL")
+    assert {c.token for c in standin.calls_to("users.info")} == {token}  # the install's own token
+    # Slack's requests come over the socket: HTTP serves only the install routes beside the others.
+    request = urllib.request.Request(f"{app_url}/slack/events", data=b"{}", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    with refused.value as answer:
+        assert answer.code == 404
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0, log.read_text()

@@ -105,3 +105,17 @@ def test_the_http_manifest_sends_events_interactions_and_commands_to_slack_event
 
 def test_the_two_manifests_differ_only_in_what_the_mode_needs():
     assert without_mode(HTTP) == without_mode(SOCKET)
+
+
+@BOTH
+def test_the_app_subscribes_to_exactly_the_events_it_serves(manifest):
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == ids.BOT_EVENTS
+    assert {"app_uninstalled", "tokens_revoked"} <= ids.BOT_EVENTS  # an uninstall ends an install at once
+
+
+@BOTH
+def test_installs_from_a_link_come_back_to_the_oauth_redirect_and_org_installs_are_allowed(manifest):
+    (url,) = manifest["oauth_config"]["redirect_urls"]
+    parts = urlsplit(url)
+    assert (parts.scheme, parts.hostname, parts.path) == ("https", "your-host", ids.OAUTH_REDIRECT_PATH)
+    assert manifest["settings"]["org_deploy_enabled"] is True

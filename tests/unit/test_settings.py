@@ -49,3 +49,50 @@ def test_the_bounce_address_and_the_mailbox_poll_interval_are_read_and_checked()
     with pytest.raises(SettingsError) as err:
         Settings.from_env({"BOUNCE_ADDRESS": "Bounces <b@x.example>", "IMAP_POLL_SECONDS": "-1"})
     assert "BOUNCE_ADDRESS" in str(err.value) and "IMAP_POLL_SECONDS" in str(err.value)
+
+
+def test_installing_from_a_link_names_everything_it_still_needs():
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({"SLACK_CLIENT_ID": "1.2"})
+    text = str(err.value)
+    for name in ("SLACK_CLIENT_SECRET", "SLACK_SIGNING_SECRET", "SECRET_KEY"):
+        assert name in text
+    assert "SLACK_CLIENT_ID must" not in text
+    with pytest.raises(SettingsError, match="SLACK_BOT_TOKEN must not be set"):
+        Settings.from_env(
+            {
+                "SLACK_CLIENT_ID": "1.2",
+                "SLACK_CLIENT_SECRET": "shh",
+                "SLACK_SIGNING_SECRET": "sig",
+                "SECRET_KEY": "k" * 16,
+                "SLACK_BOT_TOKEN": "xoxb-1",
+            }
+        )
+
+
+def test_installing_from_a_link_is_on_with_its_four_variables_and_needs_no_bot_token():
+    s = Settings.from_env(
+        {
+            "SLACK_CLIENT_ID": "1.2",
+            "SLACK_CLIENT_SECRET": "shh",
+            "SLACK_SIGNING_SECRET": "sig",
+            "SECRET_KEY": "k" * 16,
+            "RETENTION_DAYS_AFTER_UNINSTALL": "7",
+        }
+    )
+    assert s.oauth_enabled and s.slack_configured and not s.slack_bot_token
+    assert s.retention_days_after_uninstall == 7
+
+
+def test_a_bot_token_alone_keeps_one_workspace_and_the_demo_needs_nothing():
+    assert not Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1"}).oauth_enabled
+    assert (
+        not Settings.from_env({}).oauth_enabled and Settings.from_env({}).retention_days_after_uninstall == 30
+    )
+
+
+def test_the_previous_secret_key_is_read_only_beside_a_current_one():
+    with pytest.raises(SettingsError, match="SECRET_KEY_PREVIOUS"):
+        Settings.from_env({"SECRET_KEY_PREVIOUS": "p" * 16})
+    s = Settings.from_env({"SECRET_KEY": "n" * 16, "SECRET_KEY_PREVIOUS": "p" * 16})
+    assert s.secret_keys == ("n" * 16, "p" * 16)
