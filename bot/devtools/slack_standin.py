@@ -535,7 +535,8 @@ class SlackStandIn:
 
     def _keep_upload(self, file_id: str, name: str, data: bytes, mimetype: str) -> dict[str, Any]:
         filetype = name.rsplit(".", 1)[-1].lower() if "." in name else "binary"
-        self.files[file_id] = StoredFile(file_id, name, data, mimetype, filetype)
+        # Completed inside a Web API call, with ``chat.team_id`` set to the caller's workspace: the file is its.
+        self.files[file_id] = StoredFile(file_id, name, data, mimetype, filetype, self.chat.team_id)
         return self._file_object(self.files[file_id])
 
     def _known_channel(self, channel: str) -> bool:

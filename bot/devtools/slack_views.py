@@ -208,7 +208,9 @@ class SlackViews:
         stored = {
             **view,
             "id": vid,
-            "team_id": self.team_id,
+            # A view stays its workspace's: a submission's answer is applied outside any Web API call (when
+            # ``self.team_id`` is the last caller's, maybe another workspace's), so it keeps the view's own.
+            "team_id": extra.get("team_id") or previous.get("team_id") or self.team_id,
             "app_id": APP_ID,
             "bot_id": BOT_ID,
             "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
@@ -229,5 +231,6 @@ class SlackViews:
             return ["push_limit_reached"]
         vid = f"V{next(self._ids):08d}"
         stack.append(vid)
-        self._write(vid, view, method, root_view_id=root, previous_view_id=stack[-2])
+        team = self.views[from_view].get("team_id")
+        self._write(vid, view, method, root_view_id=root, previous_view_id=stack[-2], team_id=team)
         return []

@@ -85,6 +85,8 @@ def fill_every_table(engine: Engine, team: str) -> None:
                 fks = list(column.foreign_keys)
                 if column.name == "team_id":
                     row["team_id"] = team
+                elif fks and fks[0].column.table is table:
+                    continue  # a row's own parent (a follow-up's draft): left empty in the first row
                 elif fks:
                     row[column.name] = made[fks[0].column.table.name]
                 elif (column.primary_key and column.autoincrement is True) or (

@@ -218,11 +218,10 @@ def test_an_uninstall_deletes_the_tokens_at_once_stops_the_sends_and_serves_noth
     app.standin.uninstall("T0001")
     event(app, "app_uninstalled", "T0001", "Ev-uninstall-1")
     store = app.services.installs.store
-    wait_for(
-        lambda: store.find_bot(enterprise_id=None, team_id="T0001") is None, what="T0001's tokens deleted"
-    )
+    # The listener runs after the ack: its tokens go first, then it is marked uninstalled; wait for the end.
+    wait_for(lambda: not app.services.workspaces.find("T0001").installed, what="T0001 marked uninstalled")
+    assert store.find_bot(enterprise_id=None, team_id="T0001") is None
     assert store.find_installation(enterprise_id=None, team_id="T0001") is None
-    assert not app.services.workspaces.find("T0001").installed
     with app.services.uow() as uow:
         (delivery,) = uow.deliveries.for_draft("T0001", draft.id)
     assert (delivery.status, delivery.last_error) == (DeliveryStatus.FAILED, APP_UNINSTALLED)
