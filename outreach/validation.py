@@ -17,6 +17,7 @@ import re
 import unicodedata
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 
 from outreach.errors import Problem
 
@@ -72,7 +73,12 @@ def normalise_email_address(addr: str) -> str:
     if plain and len(plain["local"]) <= 64:
         domain = plain["domain"].lower()
         if domain.rsplit(".", 1)[-1] not in _SPECIAL_USE and "--" not in domain:
-            return f"{plain['local']}@{domain}"
+            local = plain["local"]
+            if (
+                local.lower() in CASE_INSENSITIVE_MAILBOX_NAMES
+            ):  # RFC 2142 names, lowercased as email_validator does
+                local = local.lower()
+            return f"{local}@{domain}"
     if not addr:
         raise EmailNotValidError("The address is empty.")
     controls = control_characters(addr)

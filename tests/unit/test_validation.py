@@ -117,6 +117,19 @@ def test_check_email_address_returns_none_for_anything_but_one_address(addr):
     assert check_email_address(addr) is None
 
 
+@pytest.mark.parametrize(
+    ("address", "normalised"),
+    [
+        ("WWW@0.AA", "www@0.aa"),
+        ("Info@Example.COM", "info@example.com"),
+        ("Ann@Example.COM", "Ann@example.com"),
+    ],
+)
+def test_role_mailboxes_are_lowercased_and_other_local_parts_kept(address, normalised):
+    # RFC 2142 role names (info, www, postmaster …) are case-insensitive; any other local part may not be.
+    assert check_email_address(address) == normalised
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     address=st.from_regex(
