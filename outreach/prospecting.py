@@ -34,6 +34,12 @@ COUNTRIES_TTL = 60.0  # seconds
 TOTAL_SHOWN = 10_000  # a list counts its matches up to here, then says "more than 10,000"
 STATE_KEPT = timedelta(days=1)  # how long a list's state can be read back
 PURGE_EVERY = 3600.0  # seconds between two purges of old list states (per process)
+# A click inside a list (a tick, Next, Previous) shows the same search and filters as the render it was taken on:
+# a count of them made in this process less than this long ago is shown again rather than made anew (counting up
+# to TOTAL_SHOWN rows is most of a click's database time: bench/list_load.py). A new /prospects, a changed
+# filter or search, and anything older always count afresh; so a total is at most this stale, on a list the
+# user is paging through, while the rows shown are always read now.
+COUNT_REUSE = 5.0  # seconds
 
 
 def normalise(query: ProspectQuery) -> tuple[ProspectQuery, bool]:
@@ -130,6 +136,11 @@ class ProspectService:
         self._clock = clock
         self._recent_contact = recent_contact
         self._countries = StampedCache[str, list[str]](COUNTRIES_TTL)  # by team
+        # (team, its marks made here, query) -> total: marking a prospect here makes the team's totals new
+        self._totals = StampedCache[tuple[str, int, ProspectQuery], int](
+            COUNT_REUSE, max_entries=1024, lru=True
+        )
+        self._marks: dict[str, int] = {}
         self._purged = 0.0  # monotonic time of the last purge of old list states
 
     # -- a list's state, between two clicks ------------------------------------------------------------------
@@ -153,8 +164,15 @@ class ProspectService:
             found = uow.list_states.get(key, team_id, user_id)
         return decode_state(found) if found is not None else None
 
-    def page(self, team_id: str, user_id: str, query: ProspectQuery, req: PageRequest) -> ProspectPage:
+    def page(
+        self, team_id: str, user_id: str, query: ProspectQuery, req: PageRequest, *, recount: bool = True
+    ) -> ProspectPage:
+        """The page ``req`` of the matches of ``query``. ``recount`` False (a click inside a list already
+        shown): the total may be one counted up to COUNT_REUSE seconds ago."""
         query, cut = normalise(query)
+        totals_key = (team_id, self._marks.get(team_id, 0), query)
+        asked = self._totals.now()
+        total = None if recount else self._totals.fresh(totals_key)
         with self._uow() as uow:
             found = uow.prospects.page(
                 team_id, query, after=req.after, before=req.before, at=req.at, size=PAGE_SIZE
@@ -163,7 +181,10 @@ class ProspectService:
                 # The page's rows are gone (filters changed, rows removed): show the first page instead.
                 found = uow.prospects.page(team_id, query, size=PAGE_SIZE)
                 req = PageRequest()
-            total = uow.prospects.count(team_id, query, cap=TOTAL_SHOWN + 1)
+            if total is None:
+                total = self._totals.put(
+                    totals_key, uow.prospects.count(team_id, query, cap=TOTAL_SHOWN + 1), at=asked
+                )
             on_page = [p.partner.mpid for p in found.items]
             picked = uow.picks.among(team_id, user_id, on_page) if query.prospects_only else frozenset()
             picked_count = uow.picks.count(team_id, user_id)
@@ -265,6 +286,8 @@ class ProspectService:
                 raise NotFound("partner", mpid)
             changed = uow.prospects.mark(team_id, [mpid], by=user_id, at=self._clock.now())
             uow.commit()
+        if changed:
+            self._marks[team_id] = self._marks.get(team_id, 0) + 1
         return changed > 0
 
 

@@ -72,9 +72,10 @@ class ProspectHandlers:
         req: PageRequest,
         *,
         replace_original: bool = True,
+        recount: bool = True,
     ) -> None:
         t = self._profiles.get(client, team_id, user_id).t
-        page = self._prospects.page(team_id, user_id, query, req)
+        page = self._prospects.page(team_id, user_id, query, req, recount=recount)
         shown = PageRequest(at=page.first_cursor, number=page.number)
         key = self._prospects.remember(team_id, user_id, page.query, shown)
         blocks = build_prospect_list(page, self._prospects.countries(team_id), t, key)
@@ -100,7 +101,8 @@ class ProspectHandlers:
         query: ProspectQuery,
         req: PageRequest,
     ) -> None:
-        self._show(client, respond, body["team"]["id"], body["user"]["id"], query, req)
+        # A click inside a list already shown: its total may be one counted a moment ago (COUNT_REUSE).
+        self._show(client, respond, body["team"]["id"], body["user"]["id"], query, req, recount=False)
 
     # -- ticks ------------------------------------------------------------------------------------------
     def pick(

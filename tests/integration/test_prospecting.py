@@ -192,3 +192,19 @@ def test_every_match_is_counted_then_picked_in_the_database_in_its_own_workspace
     assert service.pick_matching(T1, "U4", marketplace_query(PartnerKind.PARTNER)) == len(
         [i for i in range(23) if i % 3 != 0]
     )  # the marketplace's partners who are prospects: only prospects are ever picked
+
+
+def test_a_click_inside_a_list_may_show_a_total_counted_a_moment_ago_a_new_list_counts_afresh(
+    service, uow_factory
+):
+    assert service.page(T1, "U1", ProspectQuery(), PageRequest()).total == 23
+    with uow_factory() as uow:  # another process (an import) makes 0023 a prospect
+        uow.prospects.mark(T1, ["0023"], by="U9", at=AT)
+        uow.commit()
+    assert service.page(T1, "U1", ProspectQuery(), PageRequest(), recount=False).total == 23
+    partners = ProspectQuery(kind=PartnerKind.PARTNER)  # a filter not counted before is counted now
+    assert service.page(T1, "U1", partners, PageRequest(), recount=False).total == 16
+    assert service.page(T1, "U1", ProspectQuery(), PageRequest()).total == 24  # /prospects: counted now
+    assert service.page(T2, "U1", ProspectQuery(), PageRequest(), recount=False).total == 23  # per workspace
+    assert service.mark(T1, "U2", "0024")  # marked here: the team's totals are counted again
+    assert service.page(T1, "U1", ProspectQuery(), PageRequest(), recount=False).total == 25
