@@ -73,6 +73,11 @@ class ProspectPage:
     search_cut: bool = False  # the search text was longer than MAX_SEARCH and was cut
 
     @property
+    def shown(self) -> PageRequest:
+        """The request that shows this page again (at its first row)."""
+        return PageRequest(at=self.first_cursor, number=self.number)
+
+    @property
     def total_is_lower_bound(self) -> bool:
         return self.total > TOTAL_SHOWN
 
@@ -146,14 +151,20 @@ class ProspectService:
     # -- a list's state, between two clicks ------------------------------------------------------------------
     def remember(self, team_id: str, user_id: str, query: ProspectQuery, req: PageRequest) -> str:
         """Store what a render shows; returns the key its blocks carry (12 URL-safe characters, no ``~``)."""
+        with self._uow() as uow:
+            key = self._remember(uow, team_id, user_id, query, req)
+            uow.commit()
+        return key
+
+    def _remember(
+        self, uow: UnitOfWork, team_id: str, user_id: str, query: ProspectQuery, req: PageRequest
+    ) -> str:
         key = secrets.token_urlsafe(9)
         now = self._clock.now()
-        with self._uow() as uow:
-            uow.list_states.add(key, team_id, user_id, encode_state(query, req), now)
-            if time.monotonic() - self._purged > PURGE_EVERY:
-                self._purged = time.monotonic()
-                uow.list_states.purge(now - STATE_KEPT)
-            uow.commit()
+        uow.list_states.add(key, team_id, user_id, encode_state(query, req), now)
+        if time.monotonic() - self._purged > PURGE_EVERY:
+            self._purged = time.monotonic()
+            uow.list_states.purge(now - STATE_KEPT)
         return key
 
     def recall(self, team_id: str, user_id: str, key: str) -> tuple[ProspectQuery, PageRequest] | None:
@@ -164,30 +175,70 @@ class ProspectService:
             found = uow.list_states.get(key, team_id, user_id)
         return decode_state(found) if found is not None else None
 
+    # -- showing a list ---------------------------------------------------------------------------------------
+    def show(
+        self, team_id: str, user_id: str, query: ProspectQuery, req: PageRequest, *, recount: bool = True
+    ) -> tuple[ProspectPage, str]:
+        """The page ``req`` of ``query`` (as :meth:`page`) and the key its render carries (as :meth:`remember`:
+        the page as shown, at its first row), in one transaction."""
+        with self._uow() as uow:
+            page = self._page(uow, team_id, user_id, query, req, recount=recount)
+            key = self._remember(uow, team_id, user_id, page.query, page.shown)
+            uow.commit()
+        return page, key
+
+    def tick(
+        self, team_id: str, user_id: str, key: str, mpid: str, *, picked: bool, fallback: str = ""
+    ) -> tuple[ProspectPage, str]:
+        """A tick (``picked``) or untick of ``mpid`` on the render stored under ``key``, and that list shown again
+        (the render's search, filters and page; ``fallback``, an encoded state, when the key is forgotten): one
+        transaction where :meth:`set_picked`, :meth:`recall` and :meth:`show` would take three."""
+        with self._uow() as uow:
+            self._pick(uow, team_id, user_id, [mpid], picked)
+            found = uow.list_states.get(key, team_id, user_id) if key else None
+            state = found if found is not None else fallback
+            query, req = decode_state(state) if state else (ProspectQuery(), PageRequest())
+            page = self._page(uow, team_id, user_id, query, req, recount=False)
+            new_key = self._remember(uow, team_id, user_id, page.query, page.shown)
+            uow.commit()
+        return page, new_key
+
     def page(
         self, team_id: str, user_id: str, query: ProspectQuery, req: PageRequest, *, recount: bool = True
     ) -> ProspectPage:
         """The page ``req`` of the matches of ``query``. ``recount`` False (a click inside a list already
         shown): the total may be one counted up to COUNT_REUSE seconds ago."""
+        with self._uow() as uow:
+            return self._page(uow, team_id, user_id, query, req, recount=recount)
+
+    def _page(
+        self,
+        uow: UnitOfWork,
+        team_id: str,
+        user_id: str,
+        query: ProspectQuery,
+        req: PageRequest,
+        *,
+        recount: bool,
+    ) -> ProspectPage:
         query, cut = normalise(query)
         totals_key = (team_id, self._marks.get(team_id, 0), query)
         asked = self._totals.now()
         total = None if recount else self._totals.fresh(totals_key)
-        with self._uow() as uow:
-            found = uow.prospects.page(
-                team_id, query, after=req.after, before=req.before, at=req.at, size=PAGE_SIZE
+        found = uow.prospects.page(
+            team_id, query, after=req.after, before=req.before, at=req.at, size=PAGE_SIZE
+        )
+        if not found.items and (req.at or req.after or req.before):
+            # The page's rows are gone (filters changed, rows removed): show the first page instead.
+            found = uow.prospects.page(team_id, query, size=PAGE_SIZE)
+            req = PageRequest()
+        if total is None:
+            total = self._totals.put(
+                totals_key, uow.prospects.count(team_id, query, cap=TOTAL_SHOWN + 1), at=asked
             )
-            if not found.items and (req.at or req.after or req.before):
-                # The page's rows are gone (filters changed, rows removed): show the first page instead.
-                found = uow.prospects.page(team_id, query, size=PAGE_SIZE)
-                req = PageRequest()
-            if total is None:
-                total = self._totals.put(
-                    totals_key, uow.prospects.count(team_id, query, cap=TOTAL_SHOWN + 1), at=asked
-                )
-            on_page = [p.partner.mpid for p in found.items]
-            picked = uow.picks.among(team_id, user_id, on_page) if query.prospects_only else frozenset()
-            picked_count = uow.picks.count(team_id, user_id)
+        on_page = [p.partner.mpid for p in found.items]
+        picked = uow.picks.among(team_id, user_id, on_page) if query.prospects_only else frozenset()
+        picked_count = uow.picks.count(team_id, user_id)
         number = 1 if not found.has_prev else max(req.number, 2)
         return ProspectPage(
             found.items,
@@ -228,13 +279,17 @@ class ProspectService:
     def set_picked(self, team_id: str, user_id: str, mpids: Collection[str], picked: bool) -> int:
         """Tick or untick; only prospects of this workspace can be ticked. Returns the new pick count."""
         with self._uow() as uow:
-            if picked:
-                uow.picks.add(team_id, user_id, uow.prospects.known(team_id, mpids))
-            else:
-                uow.picks.remove(team_id, user_id, mpids)
+            self._pick(uow, team_id, user_id, mpids, picked)
             count = uow.picks.count(team_id, user_id)
             uow.commit()
         return count
+
+    @staticmethod
+    def _pick(uow: UnitOfWork, team_id: str, user_id: str, mpids: Collection[str], picked: bool) -> None:
+        if picked:
+            uow.picks.add(team_id, user_id, uow.prospects.known(team_id, mpids))
+        else:
+            uow.picks.remove(team_id, user_id, mpids)
 
     def clear(self, team_id: str, user_id: str) -> None:
         with self._uow() as uow:

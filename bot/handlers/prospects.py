@@ -28,7 +28,7 @@ from bot.handlers.parsing import Command
 from bot.modals import Modals
 from bot.users import UserProfiles
 from outreach.models import Channel, PartnerKind, ProspectQuery
-from outreach.prospecting import PageRequest, ProspectService, decode_state
+from outreach.prospecting import PageRequest, ProspectPage, ProspectService, decode_state
 
 OpenCompose = Callable[[WebClient, str, str, str, Channel, Callable[[], Sequence[str]]], None]
 OpenCard = Callable[[WebClient, str, str, str, str], None]
@@ -74,10 +74,21 @@ class ProspectHandlers:
         replace_original: bool = True,
         recount: bool = True,
     ) -> None:
+        page, key = self._prospects.show(team_id, user_id, query, req, recount=recount)
+        self._render(client, respond, team_id, user_id, page, key, replace_original=replace_original)
+
+    def _render(
+        self,
+        client: WebClient,
+        respond: Respond,
+        team_id: str,
+        user_id: str,
+        page: ProspectPage,
+        key: str,
+        *,
+        replace_original: bool = True,
+    ) -> None:
         t = self._profiles.get(client, team_id, user_id).t
-        page = self._prospects.page(team_id, user_id, query, req, recount=recount)
-        shown = PageRequest(at=page.first_cursor, number=page.number)
-        key = self._prospects.remember(team_id, user_id, page.query, shown)
         blocks = build_prospect_list(page, self._prospects.countries(team_id), t, key)
         text = t("list.showing", first=page.first_index, last=page.last_index, total=page.total)
         if replace_original:
@@ -113,10 +124,13 @@ class ProspectHandlers:
         mpid = rest.rsplit("~", 1)[0]
         if not mpid:
             return
-        self._prospects.set_picked(
-            body["team"]["id"], body["user"]["id"], [mpid], bool(action.get("selected_options"))
+        team_id, user_id = body["team"]["id"], body["user"]["id"]
+        key = ids.render_of(str(action.get("block_id", "")))
+        picked = bool(action.get("selected_options"))
+        page, shown = self._prospects.tick(
+            team_id, user_id, key, mpid, picked=picked, fallback=str(action.get("value") or "")
         )
-        self._again(body, client, respond, *self._state(body, action))
+        self._render(client, respond, team_id, user_id, page, shown)
 
     def select_all(
         self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond

@@ -208,3 +208,23 @@ def test_a_click_inside_a_list_may_show_a_total_counted_a_moment_ago_a_new_list_
     assert service.page(T2, "U1", ProspectQuery(), PageRequest(), recount=False).total == 23  # per workspace
     assert service.mark(T1, "U2", "0024")  # marked here: the team's totals are counted again
     assert service.page(T1, "U1", ProspectQuery(), PageRequest(), recount=False).total == 25
+
+
+def test_a_tick_saves_the_pick_and_shows_the_render_it_was_made_on_again_under_a_new_key(service):
+    second = service.page(
+        T1,
+        "U1",
+        ProspectQuery(),
+        PageRequest(after=service.page(T1, "U1", ProspectQuery(), PageRequest()).last_cursor, number=2),
+    )
+    _, key = service.show(T1, "U1", ProspectQuery(), second.shown)
+    page, new_key = service.tick(T1, "U1", key, "0012", picked=True)
+    assert mpids(page) == mpids(second) and page.number == 2 and page.picked_on_page == {"0012"}
+    assert new_key != key and service.recall(T1, "U1", new_key) == (ProspectQuery(), second.shown)
+    page, _ = service.tick(T1, "U1", new_key, "0012", picked=False)
+    assert page.picked_on_page == frozenset() and page.picked_count == 0
+    # Another user's render (or a forgotten one) is not theirs to read: page 1, and the tick still counts
+    page, _ = service.tick(T1, "U2", key, "0001", picked=True)
+    assert page.number == 1 and page.picked_on_page == {"0001"}
+    page, _ = service.tick(T1, "U2", "", "0030", picked=True)  # not a prospect of this workspace: not ticked
+    assert page.picked_count == 1
