@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -123,7 +124,8 @@ class SqlTemplateRepository:
             )
         self._session.flush()
 
-    def _summaries(self):  # type: ignore[no-untyped-def]
+    @staticmethod
+    def _summaries() -> Select[tuple[int, str, str, str, str, int]]:
         files = (
             select(func.count())
             .where(TemplateAttachmentRow.template_id == TemplateRow.id)
@@ -160,8 +162,8 @@ class SqlTemplateRepository:
         )
 
 
-def _summary(row: object) -> TemplateSummary:
-    r = row._mapping  # type: ignore[attr-defined]
+def _summary(row: Row[tuple[int, str, str, str, str, int]]) -> TemplateSummary:
+    r = row._mapping
     return TemplateSummary(
         int(r["id"]), r["name"], Channel(r["channel"]), r["author_id"], r["subject"], int(r["files"] or 0)
     )
