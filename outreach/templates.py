@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from outreach.compose import CONTENT_MAX, ComposeService, ComposeState, DraftFields
-from outreach.errors import NotFound, OutreachError, Problem, ValidationFailed
+from outreach.errors import NotFound, NotYours, Problem, ValidationFailed
 from outreach.models import Attachment, AuditEvent, Channel, Template, TemplateSummary
 from outreach.ports import Clock, UnitOfWork
 from outreach.tokens import check
@@ -56,15 +56,6 @@ class TemplatePage:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.size))
-
-
-class NotYours(OutreachError):
-    """Only a template's author or a workspace admin or owner may change or delete it."""
-
-    def __init__(self, template_id: int, author_id: str) -> None:
-        self.template_id = template_id
-        self.author_id = author_id
-        super().__init__(f"template {template_id} is <@{author_id}>'s; only they or an admin may change it")
 
 
 def name_key(name: str) -> str:
@@ -215,6 +206,13 @@ class TemplateService:
             self._audit(uow, team_id, author_id, "template.used", template, draft_id=draft_id)
             uow.commit()
         return state
+
+    def fill_new(self, team_id: str, author_id: str, draft_id: int, template_id: int) -> ComposeState:
+        """A new draft (``/prospects templates`` → Use) filled from the template, its own header fields kept."""
+        draft = self._compose.draft(team_id, author_id, draft_id)
+        return self.apply(
+            team_id, author_id, draft_id, template_id, DraftFields(draft.sender_name, draft.reply_to)
+        )
 
     # -- helpers ------------------------------------------------------------------------------------------
     def _problems(

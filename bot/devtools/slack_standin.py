@@ -83,6 +83,7 @@ class SlackUser:
     locale: str = "en-US"
     team_id: str = "T0001"
     is_admin: bool = False
+    is_owner: bool = False
 
 
 @dataclass
@@ -515,6 +516,7 @@ class SlackStandIn:
             "real_name": user.real_name,
             "tz": user.tz,
             "is_admin": user.is_admin,
+            "is_owner": user.is_owner,
             "profile": {"real_name": user.real_name, "display_name": user.name, "email": user.email},
         }
         if str(args.get("include_locale", "")).lower() in ("1", "true"):

@@ -8,11 +8,11 @@ import pytest
 from outreach.attachments import AttachmentPolicy, InMemoryScanCache
 from outreach.clock import FixedClock
 from outreach.compose import ComposeService, DraftFields
-from outreach.errors import NotFound, ValidationFailed
+from outreach.errors import NotFound, NotYours, ValidationFailed
 from outreach.layouts import Layouts
 from outreach.models import Ad, AdType, Channel, Partner, PartnerKind
 from outreach.rendering import TrackingConfig
-from outreach.templates import NAME_MAX, NotYours, TemplateFields, TemplateService
+from outreach.templates import NAME_MAX, TemplateFields, TemplateService
 from tests.attachment_samples import FakeScanner, FakeSniffer, pdf
 from tests.integration.test_compose import AT
 
