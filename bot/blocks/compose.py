@@ -88,6 +88,7 @@ class ComposeScreen:
     fill: int = (
         0  # how many times a template filled the form (the render key of its subject and content blocks)
     )
+    files_key: int = 0  # how many times its uploads were checked and attached (the upload box's render key)
 
 
 def filled_block(base: str, fill: int) -> str:
@@ -309,7 +310,7 @@ def build_compose_view(screen: ComposeScreen, t: Translator, *, confirm: str = "
         }
         blocks.append(
             _input(
-                filled_block(ids.BLOCK_KEPT_FILES, screen.fill),
+                filled_block(ids.BLOCK_KEPT_FILES, screen.fill + screen.files_key),
                 t("compose.kept_files"),
                 element,
                 optional=True,
@@ -324,7 +325,7 @@ def build_compose_view(screen: ComposeScreen, t: Translator, *, confirm: str = "
     }
     blocks.append(
         _input(
-            ids.BLOCK_ATTACHMENTS,
+            filled_block(ids.BLOCK_ATTACHMENTS, screen.files_key),
             t("compose.attachments"),
             files,
             optional=True,

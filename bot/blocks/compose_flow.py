@@ -82,6 +82,7 @@ def screen_of(
     form: FormKeys | None = None,
     zone: str = "UTC",
     fill: int = 0,
+    files_key: int = 0,
 ) -> ComposeScreen:
     d = state.draft
     followups, next_key = followup_lines(state, form or FormKeys())
@@ -105,6 +106,7 @@ def screen_of(
         zoned=state.zoned,
         zone=zone,
         fill=fill,
+        files_key=files_key,
     )
 
 

@@ -71,7 +71,7 @@ class TemplateScreen:
     subject: str = ""
     content: str = ""
     files: tuple[Attachment, ...] = ()
-    uploads_left_out: bool = False  # the form had files in its upload box, not yet checked: not in a template
+    refused: tuple[str, ...] = ()  # uploads of the form that were refused ("name — why"): not in the template
 
 
 def template_metadata(screen: TemplateScreen) -> str:
@@ -155,8 +155,9 @@ def build_template_view(screen: TemplateScreen, t: Translator) -> dict[str, Any]
                 "hint": plain(t("templates.files_hint"), 2000),
             }
         )
-    if screen.uploads_left_out:
-        blocks.append(context(":information_source: " + t("templates.uploads_left_out")))
+    if screen.refused:
+        lines = "\n".join(f":no_entry: {escape(clip(line, 300))}" for line in screen.refused[:10])
+        blocks.append(context(t("templates.uploads_refused") + "\n" + lines))
     title = "templates.title_edit" if screen.template_id else "templates.title_new"
     return {
         "type": "modal",

@@ -109,6 +109,8 @@ class SlackStandIn:
         self.rate_limited: list[Call] = []  # calls answered 429 by the tiers
         self.calls: list[Call] = []
         self.refused: list[tuple[str, list[str]]] = []  # (method or response URL, why): malformed payloads
+        # What each external select last showed, by (view id, block id, action id): only those can be picked.
+        self.menu_options: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         self.users: dict[str, SlackUser] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.files: dict[str, StoredFile] = {}

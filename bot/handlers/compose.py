@@ -40,7 +40,7 @@ from bot.blocks.compose_flow import (
     with_new_step,
 )
 from bot.files import DownloadFailed, SlackFiles
-from bot.handlers.parsing import ComposeForm, fill_of, parse_compose_form
+from bot.handlers.parsing import ComposeForm, files_key_of, fill_of, parse_compose_form
 from bot.i18n import Translator
 from bot.modals import Dm, Modals, Opened
 from bot.permissions import SenderPolicy
@@ -302,7 +302,10 @@ class ComposeHandlers:
         state = self._flow.save(team_id, user_id, form.draft_id, fields)
         if state is None:  # sent or deleted meanwhile
             return
-        screen = screen_of(state, form=FormKeys(keys, form.next_key), zone=t.tz.key, fill=fill_of(view))
+        keys_of = FormKeys(keys, form.next_key)
+        screen = screen_of(
+            state, form=keys_of, zone=t.tz.key, fill=fill_of(view), files_key=files_key_of(view)
+        )
         if removed is None:
             screen = with_new_step(screen)
         shown = build_compose_view(screen, t)  # the warnings shown before are not confirmed by this

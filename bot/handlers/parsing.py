@@ -152,7 +152,9 @@ class ComposeForm:
         )
 
 
-FILLED = (ids.BLOCK_SUBJECT, ids.BLOCK_CONTENT, ids.BLOCK_KEPT_FILES)  # blocks a template fills (renamed)
+# Blocks written again under a new block id so that Slack shows what the app puts in them (a template's text, files
+# attached meanwhile) rather than what the user's client kept (bot/blocks/compose.py, ``filled_block``).
+FILLED = (ids.BLOCK_SUBJECT, ids.BLOCK_CONTENT, ids.BLOCK_KEPT_FILES, ids.BLOCK_ATTACHMENTS)
 
 
 def filled_values(state_values: dict[str, Any]) -> dict[str, Any]:
@@ -160,14 +162,24 @@ def filled_values(state_values: dict[str, Any]) -> dict[str, Any]:
     return {ids.base_of(k) if ids.base_of(k) in FILLED else k: v for k, v in state_values.items()}
 
 
-def fill_of(view: dict[str, Any]) -> int:
-    """How many times a template filled this form (the render key of its content block; 0 for none)."""
+def render_key(view: dict[str, Any], base: str) -> int:
+    """The render key the block ``base`` has in this form (``content~2`` → 2; 0 when it has none)."""
     for block in view.get("blocks", []):
         block_id = str(block.get("block_id", ""))
-        if ids.base_of(block_id) == ids.BLOCK_CONTENT:
+        if ids.base_of(block_id) == base:
             key = ids.render_of(block_id)
             return int(key) if key.isdigit() else 0
     return 0
+
+
+def fill_of(view: dict[str, Any]) -> int:
+    """How many times a template filled this form (the render key of its content block)."""
+    return render_key(view, ids.BLOCK_CONTENT)
+
+
+def files_key_of(view: dict[str, Any]) -> int:
+    """How many times this form's uploads were attached before a send (the render key of its upload box)."""
+    return render_key(view, ids.BLOCK_ATTACHMENTS)
 
 
 def parse_compose_form(view: dict[str, Any]) -> ComposeForm | None:

@@ -49,7 +49,13 @@ def register_all(app: App, services: Services) -> None:
     )
     accounts = account.AccountHandlers(profiles, services.accounts, modals)
     shared = templates.TemplateHandlers(
-        services.templates, services.compose_flow, forms, profiles, modals, services.prospects.picked_ids
+        services.templates,
+        services.compose_flow,
+        forms,
+        profiles,
+        modals,
+        services.prospects.picked_ids,
+        services.files,
     )
     screens: dict[str, commands.Screen] = {
         "search": listing.command,

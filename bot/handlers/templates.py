@@ -17,6 +17,7 @@ template", the template form's submission, and ``/prospects templates`` with Use
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -24,7 +25,7 @@ from slack_sdk import WebClient
 
 from bot import ids
 from bot.blocks.compose import build_compose_view, read_metadata
-from bot.blocks.compose_flow import FormKeys, screen_of
+from bot.blocks.compose_flow import FormKeys, file_lines, screen_of
 from bot.blocks.templates import (
     TemplateScreen,
     build_template_list,
@@ -33,8 +34,9 @@ from bot.blocks.templates import (
     menu_options,
     read_template_metadata,
 )
+from bot.files import DownloadFailed, SlackFiles
 from bot.handlers.compose import ComposeHandlers
-from bot.handlers.parsing import Command, fill_of, parse_compose_form, parse_template_form
+from bot.handlers.parsing import Command, files_key_of, fill_of, parse_compose_form, parse_template_form
 from bot.i18n import Translator
 from bot.modals import Modals
 from bot.problems import block_errors
@@ -66,7 +68,9 @@ class TemplateHandlers:
         profiles: UserProfiles,
         modals: Modals,
         picked: Picked,
+        files: SlackFiles,
     ) -> None:
+        self._files = files
         self._templates = templates
         self._flow = flow
         self._forms = forms
@@ -114,10 +118,14 @@ class TemplateHandlers:
 
     # -- saving and editing -------------------------------------------------------------------------------
     def save_as(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        """ "Save as template": what the form holds is saved to the draft, then the template form is pushed on top
-        of it (its Back returns to the form)."""
+        """ "Save as template": the template form is pushed on top of the compose form (its Back returns there);
+        what the form holds is saved to the draft, and files in its upload box are fetched and checked as a send
+        checks them (type, structure, virus scan) and attached — the template keeps checked files only. The form
+        underneath is then written again with those files under "Files already attached" (a new block id for the
+        upload box: Slack would otherwise keep them there and a send would attach them twice)."""
         ack()
-        form = parse_compose_form(body.get("view") or {})
+        view = body.get("view") or {}
+        form = parse_compose_form(view)
         if form is None:
             return
         team_id, user_id = body["team"]["id"], body["user"]["id"]
@@ -125,21 +133,60 @@ class TemplateHandlers:
         if opened is None:
             return
         t = self._t(client, team_id, user_id)
-        state = self._flow.save(team_id, user_id, form.draft_id, form.fields(t.tz.key))
+        fields = form.fields(t.tz.key)
+        state = self._flow.save(team_id, user_id, form.draft_id, fields)
+        refused: tuple[str, ...] = ()
+        if state is not None and form.values.uploads:
+            refused = self._attach_uploads(client, team_id, user_id, form.draft_id, form.values.uploads, t)
+            every_file = replace(fields, keep_attachment_ids=None)  # those kept and those just attached
+            state = self._flow.save(team_id, user_id, form.draft_id, every_file)
+            if state is not None:
+                keys = FormKeys(form.followup_keys, form.next_key)
+                under = screen_of(
+                    state, form=keys, zone=t.tz.key, fill=fill_of(view), files_key=files_key_of(view) + 1
+                )
+                shown = build_compose_view(under, t)
+                self._modals.show(client, view["id"], shown, user_id=user_id)
         if state is None:
-            view = build_template_notice(t("compose.gone"), t)
-        else:
-            d = state.draft
-            screen = TemplateScreen(
-                d.channel,
-                draft_id=form.draft_id,
-                subject=d.subject,
-                content=d.content,
-                files=d.attachments,
-                uploads_left_out=bool(form.values.uploads),
-            )
-            view = build_template_view(screen, t)
-        self._modals.show(client, opened.view_id, view, user_id=user_id, hash=opened.hash)
+            notice = build_template_notice(t("compose.gone"), t)
+            self._modals.show(client, opened.view_id, notice, user_id=user_id, hash=opened.hash)
+            return
+        d = state.draft
+        screen = TemplateScreen(
+            d.channel,
+            draft_id=form.draft_id,
+            subject=d.subject,
+            content=d.content,
+            files=d.attachments,
+            refused=refused,
+        )
+        self._modals.show(
+            client, opened.view_id, build_template_view(screen, t), user_id=user_id, hash=opened.hash
+        )
+
+    def _attach_uploads(
+        self,
+        client: WebClient,
+        team_id: str,
+        user_id: str,
+        draft_id: int,
+        uploads: Sequence[dict[str, Any]],
+        t: Translator,
+    ) -> tuple[str, ...]:
+        """The uploads fetched, checked and the good ones attached; a line for each one refused (or not fetched)."""
+        fetched: list[tuple[str, bytes]] = []
+        refused: list[str] = []
+        for upload in uploads:
+            try:
+                got = self._files.download(upload, client.token or "")
+                fetched.append((got.name, got.data))
+            except DownloadFailed as err:
+                refused.append(f"{err.name} — {t(err.reason)}")
+        verdicts = self._flow.attach(team_id, user_id, draft_id, fetched) or ()
+        refused += [
+            f"{line.name} — {line.detail}" for line in file_lines(verdicts, t) if line.state == "rejected"
+        ]
+        return tuple(refused)
 
     def edit(self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
