@@ -95,11 +95,11 @@ def filled_block(base: str, fill: int) -> str:
     """The block id of a field a template fills: ``subject``, then ``subject~1``, ``subject~2`` …
 
     Slack keeps what the user typed in an input across ``views.update`` as long as its block_id and action_id stay
-    the same — and then ignores a new ``initial_value``; only an input with a new block_id shows the new initial
-    value (https://docs.slack.dev/reference/views/modal-views "Preserving input entry", SLACK.md §2.5; the same
-    answer from Slack's staff in github.com/slackapi/bolt-js/issues/1060 and python-slack-sdk discussions). So a
-    template's subject and content go in under a block id the form has not shown, and every other block keeps its
-    id: what was typed there stays.
+    the same (https://docs.slack.dev/reference/views/modal-views, "Preserving input entry"; SLACK.md §2.5) — and
+    then shows that, not a new ``initial_value``: github.com/slackapi/bolt-python/issues/1064 ("views_update not
+    updating initial_value of text area when initial_value was set while generating the initial view") reports
+    exactly this. So a template's subject and content go in under a block id the form has not shown (Slack then
+    renders the new input with its initial value), and every other block keeps its id: what was typed there stays.
     """
     return ids.block_id(base, fill) if fill else base
 

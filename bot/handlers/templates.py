@@ -87,7 +87,8 @@ class TemplateHandlers:
         text, at most 100 (answered at once: no Web API call)."""
         meta = read_metadata(str((body.get("view") or {}).get("private_metadata", "")))
         channel = meta[1] if meta else None
-        found = self._templates.search(body["team"]["id"], str(body.get("value") or ""), channel)
+        team_id = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id", "")
+        found = self._templates.search(str(team_id), str(body.get("value") or ""), channel)
         ack(options=menu_options(found))
 
     def pick(self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
