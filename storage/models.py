@@ -679,7 +679,7 @@ class TemplateRow(Base):
     team_id: Mapped[str] = _team()
     author_id: Mapped[str] = mapped_column(String(32), nullable=False)
     name: Mapped[str] = mapped_column(String(80), nullable=False)
-    name_key: Mapped[str] = mapped_column(String(80), nullable=False)
+    name_key: Mapped[str] = mapped_column(String(255), nullable=False)  # case folding can triple a name
     channel: Mapped[str] = mapped_column(String(16), nullable=False)
     subject: Mapped[str] = mapped_column(String(998), nullable=False, default="")
     content: Mapped[str] = mapped_column(Text, nullable=False, default="")

@@ -84,6 +84,8 @@ def test_names_are_unique_per_workspace_whatever_their_case_and_have_limits(serv
     assert [(p.field, p.code) for p in clash.value.problems] == [("name", "name_taken")]
     other = _draft_with_file(compose, T2)
     assert templates.create_from_draft(T2, "U1", other.id, _fields(content="Hi")).name == "Intro FR"
+    longest = templates.create_from_draft(T1, "U1", draft.id, _fields(name="ß" * NAME_MAX))  # folds to 160
+    assert templates.search(T1, "ssss")[0].id == longest.id
     for bad, code in (("", "required"), ("x" * (NAME_MAX + 1), "too_long"), ("a\nb", "one_line")):
         with pytest.raises(ValidationFailed) as err:
             templates.create_from_draft(T1, "U1", draft.id, _fields(name=bad))

@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("team_id", sa.String(length=32), nullable=False),
         sa.Column("author_id", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=80), nullable=False),
-        sa.Column("name_key", sa.String(length=80), nullable=False),
+        sa.Column("name_key", sa.String(length=255), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("subject", sa.String(length=998), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
