@@ -18,6 +18,7 @@ SCRIPTS = [
     "workspaces.py",
     "submit.py",
     "select_matching.py",
+    "templates.py",
     "open.py",
     "bulk.py",
     "progress.py",

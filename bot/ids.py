@@ -10,7 +10,9 @@ from __future__ import annotations
 
 # Slash command -------------------------------------------------------------------------------------------
 COMMAND = "/prospects"
-COMMAND_USAGE = "[search text] | marketplace [partners|creators] [text] | drafts | connect-email | help"
+COMMAND_USAGE = (
+    "[search text] | marketplace [partners|creators] [text] | drafts | templates | connect-email | help"
+)
 
 # Scopes the bot uses (manifest.yml's oauth_config.scopes.bot must equal this set) --------------------
 BOT_SCOPES = frozenset(
@@ -113,6 +115,23 @@ def followup_of(block_id_value: str) -> tuple[int, str] | None:
     return int(key), part
 
 
+# Shared templates -----------------------------------------------------------------------------------------------
+# The menu at the top of the compose form: an external_select in an input block with dispatch_action (its options
+# are served by an ``options`` listener, block_suggestion); picking one rewrites the form with views.update.
+BLOCK_TEMPLATE_MENU = "template_menu"
+ACTION_TEMPLATE_MENU = "compose.template"
+ACTION_COMPOSE_SAVE_TEMPLATE = "compose.save_template"
+CALLBACK_TEMPLATE = "template.form"  # "Save as template" and Edit: name, subject, content, files
+BLOCK_TEMPLATE_NAME = "tpl_name"
+BLOCK_TEMPLATE_SUBJECT = "tpl_subject"
+BLOCK_TEMPLATE_CONTENT = "tpl_content"
+BLOCK_TEMPLATE_FILES = "tpl_files"
+# /prospects templates (an ephemeral message): each button's value is the template's id, or the page
+ACTION_TEMPLATE_USE = "template.use"
+ACTION_TEMPLATE_EDIT = "template.edit"
+ACTION_TEMPLATE_DELETE = "template.delete"
+ACTION_TEMPLATES_PAGE = "templates.page"
+
 # The user's own e-mail account ---------------------------------------------------------------------------------
 CALLBACK_CONNECT_EMAIL = "account.connect"
 BLOCK_ACCOUNT_HOST = "acct_host"
@@ -133,6 +152,11 @@ ACTION_RETRY_FAILED = "delivery.retry_failed"
 ACTION_UNSCHEDULE = "draft.unschedule"  # a scheduled send back to a draft
 ACTION_SEND_NOW = "draft.send_now"  # a scheduled send, at once
 ACTION_FOLLOWUPS_CANCEL = "followups.cancel"  # a send's remaining follow-ups (value: its draft id)
+
+
+def base_of(block_id_value: str) -> str:
+    """A block id without its render key: ``subject~2`` → ``subject``."""
+    return block_id_value.partition("~")[0]
 
 
 def block_id(base: str, render: int | str) -> str:

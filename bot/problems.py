@@ -48,10 +48,11 @@ def block_errors(
     """``response_action: errors`` wants {input block_id: text}; problems of fields not in the form go to
     the content block so none is lost. ``blocks``: more fields' blocks (a form's follow-up steps)."""
     errors: dict[str, list[str]] = {}
+    shown = {ids.base_of(b): b for b in present}  # a block a template filled is shown as ``subject~2``
     for p in problems:
         block = (blocks or {}).get(p.field) or FIELD_BLOCKS.get(p.field, ids.BLOCK_CONTENT)
         if block not in present:
-            block = ids.BLOCK_CONTENT
+            block = shown.get(block) or shown.get(ids.BLOCK_CONTENT, ids.BLOCK_CONTENT)
         errors.setdefault(block, []).append(describe(p, t))
     return {block: _join(texts) for block, texts in errors.items()}
 

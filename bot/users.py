@@ -36,6 +36,7 @@ class Profile:
     tz: str = "UTC"
     real_name: str = ""
     email: str = ""
+    is_admin: bool = False  # a workspace admin or owner (users.info is_admin / is_owner)
 
     @property
     def t(self) -> Translator:
@@ -91,6 +92,7 @@ class UserProfiles:
                 tz=user.get("tz") or "UTC",
                 real_name=profile.get("real_name") or user.get("real_name") or user.get("name") or "",
                 email=profile.get("email") or "",
+                is_admin=bool(user.get("is_admin") or user.get("is_owner")),
             ),
             at=now,
         )

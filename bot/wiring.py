@@ -47,6 +47,7 @@ from outreach.ports import Clock, ConversationEvents, MailboxAlerts
 from outreach.prospecting import ProspectService
 from outreach.redelivery import RedeliveryFilter
 from outreach.rendering import TrackingConfig
+from outreach.templates import TemplateService
 from outreach.unsubscribe import UnsubscribeLinks, Unsubscriber
 from outreach.workspaces import WorkspaceService
 from storage.db import make_engine, make_session_factory
@@ -84,6 +85,7 @@ class Services:
     outbox: Outbox  # /prospects drafts (scheduled sends, follow-ups to come) and the scheduled sends' runner
     followups: FollowupService  # cancelling a send's follow-ups
     workspaces: WorkspaceService  # installed from a link: who is served, uninstalls, retention
+    templates: TemplateService  # shared templates: the compose form's menu, /prospects templates
     installs: (
         Installs | None
     )  # SLACK_CLIENT_ID and SLACK_CLIENT_SECRET set: installs from a link, in many workspaces
@@ -281,6 +283,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         outbox=Outbox(compose, uow, clock, work_waiting=wake.set),
         followups=FollowupService(uow, clock),
         workspaces=workspaces,
+        templates=TemplateService(uow, clock, compose),
         installs=installs,
         wake=wake,
         mail_inbound=mail_inbound,

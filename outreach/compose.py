@@ -34,6 +34,7 @@ from outreach.errors import (
 from outreach.followups import followup_problems, steps_of
 from outreach.layouts import Layouts
 from outreach.models import (
+    Attachment,
     AuditEvent,
     Channel,
     Delivery,
@@ -273,13 +274,28 @@ class ComposeService:
         with self._uow() as uow:
             return uow.drafts.for_author(team_id, author_id, (DraftStatus.DRAFT,))
 
-    def save(self, team_id: str, author_id: str, draft_id: int, fields: DraftFields) -> ComposeState:
+    def save(
+        self,
+        team_id: str,
+        author_id: str,
+        draft_id: int,
+        fields: DraftFields,
+        *,
+        add: Sequence[Attachment] = (),
+    ) -> ComposeState:
+        """What was typed, saved. ``add``: stored (already checked) files to attach as well — a template's —
+        except those the draft has already (the same bytes); they are checked again when the draft is sent."""
         with self._uow() as uow:
             draft = self._editable(uow, team_id, author_id, draft_id)
             attachments = draft.attachments
             if fields.keep_attachment_ids is not None:
                 keep = set(fields.keep_attachment_ids)
                 attachments = tuple(a for a in attachments if a.id in keep)
+            have = {a.sha256 for a in attachments}
+            for extra in add:
+                if extra.id is not None and extra.sha256 not in have:
+                    attachments += (extra,)
+                    have.add(extra.sha256)
             draft = uow.drafts.save(
                 dataclasses.replace(
                     draft,

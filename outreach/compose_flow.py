@@ -245,6 +245,16 @@ class ComposeFlow:
         except (NotFound, DraftNotEditable):
             return None
 
+    def attach(
+        self, team_id: str, author_id: str, draft_id: int, files: Sequence[tuple[str, bytes]]
+    ) -> tuple[FileVerdict, ...] | None:
+        """Uploads checked (type, size, structure, virus scan) and the good ones attached, without sending — so
+        that a template can keep them; each file's verdict, or None when the draft is gone or no longer a draft."""
+        try:
+            return self._compose.attach(team_id, author_id, draft_id, files).files
+        except (NotFound, DraftNotEditable):
+            return None
+
     # -- sending ------------------------------------------------------------------------------------------
     def submit(self, form: Submission, may_send: MaySend, *, uploads: bool = False) -> Submitted:
         """The form's Send: save, then every check; with ``uploads`` the files are to be fetched first

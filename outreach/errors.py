@@ -9,6 +9,7 @@ they belong to; anything else is a bug and goes to the global error handler.
      ├── NotFound              an id that does not exist in the requesting workspace
      ├── AlreadyExists         a row with the same natural key exists (raised by repositories)
      ├── DraftNotEditable      the draft is being sent or was sent: it can no longer change
+     ├── NotYours              a template changed or deleted by someone other than its author or an admin
      ├── ImportFailed          an import file that cannot be read at all (bad rows are reported, not raised)
      ├── DeliveryFailed        a send attempt failed; its ``Refusal`` says why and whether a retry may help
      └── MailboxRefused        a user's own mailbox could not be read (IMAP); ``login``: the password was refused
@@ -130,3 +131,12 @@ class MailboxRefused(OutreachError):
         self.reason = reason
         self.login = login
         super().__init__(reason)
+
+
+class NotYours(OutreachError):
+    """Only a template's author or a workspace admin or owner may change or delete it."""
+
+    def __init__(self, template_id: int, author_id: str) -> None:
+        self.template_id = template_id
+        self.author_id = author_id
+        super().__init__(f"template {template_id} is <@{author_id}>'s; only they or an admin may change it")

@@ -598,3 +598,31 @@ class Workspace:
     @property
     def installed(self) -> bool:
         return self.uninstalled_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A shared template (outreach/templates.py): a workspace's message kept by name, with its checked files."""
+
+    team_id: str
+    author_id: str
+    name: str
+    channel: Channel
+    subject: str = ""
+    content: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    id: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateSummary:
+    """A template as a list or a menu shows it (no file bytes)."""
+
+    id: int
+    name: str
+    channel: Channel
+    author_id: str
+    subject: str = ""
+    files: int = 0

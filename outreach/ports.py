@@ -38,6 +38,8 @@ from outreach.models import (
     SendRecord,
     SentEmail,
     StoredAccount,
+    Template,
+    TemplateSummary,
     Thread,
     ThreadEmail,
     ThreadMessage,
@@ -308,6 +310,32 @@ class AttachmentRepository(Protocol):
     def add(self, team_id: str, attachment: Attachment) -> Attachment: ...
 
     def get(self, team_id: str, attachment_id: int) -> Attachment | None: ...
+
+
+class TemplateRepository(Protocol):
+    """A workspace's shared templates (outreach/templates.py); ``key``: a name trimmed and case-folded."""
+
+    def add(self, template: Template) -> Template | None:
+        """Stored with its files linked; None when the workspace has a template of that name already."""
+        ...
+
+    def save(self, template: Template) -> Template | None:
+        """Its fields and files replaced; None when another template has that name."""
+        ...
+
+    def get(self, team_id: str, template_id: int) -> Template | None: ...
+
+    def named(self, team_id: str, key: str) -> TemplateSummary | None: ...
+
+    def search(self, team_id: str, key: str, channel: Channel | None, limit: int) -> list[TemplateSummary]:
+        """Those whose name contains ``key`` (every one for ""), by name, at most ``limit``."""
+        ...
+
+    def count(self, team_id: str) -> int: ...
+
+    def page(self, team_id: str, offset: int, limit: int) -> list[TemplateSummary]: ...
+
+    def delete(self, team_id: str, template_id: int) -> bool: ...
 
 
 class DeliveryRepository(Protocol):
@@ -899,6 +927,9 @@ class UnitOfWork(Protocol):
 
     @property
     def workspaces(self) -> WorkspaceRepository: ...
+
+    @property
+    def templates(self) -> TemplateRepository: ...
 
     def __enter__(self) -> Self: ...
 

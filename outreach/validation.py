@@ -95,6 +95,11 @@ def check_email_address(addr: str) -> str | None:
         return None
 
 
+def check_subject(subject: str) -> list[Problem]:
+    """The subject's problems alone (a template's subject is checked as a send checks it)."""
+    return _check_text("subject", subject, SUBJECT_MAX)
+
+
 def _check_text(field: str, value: str, limit: int) -> list[Problem]:
     label = FIELD_LABELS[field]
     controls = control_characters(value)

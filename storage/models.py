@@ -667,3 +667,40 @@ class SlackOAuthStateRow(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     state: Mapped[str] = mapped_column(String(200), nullable=False)
     expire_at: Mapped[datetime] = mapped_column(_Naive, nullable=False)
+
+
+class TemplateRow(Base):
+    """A shared template (outreach/templates.py). ``name_key``: the name trimmed and case-folded, unique per
+    workspace, also what the template menu searches."""
+
+    __tablename__ = "templates"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = _team()
+    author_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
+    name_key: Mapped[str] = mapped_column(String(255), nullable=False)  # case folding can triple a name
+    channel: Mapped[str] = mapped_column(String(16), nullable=False)
+    subject: Mapped[str] = mapped_column(String(998), nullable=False, default="")
+    content: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (UniqueConstraint("team_id", "name_key", name="uq_templates_name"),)
+
+
+class TemplateAttachmentRow(Base):
+    """A template's files: the stored (already checked) attachments, in order."""
+
+    __tablename__ = "template_attachments"
+
+    template_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("templates.id", ondelete="CASCADE"), primary_key=True
+    )
+    attachment_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("attachments.id", ondelete="RESTRICT"), primary_key=True
+    )
+    team_id: Mapped[str] = _team()
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = (Index("ix_template_attachments_attachment", "attachment_id"),)

@@ -30,6 +30,7 @@ from storage.seen_events import SqlSeenEvents
 from storage.send_budgets import SqlSendBudgets
 from storage.send_notices import SqlSendNotices
 from storage.suppression_repository import SqlAppKeys, SqlSuppressionRepository
+from storage.template_repository import SqlTemplateRepository
 from storage.workspace_repository import SqlWorkspaces
 
 
@@ -64,6 +65,7 @@ class SqlUnitOfWork:
     inbound_mail: SqlInboundMail
     mailboxes: SqlMailboxes
     workspaces: SqlWorkspaces
+    templates: SqlTemplateRepository
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
         self._factory = session_factory
@@ -99,6 +101,7 @@ class SqlUnitOfWork:
         self.inbound_mail = SqlInboundMail(session)
         self.mailboxes = SqlMailboxes(session)
         self.workspaces = SqlWorkspaces(session)
+        self.templates = SqlTemplateRepository(session)
         return self
 
     def __exit__(

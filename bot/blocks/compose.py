@@ -30,6 +30,7 @@ from bot.blocks.common import (
     section,
 )
 from bot.blocks.help import token_lines
+from bot.blocks.templates import template_menu
 from bot.i18n import Translator
 from outreach.models import Attachment, Channel, OutgoingEmail, OutgoingMessage
 
@@ -84,6 +85,23 @@ class ComposeScreen:
     send_local: bool = False
     zoned: int = 0  # recipients with a time zone of their own
     zone: str = "UTC"  # the author's, named under the picker
+    fill: int = (
+        0  # how many times a template filled the form (the render key of its subject and content blocks)
+    )
+    files_key: int = 0  # how many times its uploads were checked and attached (the upload box's render key)
+
+
+def filled_block(base: str, fill: int) -> str:
+    """The block id of a field a template fills: ``subject``, then ``subject~1``, ``subject~2`` …
+
+    Slack keeps what the user typed in an input across ``views.update`` as long as its block_id and action_id stay
+    the same (https://docs.slack.dev/reference/views/modal-views, "Preserving input entry"; SLACK.md §2.5) — and
+    then shows that, not a new ``initial_value``: github.com/slackapi/bolt-python/issues/1064 ("views_update not
+    updating initial_value of text area when initial_value was set while generating the initial view") reports
+    exactly this. So a template's subject and content go in under a block id the form has not shown (Slack then
+    renders the new input with its initial value), and every other block keeps its id: what was typed there stays.
+    """
+    return ids.block_id(base, fill) if fill else base
 
 
 def metadata(
@@ -246,7 +264,7 @@ def _size(n: int) -> str:
 
 def build_compose_view(screen: ComposeScreen, t: Translator, *, confirm: str = "") -> dict[str, Any]:
     email = screen.channel is Channel.EMAIL
-    blocks: list[Block] = []
+    blocks: list[Block] = [template_menu(t)]
     for note in screen.warnings:
         blocks.append(context(f":warning: {note}"))
     blocks.append(section(recipients_text(screen, t), block_id=ids.BLOCK_RECIPIENTS))
@@ -271,10 +289,11 @@ def build_compose_view(screen: ComposeScreen, t: Translator, *, confirm: str = "
         blocks.append(
             _input(ids.BLOCK_REPLY_TO, t("compose.reply_to"), reply, hint=t("compose.reply_to_hint"))
         )
-        blocks.append(_input(ids.BLOCK_SUBJECT, t("compose.subject"), _text(screen.subject, SUBJECT_MAX)))
+        subject = filled_block(ids.BLOCK_SUBJECT, screen.fill)
+        blocks.append(_input(subject, t("compose.subject"), _text(screen.subject, SUBJECT_MAX)))
     blocks.append(
         _input(
-            ids.BLOCK_CONTENT,
+            filled_block(ids.BLOCK_CONTENT, screen.fill),
             t("compose.content"),
             _text(screen.content, CONTENT_MAX, multiline=True, placeholder=t("compose.content_ph")),
             hint=t("compose.content_hint"),
@@ -291,7 +310,7 @@ def build_compose_view(screen: ComposeScreen, t: Translator, *, confirm: str = "
         }
         blocks.append(
             _input(
-                ids.BLOCK_KEPT_FILES,
+                filled_block(ids.BLOCK_KEPT_FILES, screen.fill + screen.files_key),
                 t("compose.kept_files"),
                 element,
                 optional=True,
@@ -306,7 +325,7 @@ def build_compose_view(screen: ComposeScreen, t: Translator, *, confirm: str = "
     }
     blocks.append(
         _input(
-            ids.BLOCK_ATTACHMENTS,
+            filled_block(ids.BLOCK_ATTACHMENTS, screen.files_key),
             t("compose.attachments"),
             files,
             optional=True,
@@ -319,6 +338,7 @@ def build_compose_view(screen: ComposeScreen, t: Translator, *, confirm: str = "
     if email:
         buttons.append(button(t("compose.send_test"), ids.ACTION_COMPOSE_SEND_TEST, str(screen.draft_id)))
     buttons.append(button(t("compose.save_draft"), ids.ACTION_COMPOSE_SAVE_DRAFT, str(screen.draft_id)))
+    buttons.append(button(t("templates.save_as"), ids.ACTION_COMPOSE_SAVE_TEMPLATE, str(screen.draft_id)))
     blocks.append(actions(*buttons, block_id="compose_actions"))
     return {
         "type": "modal",

@@ -76,7 +76,13 @@ def followup_lines(state: ComposeState, form: FormKeys) -> tuple[tuple[FollowupL
 
 
 def screen_of(
-    state: ComposeState, warnings: tuple[str, ...] = (), *, form: FormKeys | None = None, zone: str = "UTC"
+    state: ComposeState,
+    warnings: tuple[str, ...] = (),
+    *,
+    form: FormKeys | None = None,
+    zone: str = "UTC",
+    fill: int = 0,
+    files_key: int = 0,
 ) -> ComposeScreen:
     d = state.draft
     followups, next_key = followup_lines(state, form or FormKeys())
@@ -99,6 +105,8 @@ def screen_of(
         send_local=bool(d.local_zone),
         zoned=state.zoned,
         zone=zone,
+        fill=fill,
+        files_key=files_key,
     )
 
 
@@ -215,10 +223,11 @@ def submission_answer(
 ) -> dict[str, Any]:
     """The answer to a compose form's ``view_submission`` (``present``: the form's block ids; ``form``: its
     follow-up steps' keys): errors next to the fields, or the view that replaces the form."""
+    content = next((b for b in present if ids.base_of(b) == ids.BLOCK_CONTENT), ids.BLOCK_CONTENT)
     if isinstance(outcome, Gone):
-        return {"response_action": "errors", "errors": {ids.BLOCK_CONTENT: t("compose.gone")}}
+        return {"response_action": "errors", "errors": {content: t("compose.gone")}}
     if isinstance(outcome, NotAllowed):
-        return {"response_action": "errors", "errors": {ids.BLOCK_CONTENT: refusal_text(t, usergroup)}}
+        return {"response_action": "errors", "errors": {content: refusal_text(t, usergroup)}}
     if isinstance(outcome, Invalid):
         steps = step_blocks(form.keys if form else ())
         return {"response_action": "errors", "errors": block_errors(outcome.problems, t, present, steps)}

@@ -91,6 +91,20 @@ def view_problems(view: Any) -> list[str]:
     return problems
 
 
+def options_problems(answer: Any) -> list[str]:
+    """Why Slack would show nothing for an answer to a ``block_suggestion`` (an external select's options): it
+    wants ``{"options": [...]}`` (or ``option_groups``) with at most 100 options, each with a text of 1–75
+    characters and a value of 1–150 (https://docs.slack.dev/reference/block-kit/block-elements/select-menu-element
+    #external_select; bolt-python ``ack(options=...)``)."""
+    if not isinstance(answer, dict) or not isinstance(
+        answer.get("options", answer.get("option_groups")), list
+    ):
+        return ["the answer has no options list"]
+    options = answer.get("options") or []
+    problems = [f"{len(options)} options (at most 100)"] if len(options) > 100 else []
+    return problems + _element_problems({"type": "external_select", "options": options})
+
+
 def _view_fields(view: dict[str, Any]) -> dict[str, Any]:
     """What the app writes in a view (Slack adds id, hash, state … to what it sends back)."""
     keep = (

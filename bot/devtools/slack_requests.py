@@ -17,7 +17,14 @@ only what Slack sends (../shared/SLACK.md §8):
 * an action on a regular message with ``message`` and ``state`` as well; an action in a modal with ``view``
   (its ``state.values``) and no ``response_url`` (https://api.slack.com/reference/interaction-payloads/block-actions);
 * triggers issued by the stand-in (single use, 3 seconds), and Slack's 3-second deadline for the answer: an answer
-  that comes later is dropped, as Slack drops it (``HttpAnswer.late``).
+  that comes later is dropped, as Slack drops it (``HttpAnswer.late``);
+* typing in an ``external_select`` (:meth:`SlackClientSim.suggest`): a ``block_suggestion`` with ``type``,
+  ``user`` (``id``, ``name``, ``team_id``), ``container`` (``type: view``, ``view_id``), ``api_app_id``, ``token``,
+  ``action_id``, ``block_id``, ``value`` (what was typed), ``team``, ``enterprise``, ``is_enterprise_install`` and
+  ``view`` — the shape of slack-web-api-client's ``BlockSuggestion`` (seratch, Slack) and bolt-js
+  ``BlockSuggestion`` (src/types/options/index.ts) —, sent only once ``min_query_length`` characters (Slack's
+  default: 3) are typed; the answer must come within 3 seconds and be options Slack accepts (at most 100), and only
+  an option it served can then be picked (:meth:`SlackClientSim.click_in_view`).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.devtools import slack_events
+from bot.devtools.slack_payloads import options_problems
 
 if TYPE_CHECKING:
     from bot.devtools.slack_standin import SlackStandIn
@@ -310,6 +318,10 @@ class SlackClientSim:
         """Use an element of the open view ``view_id``; ``values``: what the user typed in its inputs."""
         view = self._open(view_id)
         element = _find(view.get("blocks", []), action)
+        if element.get("type") == "external_select":  # only what Slack showed can be picked
+            key = (view_id, str(action.get("block_id", "")), str(element["action_id"]))
+            served = self._standin().menu_options.get(key, [])
+            element = {**element, "options": served}
         payload = {
             "type": "block_actions",
             "user": self._user(user_id, team_id),
@@ -324,6 +336,49 @@ class SlackClientSim:
             "actions": [_action(element, action)],
         }
         return self.interaction(payload)
+
+    def suggest(
+        self,
+        user_id: str,
+        view_id: str,
+        block_id: str,
+        action_id: str,
+        value: str = "",
+        *,
+        team_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Type ``value`` in the external select of the open view ``view_id``: Slack asks the app for its options
+        (``block_suggestion``) and shows them; returns what it shows."""
+        view = self._open(view_id)
+        element = _find(view.get("blocks", []), {"block_id": block_id, "action_id": action_id})
+        if element.get("type") != "external_select":
+            raise AssertionError(f"{action_id} is a {element.get('type')}, not an external_select")
+        if len(value) < int(element.get("min_query_length", 3)):
+            raise AssertionError("Slack asks for options only once min_query_length characters are typed")
+        user = self._user(user_id, team_id)
+        payload = {
+            "type": "block_suggestion",
+            "user": {"id": user["id"], "name": user["name"], "team_id": user["team_id"]},
+            "container": {"type": "view", "view_id": view_id},
+            "api_app_id": "A0001",
+            "token": "deprecated-verification-token",
+            "action_id": action_id,
+            "block_id": block_id,
+            "value": value,
+            "team": self._team(team_id),
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": {**view, "state": {"values": {}}},
+        }
+        answer = self.interaction(payload)
+        if answer.late or answer.status != 200:
+            raise AssertionError(f"Slack shows no options: the answer was late or {answer.status}")
+        refused = options_problems(answer.json())
+        if refused:
+            raise AssertionError(f"Slack would show none of these options: {refused}")
+        options = list(answer.json().get("options") or [])
+        self._standin().menu_options[(view_id, block_id, action_id)] = options
+        return options
 
     def submit(
         self, user_id: str, view_id: str, values: dict[str, Any], team_id: str | None = None
@@ -410,9 +465,9 @@ def _action(element: dict[str, Any], chosen: dict[str, Any]) -> dict[str, Any]:
     elif kind == "checkboxes":
         picked = [o.get("value") for o in chosen.get("selected_options") or []]
         action["selected_options"] = [_option(options, v) for v in picked]
-    elif kind in ("static_select", "overflow", "radio_buttons"):
+    elif kind in ("static_select", "overflow", "radio_buttons", "external_select"):
         action["selected_option"] = _option(options, (chosen.get("selected_option") or {}).get("value"))
-        if kind == "static_select" and "placeholder" in element:
+        if kind in ("static_select", "external_select") and "placeholder" in element:
             action["placeholder"] = element["placeholder"]
     else:
         raise AssertionError(f"the stand-in does not click {kind} elements yet")

@@ -83,6 +83,7 @@ class SlackUser:
     locale: str = "en-US"
     team_id: str = "T0001"
     is_admin: bool = False
+    is_owner: bool = False
 
 
 @dataclass
@@ -108,6 +109,8 @@ class SlackStandIn:
         self.rate_limited: list[Call] = []  # calls answered 429 by the tiers
         self.calls: list[Call] = []
         self.refused: list[tuple[str, list[str]]] = []  # (method or response URL, why): malformed payloads
+        # What each external select last showed, by (view id, block id, action id): only those can be picked.
+        self.menu_options: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         self.users: dict[str, SlackUser] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.files: dict[str, StoredFile] = {}
@@ -515,6 +518,7 @@ class SlackStandIn:
             "real_name": user.real_name,
             "tz": user.tz,
             "is_admin": user.is_admin,
+            "is_owner": user.is_owner,
             "profile": {"real_name": user.real_name, "display_name": user.name, "email": user.email},
         }
         if str(args.get("include_locale", "")).lower() in ("1", "true"):

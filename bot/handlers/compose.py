@@ -40,11 +40,12 @@ from bot.blocks.compose_flow import (
     with_new_step,
 )
 from bot.files import DownloadFailed, SlackFiles
-from bot.handlers.parsing import ComposeForm, parse_compose_form
+from bot.handlers.parsing import ComposeForm, files_key_of, fill_of, parse_compose_form
 from bot.i18n import Translator
 from bot.modals import Dm, Modals, Opened
 from bot.permissions import SenderPolicy
 from bot.users import UserProfiles
+from outreach.compose import ComposeState
 from outreach.compose_flow import (
     ComposeFlow,
     Editable,
@@ -97,10 +98,13 @@ class ComposeHandlers:
         recipients: Callable[[], Sequence[str]],
         *,
         push: bool = False,
+        opened: Opened | None = None,
+        fill: Callable[[ComposeState], ComposeState] | None = None,
     ) -> None:
-        """The form for the mpids ``recipients()`` gives: opened at once (``push``: on top of a partner card),
-        then filled — the recipients are read, the user looked up and the draft made after the modal is open."""
-        opened = self._modals.open(client, trigger_id, team_id, user_id, push=push)
+        """The form for the mpids ``recipients()`` gives: opened at once (``push``: on top of a partner card;
+        ``opened``: a modal the caller opened already), then filled — the recipients are read, the user looked up
+        and the draft made after the modal is open. ``fill``: what the new draft starts with (a template)."""
+        opened = opened or self._modals.open(client, trigger_id, team_id, user_id, push=push)
         if opened is None:
             return
         profile = self._profiles.get(client, team_id, user_id)
@@ -114,6 +118,8 @@ class ComposeHandlers:
             sender_name=profile.real_name,
             reply_to=profile.email,
         )
+        if fill is not None and isinstance(outcome, Editable):
+            outcome = Editable(fill(outcome.state))
         view = build_opened_view(outcome, 0, profile.t, self._usergroup)
         if not isinstance(outcome, Editable):
             self._modals.show(client, opened.view_id, view, user_id=user_id)
@@ -296,7 +302,10 @@ class ComposeHandlers:
         state = self._flow.save(team_id, user_id, form.draft_id, fields)
         if state is None:  # sent or deleted meanwhile
             return
-        screen = screen_of(state, form=FormKeys(keys, form.next_key), zone=t.tz.key)
+        keys_of = FormKeys(keys, form.next_key)
+        screen = screen_of(
+            state, form=keys_of, zone=t.tz.key, fill=fill_of(view), files_key=files_key_of(view)
+        )
         if removed is None:
             screen = with_new_step(screen)
         shown = build_compose_view(screen, t)  # the warnings shown before are not confirmed by this

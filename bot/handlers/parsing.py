@@ -12,7 +12,7 @@ from bot.blocks.compose import LOCAL, read_confirmation, read_followup_keys, rea
 from outreach.compose import DraftFields
 from outreach.models import Channel, FollowUp, PartnerKind
 
-SUBCOMMANDS = ("marketplace", "drafts", "help", "connect-email", "disconnect-email")
+SUBCOMMANDS = ("marketplace", "drafts", "templates", "help", "connect-email", "disconnect-email")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +152,36 @@ class ComposeForm:
         )
 
 
+# Blocks written again under a new block id so that Slack shows what the app puts in them (a template's text, files
+# attached meanwhile) rather than what the user's client kept (bot/blocks/compose.py, ``filled_block``).
+FILLED = (ids.BLOCK_SUBJECT, ids.BLOCK_CONTENT, ids.BLOCK_KEPT_FILES, ids.BLOCK_ATTACHMENTS)
+
+
+def filled_values(state_values: dict[str, Any]) -> dict[str, Any]:
+    """``state.values`` with the blocks a template filled (``subject~2``) under their plain ids."""
+    return {ids.base_of(k) if ids.base_of(k) in FILLED else k: v for k, v in state_values.items()}
+
+
+def render_key(view: dict[str, Any], base: str) -> int:
+    """The render key the block ``base`` has in this form (``content~2`` → 2; 0 when it has none)."""
+    for block in view.get("blocks", []):
+        block_id = str(block.get("block_id", ""))
+        if ids.base_of(block_id) == base:
+            key = ids.render_of(block_id)
+            return int(key) if key.isdigit() else 0
+    return 0
+
+
+def fill_of(view: dict[str, Any]) -> int:
+    """How many times a template filled this form (the render key of its content block)."""
+    return render_key(view, ids.BLOCK_CONTENT)
+
+
+def files_key_of(view: dict[str, Any]) -> int:
+    """How many times this form's uploads were attached before a send (the render key of its upload box)."""
+    return render_key(view, ids.BLOCK_ATTACHMENTS)
+
+
 def parse_compose_form(view: dict[str, Any]) -> ComposeForm | None:
     """A compose view → ComposeForm; None when its private_metadata names no draft."""
     raw = view.get("private_metadata", "")
@@ -159,7 +189,7 @@ def parse_compose_form(view: dict[str, Any]) -> ComposeForm | None:
     if meta is None:
         return None
     keys, next_key = read_followup_keys(raw)
-    values = parse_compose(view.get("state", {}).get("values", {}), keys)
+    values = parse_compose(filled_values(view.get("state", {}).get("values", {})), keys)
     return ComposeForm(meta[0], meta[1], values, read_confirmation(raw), keys, next_key)
 
 
@@ -230,4 +260,30 @@ def parse_dm_message(body: dict[str, Any], event: dict[str, Any]) -> DmMessage |
         thread_ts=str(event.get("thread_ts") or ""),
         text=plain_text(str(event.get("text") or "")),
         files=files,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateValues:
+    """What the template form holds when it is submitted."""
+
+    name: str = ""
+    subject: str = ""
+    content: str = ""
+    file_ids: tuple[int, ...] = ()
+
+
+def parse_template_form(view: dict[str, Any]) -> TemplateValues:
+    values = view.get("state", {}).get("values", {})
+
+    def text(block: str) -> str:
+        raw = _value(values, block).get("value")
+        return raw if isinstance(raw, str) else ""
+
+    chosen = _value(values, ids.BLOCK_TEMPLATE_FILES).get("selected_options") or []
+    return TemplateValues(
+        name=text(ids.BLOCK_TEMPLATE_NAME),
+        subject=text(ids.BLOCK_TEMPLATE_SUBJECT),
+        content=text(ids.BLOCK_TEMPLATE_CONTENT),
+        file_ids=tuple(int(o["value"]) for o in chosen if str(o.get("value", "")).isdigit()),
     )

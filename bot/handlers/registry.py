@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.handlers import account, commands, compose, conversations, drafts, home, marketplace, prospects
+from bot.handlers import (
+    account,
+    commands,
+    compose,
+    conversations,
+    drafts,
+    home,
+    marketplace,
+    prospects,
+    templates,
+)
 from bot.modals import Modals
 from bot.wiring import Services
 
@@ -38,10 +48,20 @@ def register_all(app: App, services: Services) -> None:
         services.followups,
     )
     accounts = account.AccountHandlers(profiles, services.accounts, modals)
+    shared = templates.TemplateHandlers(
+        services.templates,
+        services.compose_flow,
+        forms,
+        profiles,
+        modals,
+        services.prospects.picked_ids,
+        services.files,
+    )
     screens: dict[str, commands.Screen] = {
         "search": listing.command,
         "marketplace": market.command,
         "drafts": draft_handlers.command,
+        "templates": shared.command,
         "connect-email": accounts.connect,
         "disconnect-email": accounts.disconnect,
     }
@@ -52,6 +72,7 @@ def register_all(app: App, services: Services) -> None:
     drafts.register(app, draft_handlers)
     home.register(app, home.HomeHandlers(profiles, services.home))
     account.register(app, accounts)
+    templates.register(app, shared)
     conversations.register(
         app,
         conversations.ConversationHandlers(profiles, services.replies, services.senders, services.files),

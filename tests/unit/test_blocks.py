@@ -145,7 +145,7 @@ def test_the_email_form_has_every_field_of_the_web_console():
     view = build_compose_view(screen, Translator("zh-CN"))
     View(**view).validate_json()
     labels = [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"]
-    assert labels == ["发件人名称", "回复电子邮件", "主题", "内容", "附件", "稍后发送"]
+    assert labels == ["模板", "发件人名称", "回复电子邮件", "主题", "内容", "附件", "稍后发送"]
     files = next(b for b in view["blocks"] if b.get("block_id") == ids.BLOCK_ATTACHMENTS)["element"]
     assert files["filetypes"] == ["csv", "pdf", "jpg", "jpeg", "png", "gif"] and files["max_files"] == 10
     assert read_metadata(view["private_metadata"]) == (7, Channel.EMAIL)
@@ -156,6 +156,7 @@ def test_the_message_form_has_no_email_fields():
     view = build_compose_view(ComposeScreen(1, Channel.MESSAGE, (RecipientLine("1", "A"),)), Translator())
     View(**view).validate_json()
     assert [b["block_id"] for b in view["blocks"] if b["type"] == "input"] == [
+        ids.BLOCK_TEMPLATE_MENU,
         ids.BLOCK_CONTENT,
         ids.BLOCK_ATTACHMENTS,
         ids.BLOCK_SEND_AT,
@@ -165,7 +166,7 @@ def test_the_message_form_has_no_email_fields():
 def test_a_long_recipient_list_is_shortened():
     many = tuple(RecipientLine(str(i), f"Name {i}") for i in range(250))
     view = build_compose_view(ComposeScreen(1, Channel.EMAIL, many), Translator())
-    assert "and 240 more" in view["blocks"][0]["text"]["text"]
+    assert "and 240 more" in view["blocks"][1]["text"]["text"]  # under the template menu
 
 
 def test_help_lists_every_token():

@@ -1,8 +1,9 @@
 """The manifests are what a user pastes into Slack: they must match what the code uses (bot/ids.py).
 
-manifest.yml is for Socket Mode (`run`), manifest.http.yml for HTTP mode (`serve`). HTTP mode needs three URLs,
+manifest.yml is for Socket Mode (`run`), manifest.http.yml for HTTP mode (`serve`). HTTP mode needs four URLs,
 all at the one route `serve` answers (POST /slack/events): ``settings.event_subscriptions.request_url``,
-``settings.interactivity.request_url`` and each ``features.slash_commands[].url`` (the manifest reference,
+``settings.interactivity.request_url``, ``settings.interactivity.message_menu_options_url`` (the template menu's
+options, an external select) and each ``features.slash_commands[].url`` (the manifest reference,
 https://docs.slack.dev/reference/app-manifest; SLACK.md §6.1 and §8.8). Nothing else may differ between the two.
 """
 
@@ -27,17 +28,19 @@ def http_urls(manifest: dict) -> list[str | None]:
     return [
         settings["event_subscriptions"].get("request_url"),
         settings["interactivity"].get("request_url"),
+        settings["interactivity"].get("message_menu_options_url"),
         *(command.get("url") for command in manifest["features"]["slash_commands"]),
     ]
 
 
 def without_mode(manifest: dict) -> dict:
-    """The manifest without what depends on the mode: socket_mode_enabled and the three kinds of URL."""
+    """The manifest without what depends on the mode: socket_mode_enabled and the four kinds of URL."""
     rest = copy.deepcopy(manifest)
     settings = rest["settings"]
     del settings["socket_mode_enabled"]
     settings["event_subscriptions"].pop("request_url", None)
     settings["interactivity"].pop("request_url", None)
+    settings["interactivity"].pop("message_menu_options_url", None)
     for command in rest["features"]["slash_commands"]:
         command.pop("url", None)
     return rest
@@ -95,7 +98,7 @@ def test_the_socket_mode_manifest_needs_no_url():
 def test_the_http_manifest_sends_events_interactions_and_commands_to_slack_events():
     assert HTTP["settings"]["socket_mode_enabled"] is False
     urls = http_urls(HTTP)
-    assert len(urls) == 3
+    assert len(urls) == 4
     for url in urls:
         assert url is not None, "a URL Slack needs in HTTP mode is missing"
         parts = urlsplit(url)
