@@ -25,7 +25,7 @@ from bot.devtools.maildir_smtp import free_port
 from bot.devtools.slack_standin import SlackStandIn
 from bot.devtools.socket_standin import SocketModeStandIn
 from outreach.clock import SystemClock
-from outreach.models import Partner
+from outreach.models import Channel, Partner, Template
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.unit_of_work import SqlUnitOfWork
@@ -42,6 +42,20 @@ def seed(url: str) -> None:
             Partner(TEAM, f"m{i}", f"Media {i}", "Ana", "Lee", f"p{i}@media.example") for i in range(3)
         ]
         uow.partners.upsert_many(TEAM, partners, mark_prospects={p.mpid for p in partners}, marked_by=USER)
+        for name in ("Spring launch", "Spring follow-up", "Autumn sale"):
+            when = SystemClock().now()
+            uow.templates.add(
+                Template(
+                    TEAM,
+                    USER,
+                    name,
+                    Channel.EMAIL,
+                    "Hi {firstName}",
+                    "Hello",
+                    created_at=when,
+                    updated_at=when,
+                )
+            )
         uow.commit()
     engine.dispose()
 
@@ -244,6 +258,35 @@ def test_run_installs_from_a_link_over_http_beside_the_socket(bot_from_a_link):
         urllib.request.urlopen(request, timeout=5)
     with refused.value as answer:
         assert answer.code == 404
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0, log.read_text()
+
+
+def test_a_template_menu_gets_its_options_in_the_envelopes_answer(bot_process):
+    """Over the socket, Slack sends an external select's ``block_suggestion`` as an ``interactive`` envelope and
+    shows the options carried by the app's answer (``{"envelope_id", "payload": {"options": [...]}}``:
+    slack_sdk.socket_mode.response.SocketModeResponse; bolt-python's SocketModeAdapter sends the ack's body)."""
+    process, _, socket, _, log = bot_process
+    socket.wait_connected(timeout=60)
+    suggestion = {
+        "type": "block_suggestion",
+        "user": {"id": USER, "name": "ann", "team_id": TEAM},
+        "container": {"type": "view", "view_id": "V1"},
+        "api_app_id": "A0001",
+        "token": "deprecated",
+        "action_id": ids.ACTION_TEMPLATE_MENU,
+        "block_id": ids.BLOCK_TEMPLATE_MENU,
+        "value": "spring",
+        "team": {"id": TEAM, "domain": "brand"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": {"id": "V1", "type": "modal", "private_metadata": "", "blocks": [], "state": {"values": {}}},
+    }
+    envelope = socket.send("interactive", suggestion)
+    answer = socket.ack(envelope, timeout=3)
+    shown = sorted(option["text"]["text"] for option in answer["payload"]["options"])
+    assert shown == ["Spring follow-up", "Spring launch"], log.read_text()[-2000:]
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0, log.read_text()
