@@ -259,6 +259,8 @@ class DeliveryRow(Base):
         Index("ix_deliveries_draft_status", "draft_id", "status"),
         # An inbound reply or bounce finds the e-mail it names by its Message-ID (migration 0015).
         Index("ix_deliveries_provider", "provider_message_id"),
+        # The dashboard reads a window of a workspace's sends (migration 0021).
+        Index("ix_deliveries_team_sent", "team_id", "sent_at"),
     )
 
 

@@ -1,0 +1,26 @@
+"""The dashboard's window (issue 15, point 3): ``ix_deliveries_team_sent`` on ``deliveries (team_id, sent_at)``,
+so the last 30 days of a workspace's sends are read from the index, not from every delivery it ever made.
+
+Revision ID: 0021
+Revises: 0019
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0021"
+down_revision: str | None = "0019"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_deliveries_team_sent", "deliveries", ["team_id", "sent_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_deliveries_team_sent", table_name="deliveries")
