@@ -50,9 +50,8 @@ def image_problems(blocks: Any) -> list[str]:
     """The image blocks whose ``image_url`` Slack could not download, as Slack words it."""
     problems: list[str] = []
     for i, block in enumerate(blocks if isinstance(blocks, list) else []):
-        if isinstance(block, dict) and block.get("type") == "image" and "image_url" in block:
-            if not _downloads(str(block["image_url"])):
-                problems.append(
-                    f"invalid_blocks: downloading image failed [json-pointer:/blocks/{i}/image_url]"
-                )
+        if not isinstance(block, dict) or block.get("type") != "image" or "image_url" not in block:
+            continue
+        if not _downloads(str(block["image_url"])):
+            problems.append(f"invalid_blocks: downloading image failed [json-pointer:/blocks/{i}/image_url]")
     return problems
