@@ -52,8 +52,8 @@ class HomeService:
     def dashboard(self, team_id: str, user_id: str, *, is_admin: bool, days: int = DEFAULT_DAYS) -> Dashboard:
         status = self.status(team_id, user_id)
         with self._uow() as uow:
-            sending = uow.drafts.for_author(team_id, user_id, (DraftStatus.SENDING,))
-            scheduled = uow.drafts.for_author(team_id, user_id, (DraftStatus.SCHEDULED,))
+            sending = uow.drafts.for_author(team_id, user_id, (DraftStatus.SENDING,), files=False)
+            scheduled = uow.drafts.for_author(team_id, user_id, (DraftStatus.SCHEDULED,), files=False)
             scheduled.sort(key=lambda d: (d.send_at is None, d.send_at, d.id))
             counted = tuple((d, uow.queue.counts(team_id, d.id)) for d in sending[:SHOWN] if d.id is not None)
         return Dashboard(

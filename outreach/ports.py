@@ -300,8 +300,11 @@ class DraftRepository(Protocol):
         ...
 
     def for_author(
-        self, team_id: str, author_id: str, statuses: Collection[DraftStatus] = ()
-    ) -> list[Draft]: ...
+        self, team_id: str, author_id: str, statuses: Collection[DraftStatus] = (), *, files: bool = True
+    ) -> list[Draft]:
+        """The author's drafts (of these statuses), the latest changed first; ``files=False``: without their
+        attachments (a list that shows none reads no file's bytes)."""
+        ...
 
     def count_for_author(self, team_id: str, author_id: str, statuses: Collection[DraftStatus] = ()) -> int:
         """How many :meth:`for_author` would give, counted by the database (no draft or file is read)."""
