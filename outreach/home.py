@@ -1,4 +1,4 @@
-"""What the App Home shows a user: their picks and drafts at a glance, their sends in progress (with their
+"""What the App Home shows a user: their picks and drafts at a glance (the latest drafts listed), their sends in progress (with their
 counts), their scheduled sends, and how outreach went in the last 30 days — their own numbers, and the whole
 workspace's as well for its admins and owners (outreach/stats.py).
 
@@ -27,6 +27,7 @@ class HomeStatus:
 @dataclass(frozen=True, slots=True)
 class Dashboard:
     status: HomeStatus
+    waiting: tuple[Draft, ...]  # the viewer's latest unsent drafts (status.drafts in all)
     sending: tuple[
         tuple[Draft, dict[DeliveryStatus, int]], ...
     ]  # the viewer's sends in progress, with counts
@@ -52,12 +53,14 @@ class HomeService:
     def dashboard(self, team_id: str, user_id: str, *, is_admin: bool, days: int = DEFAULT_DAYS) -> Dashboard:
         status = self.status(team_id, user_id)
         with self._uow() as uow:
+            waiting = uow.drafts.for_author(team_id, user_id, (DraftStatus.DRAFT,), files=False)
             sending = uow.drafts.for_author(team_id, user_id, (DraftStatus.SENDING,), files=False)
             scheduled = uow.drafts.for_author(team_id, user_id, (DraftStatus.SCHEDULED,), files=False)
             scheduled.sort(key=lambda d: (d.send_at is None, d.send_at, d.id))
             counted = tuple((d, uow.queue.counts(team_id, d.id)) for d in sending[:SHOWN] if d.id is not None)
         return Dashboard(
             status=status,
+            waiting=tuple(waiting[:SHOWN]),
             sending=counted,
             sending_more=max(0, len(sending) - SHOWN),
             scheduled=tuple(scheduled[:SHOWN]),

@@ -16,6 +16,19 @@ from outreach.home import Dashboard
 from outreach.models import DeliveryStatus
 
 
+def _waiting(dashboard: Dashboard, t: Translator) -> list[Block]:
+    if not dashboard.waiting:
+        return []
+    lines = [
+        t("home.draft_line", what=what(d, t), count=t.number(d.recipient_count), when=t.when(d.updated_at))
+        for d in dashboard.waiting
+    ]
+    more = dashboard.status.drafts - len(dashboard.waiting)
+    if more > 0:
+        lines.append(t("compose.and_more", count=t.number(more)))
+    return [section(t("home.waiting") + "\n" + "\n".join(lines))]
+
+
 def _sending(dashboard: Dashboard, t: Translator) -> list[Block]:
     if not dashboard.sending:
         return []
@@ -60,6 +73,7 @@ def build_home(
         header(t("help.title")),
         section(t("home.intro")),
         section(t("home.status", picked=t.number(status.picked), drafts=t.number(status.drafts))),
+        *_waiting(dashboard, t),
         *_sending(dashboard, t),
         *_scheduled(dashboard, t),
         divider(),
