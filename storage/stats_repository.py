@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, case, exists, func, literal, select
+from sqlalchemy import ColumnElement, Table, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from outreach.models import DeliveryStatus, Direction, ResultRow, SentGroup
@@ -106,30 +106,46 @@ class SqlOutreachStats:
         return int(self._session.execute(stmt).scalar_one())
 
     def unsubscribed(self, team_id: str, author_id: str | None, since: datetime, until: datetime) -> int:
-        window = [
+        window = (
             _S.c.team_id == team_id,
             _S.c.reason == "unsubscribed",
             _S.c.created_at >= since,
             _S.c.created_at <= until,
-        ]
-        if author_id is not None:
-            emailed = (
-                select(literal(1))
-                .select_from(
-                    _P.join(_D, and_(_D.c.team_id == _P.c.team_id, _D.c.mpid == _P.c.mpid)).join(
-                        _DR, _DR.c.id == _D.c.draft_id
-                    )
-                )
+        )
+        if author_id is None:
+            return int(self._session.execute(select(func.count()).select_from(_S).where(*window)).scalar_one())
+        # An author's: the addresses of the window (few) whose partner they had e-mailed before — three small
+        # queries, not a join of every suppression with every delivery.
+        found = self._session.execute(select(_S.c.email, _S.c.created_at).where(*window))
+        unsubscribed: dict[str, datetime] = {str(email): at for email, at in found}
+        if not unsubscribed:
+            return 0
+        owners: dict[str, list[str]] = {}
+        emails = sorted(unsubscribed)
+        for start in range(0, len(emails), 500):
+            chunk = emails[start : start + 500]
+            stmt = select(_P.c.mpid, func.lower(_P.c.email)).where(
+                _P.c.team_id == team_id, func.lower(_P.c.email).in_(chunk)
+            )
+            for mpid, email in self._session.execute(stmt):
+                owners.setdefault(str(mpid), []).append(str(email))
+        first: dict[str, datetime] = {}
+        mpids = sorted(owners)
+        for start in range(0, len(mpids), 500):
+            stmt = (
+                select(_D.c.mpid, func.min(_D.c.sent_at))
+                .select_from(_D.join(_DR, _DR.c.id == _D.c.draft_id))
                 .where(
-                    _P.c.team_id == _S.c.team_id,
-                    func.lower(_P.c.email) == _S.c.email,
+                    _D.c.team_id == team_id,
+                    _D.c.mpid.in_(mpids[start : start + 500]),
                     _D.c.sent_at.is_not(None),
-                    _D.c.sent_at <= _S.c.created_at,
                     _DR.c.author_id == author_id,
                 )
+                .group_by(_D.c.mpid)
             )
-            window.append(exists(emailed))
-        return int(self._session.execute(select(func.count()).select_from(_S).where(*window)).scalar_one())
+            first.update({str(m): at for m, at in self._session.execute(stmt)})
+        emailed = {e for m, at in first.items() for e in owners[m] if at <= unsubscribed[e]}
+        return len(emailed)
 
     def templates_of(self, team_id: str, root_ids: Sequence[int]) -> dict[int, str]:
         found: dict[int, str] = {}
