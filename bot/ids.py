@@ -127,6 +127,7 @@ BLOCK_TEMPLATE_NAME = "tpl_name"
 BLOCK_TEMPLATE_SUBJECT = "tpl_subject"
 BLOCK_TEMPLATE_CONTENT = "tpl_content"
 BLOCK_TEMPLATE_FILES = "tpl_files"
+BLOCK_TEMPLATE_UPLOAD = "tpl_upload"  # new files for a template being edited
 # /prospects templates (an ephemeral message): each button's value is the template's id, or the page
 ACTION_TEMPLATE_USE = "template.use"
 ACTION_TEMPLATE_EDIT = "template.edit"

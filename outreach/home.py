@@ -1,9 +1,9 @@
-"""What the App Home shows a user: their picks and drafts at a glance (the latest drafts listed), their sends in progress (with their
-counts), their scheduled sends, and how outreach went in the last 30 days — their own numbers, and the whole
-workspace's as well for its admins and owners (outreach/stats.py).
+"""What the App Home shows a user: their picks and drafts at a glance (the latest drafts listed), their sends in
+progress (with their counts), their scheduled sends, and how outreach went in the last 30 days — their own numbers,
+and the whole workspace's as well for its admins and owners (outreach/stats.py).
 
 Everything is counted by the database: a Home tab is opened often, and a user's drafts may carry files of
-megabytes, none of which is needed to count them.
+megabytes, none of which is needed to count or list them.
 """
 
 from __future__ import annotations

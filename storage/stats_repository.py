@@ -113,7 +113,9 @@ class SqlOutreachStats:
             _S.c.created_at <= until,
         )
         if author_id is None:
-            return int(self._session.execute(select(func.count()).select_from(_S).where(*window)).scalar_one())
+            return int(
+                self._session.execute(select(func.count()).select_from(_S).where(*window)).scalar_one()
+            )
         # An author's: the addresses of the window (few) whose partner they had e-mailed before — three small
         # queries, not a join of every suppression with every delivery.
         found = self._session.execute(select(_S.c.email, _S.c.created_at).where(*window))

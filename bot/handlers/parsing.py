@@ -291,6 +291,7 @@ class TemplateValues:
     subject: str = ""
     content: str = ""
     file_ids: tuple[int, ...] = ()
+    uploads: tuple[dict[str, Any], ...] = ()  # new files (editing a template): Slack file objects
 
 
 def parse_template_form(view: dict[str, Any]) -> TemplateValues:
@@ -306,4 +307,7 @@ def parse_template_form(view: dict[str, Any]) -> TemplateValues:
         subject=text(ids.BLOCK_TEMPLATE_SUBJECT),
         content=text(ids.BLOCK_TEMPLATE_CONTENT),
         file_ids=tuple(int(o["value"]) for o in chosen if str(o.get("value", "")).isdigit()),
+        uploads=tuple(
+            f for f in _value(values, ids.BLOCK_TEMPLATE_UPLOAD).get("files") or () if isinstance(f, dict)
+        ),
     )
