@@ -19,6 +19,7 @@ SCRIPTS = [
     "submit.py",
     "select_matching.py",
     "templates.py",
+    "dashboard.py",
     "open.py",
     "bulk.py",
     "progress.py",

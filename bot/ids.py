@@ -11,7 +11,8 @@ from __future__ import annotations
 # Slash command -------------------------------------------------------------------------------------------
 COMMAND = "/prospects"
 COMMAND_USAGE = (
-    "[search text] | marketplace [partners|creators] [text] | drafts | templates | connect-email | help"
+    "[search text] | marketplace [partners|creators] [text] | drafts | templates | stats [--days N]"
+    " | connect-email | help"
 )
 
 # Scopes the bot uses (manifest.yml's oauth_config.scopes.bot must equal this set) --------------------
@@ -24,7 +25,7 @@ BOT_SCOPES = frozenset(
         "users:read",  # users.info: locale, time zone, name
         "users:read.email",  # prefilled reply-to
         "usergroups:read",  # SENDERS_USERGROUP membership
-        "files:write",  # a partner's files, uploaded into the conversation's thread
+        "files:write",  # a partner's files into the conversation's thread; a send's results file
         "im:history",  # message.im: replies written in a conversation's thread
     }
 )
@@ -126,6 +127,7 @@ BLOCK_TEMPLATE_NAME = "tpl_name"
 BLOCK_TEMPLATE_SUBJECT = "tpl_subject"
 BLOCK_TEMPLATE_CONTENT = "tpl_content"
 BLOCK_TEMPLATE_FILES = "tpl_files"
+BLOCK_TEMPLATE_UPLOAD = "tpl_upload"  # new files for a template being edited
 # /prospects templates (an ephemeral message): each button's value is the template's id, or the page
 ACTION_TEMPLATE_USE = "template.use"
 ACTION_TEMPLATE_EDIT = "template.edit"
@@ -152,6 +154,7 @@ ACTION_RETRY_FAILED = "delivery.retry_failed"
 ACTION_UNSCHEDULE = "draft.unschedule"  # a scheduled send back to a draft
 ACTION_SEND_NOW = "draft.send_now"  # a scheduled send, at once
 ACTION_FOLLOWUPS_CANCEL = "followups.cancel"  # a send's remaining follow-ups (value: its draft id)
+ACTION_DOWNLOAD_RESULTS = "delivery.download_results"  # a send's results as a CSV file (value: its draft id)
 
 
 def base_of(block_id_value: str) -> str:

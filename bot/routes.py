@@ -1,11 +1,14 @@
-"""The HTTP routes besides Slack's own: inbound replies (in-platform messages, raw e-mail) and one-click
-unsubscribe."""
+"""The HTTP routes besides Slack's own: inbound replies (in-platform messages, raw e-mail), one-click
+unsubscribe and the App Home's chart."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from slack_sdk import WebClient
 
 from bot import inbound, mail_inbound
+from bot.charts import chart_routes
 from bot.http import Endpoint, Route
 from bot.installs.clients import ClientFor
 from bot.unsubscribe import unsubscribe_routes
@@ -17,6 +20,15 @@ def extra_routes(
 ) -> dict[tuple[str, str], Route | Endpoint]:
     """``client``: every workspace's Web API client, or each workspace's own (bot/installs/clients.py)."""
     routes: dict[tuple[str, str], Route | Endpoint] = dict(unsubscribe_routes(services.unsubscriber))
+    routes.update(
+        chart_routes(
+            services.charts,
+            services.stats,
+            services.draw_chart,
+            services.clock,
+            _serves(services),
+        )
+    )
     settings = services.settings
     if settings.messages_webhook_secret:
         routes.update(
@@ -37,3 +49,16 @@ def extra_routes(
             )
         )
     return routes
+
+
+def _serves(services: Services) -> Callable[[str], bool]:
+    """Whether a workspace is still served: always with one workspace (SLACK_BOT_TOKEN); installed from a link,
+    while it is installed (an uninstalled workspace's chart links show nothing)."""
+
+    def serves(team_id: str) -> bool:
+        if services.installs is None:
+            return True
+        found = services.workspaces.find(team_id)
+        return found is not None and found.installed
+
+    return serves

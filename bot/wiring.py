@@ -6,10 +6,11 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot.charts import ChartLinks
 from bot.conversation_outbox import OutboxWriter
 from bot.files import SlackFiles
 from bot.inbound import body_limit
@@ -19,6 +20,7 @@ from bot.permissions import SenderPolicy
 from bot.settings import Settings
 from bot.users import UserProfiles
 from outreach.accounts import AccountService
+from outreach.adapters.charts import MatplotlibCharts
 from outreach.adapters.clamd import ClamdScanner
 from outreach.adapters.fernet_cipher import FernetCipher, Unreadable
 from outreach.adapters.imap import ImapReader
@@ -47,6 +49,7 @@ from outreach.ports import Clock, ConversationEvents, MailboxAlerts
 from outreach.prospecting import ProspectService
 from outreach.redelivery import RedeliveryFilter
 from outreach.rendering import TrackingConfig
+from outreach.stats import Report, StatsService
 from outreach.templates import TemplateService
 from outreach.unsubscribe import UnsubscribeLinks, Unsubscriber
 from outreach.workspaces import WorkspaceService
@@ -73,7 +76,10 @@ class Services:
     accounts: AccountService
     inbound: InboundService  # partners' replies: the same sniffer, scanner, scan cache and limits as outgoing files
     redelivery: RedeliveryFilter  # Slack events served once per event_id, across processes
-    home: HomeService  # the App Home's counts
+    home: HomeService  # the App Home's dashboard
+    stats: StatsService  # how outreach went: the dashboard's numbers, /prospects stats, a send's results file
+    charts: ChartLinks  # the dashboard's chart: signed links to GET /charts/outreach.png
+    draw_chart: Callable[[Report, Mapping[str, str]], bytes]  # the chart as a PNG (matplotlib)
     unsubscriber: Unsubscriber  # what the /unsubscribe link does
     compose_flow: ComposeFlow  # the compose form's use cases (over compose); a stored plan sets wake
     digest: DigestService  # who is due a digest of unsent drafts (DIGEST_MIN_AGE_HOURS)
@@ -136,6 +142,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
     tracking = TrackingConfig(settings.tracking_link_template, settings.program_id)
     layouts = Layouts()
     unsubscribe = unsubscribe_links(settings, uow)
+    stats = StatsService(uow, clock)
     bounces = bounce_addresses(settings, uow)
     mailer = SmtpMailer(
         settings.smtp_host,
@@ -265,7 +272,10 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             uow=uow, clock=clock, sniffer=sniffer, scanner=scanner, scan_cache=cache, policy=policy
         ),
         redelivery=RedeliveryFilter(uow, clock),
-        home=HomeService(uow),
+        home=HomeService(uow, stats),
+        stats=stats,
+        charts=ChartLinks(signing_key(settings, uow), settings.public_url),
+        draw_chart=MatplotlibCharts().outcomes_png,
         unsubscriber=Unsubscriber(unsubscribe, uow, clock, events=outbox),
         compose_flow=ComposeFlow(compose, work_waiting=wake.set),
         digest=DigestService(uow, clock, timedelta(hours=settings.digest_min_age_hours)),

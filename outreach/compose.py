@@ -386,6 +386,16 @@ class ComposeService:
             uow.commit()
         return fresh
 
+    def check_files(
+        self, files: Sequence[tuple[str, bytes]], existing: Sequence[tuple[str, bytes]] = ()
+    ) -> AttachmentCheck:
+        """``files`` checked as :meth:`attach` checks them (``existing``: files they join, which count towards the
+        limits); the verdict of each of ``files``. Nothing is stored."""
+        result = check_attachments(
+            [*existing, *files], self._sniffer, self._scanner, self._policy, self._cache
+        )
+        return AttachmentCheck(result.files[len(existing) :])
+
     def files_refused(self, team_id: str, author_id: str, draft_id: int) -> list[Problem]:
         """The draft's files checked again as a send checks them (through the scan cache: a verdict is at most a
         day old); the problems of those refused for good. A file that cannot be scanned right now is not one:

@@ -626,3 +626,28 @@ class TemplateSummary:
     author_id: str
     subject: str = ""
     files: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SentGroup:
+    """What the database counts: the sends of one draft (a send's first message or a follow-up step, ``root_id``
+    being the first message's draft) in one week of the window (``week``: its index, 0 the oldest)."""
+
+    root_id: int
+    week: int
+    sent: int
+    replied: int
+    bounced: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """One recipient of a send, for the results file."""
+
+    mpid: str
+    name: str
+    address: str
+    result: str  # sent | failed | bounced | skipped | pending
+    detail: str
+    sent_at: datetime | None
+    replied_at: datetime | None

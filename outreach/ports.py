@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Generator, Mapping, Sequence
+from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -33,10 +33,12 @@ from outreach.models import (
     ProspectQuery,
     ReadyMail,
     Recipient,
+    ResultRow,
     ScanVerdict,
     SendNotice,
     SendRecord,
     SentEmail,
+    SentGroup,
     StoredAccount,
     Template,
     TemplateSummary,
@@ -298,8 +300,11 @@ class DraftRepository(Protocol):
         ...
 
     def for_author(
-        self, team_id: str, author_id: str, statuses: Collection[DraftStatus] = ()
-    ) -> list[Draft]: ...
+        self, team_id: str, author_id: str, statuses: Collection[DraftStatus] = (), *, files: bool = True
+    ) -> list[Draft]:
+        """The author's drafts (of these statuses), the latest changed first; ``files=False``: without their
+        attachments (a list that shows none reads no file's bytes)."""
+        ...
 
     def count_for_author(self, team_id: str, author_id: str, statuses: Collection[DraftStatus] = ()) -> int:
         """How many :meth:`for_author` would give, counted by the database (no draft or file is read)."""
@@ -853,6 +858,36 @@ class WorkspaceRepository(Protocol):
         ...
 
 
+class OutreachStats(Protocol):
+    """The counts behind the dashboard and ``/prospects stats`` (outreach/stats.py says what each one means), and a
+    send's results. ``author_id`` None: the whole workspace."""
+
+    def sent_groups(
+        self,
+        team_id: str,
+        author_id: str | None,
+        since: datetime,
+        until: datetime,
+        weeks: Sequence[datetime],
+    ) -> list[SentGroup]:
+        """Deliveries sent in [since, until], counted per draft and per week (``weeks``: each week's start, in
+        order; a group's ``week`` is an index into it)."""
+        ...
+
+    def failed(self, team_id: str, author_id: str | None, since: datetime, until: datetime) -> int: ...
+
+    def unsubscribed(self, team_id: str, author_id: str | None, since: datetime, until: datetime) -> int: ...
+
+    def templates_of(self, team_id: str, root_ids: Sequence[int]) -> dict[int, str]:
+        """For each of these drafts that was filled from a template: the template's name (its current one, else
+        the one it had then)."""
+        ...
+
+    def results(self, team_id: str, draft_id: int) -> Iterator[ResultRow]:
+        """One row per recipient of the draft, in the draft's order, streamed."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``with uow_factory() as uow: ...; uow.commit()``. Leaving without commit rolls back."""
 
@@ -930,6 +965,9 @@ class UnitOfWork(Protocol):
 
     @property
     def templates(self) -> TemplateRepository: ...
+
+    @property
+    def stats(self) -> OutreachStats: ...
 
     def __enter__(self) -> Self: ...
 

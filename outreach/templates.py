@@ -24,6 +24,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from outreach.attachments import AttachmentCheck
 from outreach.compose import CONTENT_MAX, ComposeService, ComposeState, DraftFields
 from outreach.errors import NotFound, NotYours, Problem, ValidationFailed
 from outreach.models import Attachment, AuditEvent, Channel, Template, TemplateSummary
@@ -173,6 +174,38 @@ class TemplateService:
             self._audit(uow, team_id, user_id, "template.changed", stored)
             uow.commit()
         return stored
+
+    def add_files(
+        self,
+        team_id: str,
+        user_id: str,
+        template_id: int,
+        files: Sequence[tuple[str, bytes]],
+        *,
+        is_admin: bool,
+    ) -> AttachmentCheck:
+        """New files for a template (its author or an admin), checked as a send checks them (type, size,
+        structure, virus scan; the template's files count towards the limits); the good ones are added after its
+        own. The verdict of each is returned; nothing is raised for a bad file. NotFound / NotYours as ``update``."""
+        with self._uow() as uow:
+            current = self._changeable(uow, team_id, user_id, template_id, is_admin)
+        existing = [(a.filename, a.data) for a in current.attachments]
+        fresh = self._compose.check_files(files, existing)  # outside any transaction: clamd takes its time
+        if not fresh.accepted:
+            return fresh
+        with self._uow() as uow:
+            current = self._changeable(uow, team_id, user_id, template_id, is_admin)
+            have = {a.sha256 for a in current.attachments}
+            stored = [uow.attachments.add(team_id, a) for a in fresh.accepted if a.sha256 not in have]
+            changed = dataclasses.replace(
+                current, attachments=(*current.attachments, *stored), updated_at=self._clock.now()
+            )
+            saved = uow.templates.save(changed)
+            if saved is None:  # renamed meanwhile to a name taken since: cannot happen without a name change
+                raise NotFound("template", str(template_id))
+            self._audit(uow, team_id, user_id, "template.changed", saved)
+            uow.commit()
+        return fresh
 
     def delete(self, team_id: str, user_id: str, template_id: int, *, is_admin: bool) -> Template:
         """Deleted by its author or an admin; NotYours for anyone else, NotFound when it is gone."""

@@ -1,13 +1,15 @@
 #!/bin/sh
 # Installs the Debian packages the app and its tests need, when they are missing and installable:
 # Python 3 with venv, ClamAV's daemon (virus scanning), libmagic (sniffing attachments), and Dovecot's IMAP
-# server (the tests read users' mailboxes from a private one: bot/devtools/dovecot.py).
+# server (the tests read users' mailboxes from a private one: bot/devtools/dovecot.py), and a CJK font for charts.
 # Runs apt-get as root, or through sudo when available; otherwise says what to install.
 set -eu
 
 missing=""
 command -v clamd >/dev/null 2>&1 || [ -x /usr/sbin/clamd ] || missing="$missing clamav clamav-daemon"
 [ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1 || missing="$missing dovecot-imapd"
+# The dashboard chart's Chinese labels (matplotlib falls back to it per glyph; without it they draw as boxes).
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing="$missing fonts-wqy-microhei"
 [ -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 ] || ldconfig -p 2>/dev/null | grep -q 'libmagic.so.1' || missing="$missing libmagic1"
 if ! command -v python3 >/dev/null 2>&1; then
     missing="$missing python3 python3-venv"

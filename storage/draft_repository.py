@@ -227,12 +227,14 @@ class SqlDraftRepository:
         self._session.delete(row)
         self._session.flush()
 
-    def for_author(self, team_id: str, author_id: str, statuses: Collection[DraftStatus] = ()) -> list[Draft]:
+    def for_author(
+        self, team_id: str, author_id: str, statuses: Collection[DraftStatus] = (), *, files: bool = True
+    ) -> list[Draft]:
         stmt = select(DraftRow).where(DraftRow.team_id == team_id, DraftRow.author_id == author_id)
         if statuses:
             stmt = stmt.where(DraftRow.status.in_([s.value for s in statuses]))
         rows = self._session.scalars(stmt.order_by(DraftRow.updated_at.desc(), DraftRow.id.desc()))
-        return [self._to_draft(row) for row in rows]
+        return [self._to_draft(row, files=files) for row in rows]
 
     def count_for_author(self, team_id: str, author_id: str, statuses: Collection[DraftStatus] = ()) -> int:
         stmt = select(func.count()).where(DraftRow.team_id == team_id, DraftRow.author_id == author_id)
@@ -293,16 +295,18 @@ class SqlDraftRepository:
             )
         self._session.flush()
 
-    def _to_draft(self, row: DraftRow) -> Draft:
+    def _to_draft(self, row: DraftRow, *, files: bool = True) -> Draft:
         recipients = self._session.execute(
             select(func.count()).where(_RECIPIENTS.c.draft_id == row.id)
         ).scalar_one()
-        attachments: Sequence[AttachmentRow] = self._session.scalars(
-            select(AttachmentRow)
-            .join(DraftAttachmentRow, DraftAttachmentRow.attachment_id == AttachmentRow.id)
-            .where(DraftAttachmentRow.draft_id == row.id, AttachmentRow.team_id == row.team_id)
-            .order_by(DraftAttachmentRow.position)
-        ).all()
+        attachments: Sequence[AttachmentRow] = ()
+        if files:
+            attachments = self._session.scalars(
+                select(AttachmentRow)
+                .join(DraftAttachmentRow, DraftAttachmentRow.attachment_id == AttachmentRow.id)
+                .where(DraftAttachmentRow.draft_id == row.id, AttachmentRow.team_id == row.team_id)
+                .order_by(DraftAttachmentRow.position)
+            ).all()
         return Draft(
             team_id=row.team_id,
             author_id=row.author_id,

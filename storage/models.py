@@ -254,11 +254,15 @@ class DeliveryRow(Base):
         UniqueConstraint("draft_id", "mpid"),
         ForeignKeyConstraint(["draft_id"], ["drafts.id"], ondelete="CASCADE"),
         Index("ix_deliveries_due", "status", "next_attempt_at"),
-        Index("ix_deliveries_team_mpid", "team_id", "mpid"),
+        # A partner's deliveries, newest sent last: "the last one sent before this reply" is one index seek
+        # (migration 0021; it replaced ix_deliveries_team_mpid, its prefix).
+        Index("ix_deliveries_team_mpid_sent", "team_id", "mpid", "sent_at"),
         # A send's counts and "anything left?" read the index alone, not 100,000 rows.
         Index("ix_deliveries_draft_status", "draft_id", "status"),
         # An inbound reply or bounce finds the e-mail it names by its Message-ID (migration 0015).
         Index("ix_deliveries_provider", "provider_message_id"),
+        # The dashboard reads a window of a workspace's sends (migration 0021).
+        Index("ix_deliveries_team_sent", "team_id", "sent_at"),
     )
 
 

@@ -29,6 +29,7 @@ from storage.repositories import (
 from storage.seen_events import SqlSeenEvents
 from storage.send_budgets import SqlSendBudgets
 from storage.send_notices import SqlSendNotices
+from storage.stats_repository import SqlOutreachStats
 from storage.suppression_repository import SqlAppKeys, SqlSuppressionRepository
 from storage.template_repository import SqlTemplateRepository
 from storage.workspace_repository import SqlWorkspaces
@@ -66,6 +67,7 @@ class SqlUnitOfWork:
     mailboxes: SqlMailboxes
     workspaces: SqlWorkspaces
     templates: SqlTemplateRepository
+    stats: SqlOutreachStats
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
         self._factory = session_factory
@@ -102,6 +104,7 @@ class SqlUnitOfWork:
         self.mailboxes = SqlMailboxes(session)
         self.workspaces = SqlWorkspaces(session)
         self.templates = SqlTemplateRepository(session)
+        self.stats = SqlOutreachStats(session)
         return self
 
     def __exit__(

@@ -15,6 +15,9 @@ MAX_BUTTON_VALUE = 2000
 MAX_CHECKBOX_OPTIONS = 10
 MAX_PRIVATE_METADATA = 3000
 
+# What a file_input takes (Slack filters by these extensions; the content is sniffed and scanned anyway).
+ALLOWED_FILETYPES = ["csv", "pdf", "jpg", "jpeg", "png", "gif"]
+
 
 def escape(text: str) -> str:
     """Escape user text for mrkdwn: Slack reads &, < and > as markup."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from bot import ids
 from bot.blocks.common import (
+    ALLOWED_FILETYPES,
     Block,
     actions,
     button,
@@ -34,7 +35,6 @@ from bot.blocks.templates import template_menu
 from bot.i18n import Translator
 from outreach.models import Attachment, Channel, OutgoingEmail, OutgoingMessage
 
-ALLOWED_FILETYPES = ["csv", "pdf", "jpg", "jpeg", "png", "gif"]
 CONTENT_MAX = 3000  # plain_text_input's own limit
 SUBJECT_MAX = 250
 SENDER_MAX = 100

@@ -26,7 +26,8 @@ def bar(done: int, total: int) -> str:
     return "█" * filled + "░" * (BAR_WIDTH - filled)
 
 
-def _what(draft: Draft, t: Translator) -> str:
+def what(draft: Draft, t: Translator) -> str:
+    """What a send is, in a line: its e-mail subject or the start of its message (a follow-up step says so)."""
     if draft.channel is Channel.EMAIL:
         what = t("progress.email", subject=escape(clip(draft.subject or "—", 120)))
     else:
@@ -78,7 +79,7 @@ def build_progress(
     icon = ":leftwards_arrow_with_hook:" if draft.step else ":outbox_tray:"
     return check_limits(
         [
-            section(f"{icon} {_what(draft, t)}"),
+            section(f"{icon} {what(draft, t)}"),
             section(f"`{bar(done, to_send)}` {pct}%\n{line}"),
             context(note),
             *_steps_blocks(draft, steps, t),
@@ -91,7 +92,7 @@ def build_summary(report: SendReport, t: Translator, steps: tuple[Draft, ...] = 
     skipped = report.count(DeliveryStatus.SKIPPED)
     icon = ":white_check_mark:" if not failed else (":warning:" if sent else ":x:")
     blocks: list[Block] = [
-        section(f"{icon} {_what(report.draft, t)}"),
+        section(f"{icon} {what(report.draft, t)}"),
         section(
             t("progress.summary", sent=t.number(sent), failed=t.number(failed), skipped=t.number(skipped))
         ),
@@ -114,17 +115,17 @@ def build_summary(report: SendReport, t: Translator, steps: tuple[Draft, ...] = 
         if len(lines) > SHOWN_ROWS:
             shown.append(t("compose.and_more", count=t.number(len(lines) - SHOWN_ROWS)))
         blocks.append(section("\n".join(shown)))
+    buttons = [button(t("progress.download"), ids.ACTION_DOWNLOAD_RESULTS, str(report.draft.id))]
     if failed:
-        blocks.append(
-            actions(
-                button(
-                    t("progress.retry", count=failed),
-                    ids.ACTION_RETRY_FAILED,
-                    str(report.draft.id),
-                    style="primary",
-                ),
-                block_id=f"retry~{report.draft.id}",
-            )
+        buttons.insert(
+            0,
+            button(
+                t("progress.retry", count=failed),
+                ids.ACTION_RETRY_FAILED,
+                str(report.draft.id),
+                style="primary",
+            ),
         )
+    blocks.append(actions(*buttons, block_id=f"retry~{report.draft.id}"))
     blocks += _steps_blocks(report.draft, steps, t)
     return check_limits(blocks)

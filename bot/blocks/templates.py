@@ -9,6 +9,7 @@ from typing import Any
 
 from bot import ids
 from bot.blocks.common import (
+    ALLOWED_FILETYPES,
     Block,
     actions,
     button,
@@ -155,6 +156,23 @@ def build_template_view(screen: TemplateScreen, t: Translator) -> dict[str, Any]
                 "hint": plain(t("templates.files_hint"), 2000),
             }
         )
+    if screen.template_id and len(screen.files) < 10:
+        # Editing: new files may join the template's (Save as template takes those of the form underneath).
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": ids.BLOCK_TEMPLATE_UPLOAD,
+                "optional": True,
+                "label": plain(t("templates.upload"), 2000),
+                "element": {
+                    "type": "file_input",
+                    "action_id": ids.ACTION_INPUT,
+                    "filetypes": ALLOWED_FILETYPES,
+                    "max_files": 10 - len(screen.files),
+                },
+                "hint": plain(t("templates.upload_hint"), 2000),
+            }
+        )
     if screen.refused:
         lines = "\n".join(f":no_entry: {escape(clip(line, 300))}" for line in screen.refused[:10])
         blocks.append(context(t("templates.uploads_refused") + "\n" + lines))
@@ -170,13 +188,17 @@ def build_template_view(screen: TemplateScreen, t: Translator) -> dict[str, Any]
     }
 
 
-def build_template_notice(text: str, t: Translator) -> dict[str, Any]:
+def build_template_notice(text: str, t: Translator, refused: tuple[str, ...] = ()) -> dict[str, Any]:
+    blocks = [section(text)]
+    if refused:
+        lines = "\n".join(f":no_entry: {escape(clip(line, 300))}" for line in refused[:10])
+        blocks.append(context(t("templates.uploads_refused") + "\n" + lines))
     return {
         "type": "modal",
         "callback_id": ids.CALLBACK_TEMPLATE,
         "title": plain(t("templates.title"), 24),
         "close": plain(t("common.close"), 24),
-        "blocks": check_limits([section(text)], surface="modal"),
+        "blocks": check_limits(blocks, surface="modal"),
     }
 
 

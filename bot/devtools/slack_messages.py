@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.devtools.slack_images import image_problems
 from bot.devtools.slack_payloads import message_problems
 
 RESPONSE_URL_USES = 5
@@ -256,7 +257,7 @@ class SlackMessages:
 
     def _checked(self, args: dict[str, Any], *, update: bool = False) -> tuple[str, list[Any], Answer | None]:
         text, blocks = str(args.get("text", "")), args.get("blocks") or []
-        problems = message_problems(text, blocks, update=update)
+        problems = message_problems(text, blocks, update=update) or image_problems(blocks)
         if problems:
             self._refused.append(("chat", problems))
             error = "msg_too_long" if problems[0].startswith("msg_too_long") else "invalid_blocks"

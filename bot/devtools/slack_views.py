@@ -8,7 +8,8 @@
   (https://api.slack.com/methods/views.update; github.com/slackapi/bolt-js/issues/1309).
 * A ``view_submission`` answer is applied as Slack applies it (SLACK.md §2.4): ``errors`` keep the view, ``update``
   replaces it, ``push`` stacks one, ``clear`` closes the modal, a plain ack closes the submitted view.
-* Every view is checked as Slack checks it (bot/devtools/slack_payloads.py).
+* Every view is checked as Slack checks it (bot/devtools/slack_payloads.py), its images downloaded as Slack
+  downloads them (bot/devtools/slack_images.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.devtools.slack_images import image_problems
 from bot.devtools.slack_payloads import view_problems
 
 TRIGGER_SECONDS = 3.0
@@ -197,9 +199,13 @@ class SlackViews:
     def _checked(self, args: dict[str, Any]) -> dict[str, Any]:
         view = args.get("view")
         problems = view_problems(view)
+        if not problems:
+            problems = image_problems(view.get("blocks"))  # type: ignore[union-attr]  # a dict: checked
         if problems:
             self._refused.append(("views", problems))
             error = "view_too_large" if "view_too_large" in problems else "invalid_arguments"
+            if problems[0].startswith("invalid_blocks"):
+                error = "invalid_blocks"
             return {"ok": False, "error": error, "response_metadata": {"messages": problems}}
         return dict(view)  # type: ignore[arg-type]
 

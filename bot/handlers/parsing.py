@@ -11,8 +11,9 @@ from bot import ids
 from bot.blocks.compose import LOCAL, read_confirmation, read_followup_keys, read_metadata
 from outreach.compose import DraftFields
 from outreach.models import Channel, FollowUp, PartnerKind
+from outreach.stats import bad_days, parse_days
 
-SUBCOMMANDS = ("marketplace", "drafts", "templates", "help", "connect-email", "disconnect-email")
+SUBCOMMANDS = ("marketplace", "drafts", "templates", "stats", "help", "connect-email", "disconnect-email")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,25 @@ def parse_command(text: str) -> Command:
         kind = PartnerKind.CREATOR if tab[0].lower().startswith("creator") else PartnerKind.PARTNER
         rest = tab[1] if len(tab) > 1 else ""
     return Command("marketplace", rest.strip(), kind)
+
+
+_DASHES = ("--", "\u2014", "\u2013")  # "--", or what typing it becomes with smart punctuation (— or –)
+
+
+def stats_days(text: str, default: int) -> int:
+    """``/prospects stats`` arguments: nothing (``default``), ``--days N``, ``--days=N`` or ``N``; a user whose
+    keyboard turned ``--`` into a dash is understood too. ValidationFailed (field ``days``) for anything else."""
+    words = text.replace("=", " ").split()
+    if not words:
+        return default
+    flag = words[0]
+    for dash in _DASHES:
+        if flag.lower() == dash + "days":
+            words = words[1:]
+            break
+    if len(words) != 1:
+        raise bad_days(text.strip())
+    return parse_days(words[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +291,7 @@ class TemplateValues:
     subject: str = ""
     content: str = ""
     file_ids: tuple[int, ...] = ()
+    uploads: tuple[dict[str, Any], ...] = ()  # new files (editing a template): Slack file objects
 
 
 def parse_template_form(view: dict[str, Any]) -> TemplateValues:
@@ -286,4 +307,7 @@ def parse_template_form(view: dict[str, Any]) -> TemplateValues:
         subject=text(ids.BLOCK_TEMPLATE_SUBJECT),
         content=text(ids.BLOCK_TEMPLATE_CONTENT),
         file_ids=tuple(int(o["value"]) for o in chosen if str(o.get("value", "")).isdigit()),
+        uploads=tuple(
+            f for f in _value(values, ids.BLOCK_TEMPLATE_UPLOAD).get("files") or () if isinstance(f, dict)
+        ),
     )

@@ -14,6 +14,7 @@ from bot.handlers import (
     home,
     marketplace,
     prospects,
+    stats,
     templates,
 )
 from bot.modals import Modals
@@ -57,11 +58,13 @@ def register_all(app: App, services: Services) -> None:
         services.prospects.picked_ids,
         services.files,
     )
+    numbers = stats.StatsHandlers(profiles, services.stats, services.files.allowed)
     screens: dict[str, commands.Screen] = {
         "search": listing.command,
         "marketplace": market.command,
         "drafts": draft_handlers.command,
         "templates": shared.command,
+        "stats": numbers.command,
         "connect-email": accounts.connect,
         "disconnect-email": accounts.disconnect,
     }
@@ -70,7 +73,8 @@ def register_all(app: App, services: Services) -> None:
     marketplace.register(app, market)
     compose.register(app, forms)
     drafts.register(app, draft_handlers)
-    home.register(app, home.HomeHandlers(profiles, services.home))
+    home.register(app, home.HomeHandlers(profiles, services.home, services.charts, services.clock))
+    stats.register(app, numbers)
     account.register(app, accounts)
     templates.register(app, shared)
     conversations.register(

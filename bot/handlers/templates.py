@@ -245,7 +245,36 @@ class TemplateHandlers:
         except NotFound:
             ack(response_action="errors", errors={ids.BLOCK_TEMPLATE_NAME: t("templates.gone")})
             return
-        ack(response_action="update", view=build_template_notice(t("templates.saved", name=tpl.name), t))
+        if not (template_id and values.uploads):
+            ack(response_action="update", view=build_template_notice(t("templates.saved", name=tpl.name), t))
+            return
+        # New files: fetched, checked and scanned after the answer (Slack waits 3 seconds, a scan may take more);
+        # the notice says so, then what came of each file.
+        checking = t("templates.checking", name=tpl.name, count=len(values.uploads))
+        ack(response_action="update", view=build_template_notice(checking, t))
+        fetched: list[tuple[str, bytes]] = []
+        refused: list[str] = []
+        for upload in values.uploads:
+            try:
+                got = self._files.download(upload, client.token or "")
+                fetched.append((got.name, got.data))
+            except DownloadFailed as err:
+                refused.append(f"{err.name} — {t(err.reason)}")
+        try:
+            check = self._templates.add_files(
+                team_id, user_id, template_id, fetched, is_admin=profile.is_admin
+            )
+        except (NotFound, NotYours):
+            notice = build_template_notice(t("templates.gone"), t)
+        else:
+            refused += [
+                f"{line.name} — {line.detail}"
+                for line in file_lines(check.files, t)
+                if line.state == "rejected"
+            ]
+            done = t("templates.saved_files", name=tpl.name, added=len(check.accepted))
+            notice = build_template_notice(done, t, tuple(refused))
+        self._modals.show(client, str(view.get("id", "")), notice, user_id=user_id)
 
     # -- /prospects templates -------------------------------------------------------------------------------
     def command(self, parsed: Command, command: dict[str, Any], client: WebClient, respond: Respond) -> None:

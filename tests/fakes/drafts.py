@@ -130,9 +130,11 @@ class FakeDraftRepository:
             raise NotFound("draft", str(draft_id))
         del self._tx.tables.drafts[draft_id]  # its attachments stay
 
-    def for_author(self, team_id: str, author_id: str, statuses: Collection[DraftStatus] = ()) -> list[Draft]:
+    def for_author(
+        self, team_id: str, author_id: str, statuses: Collection[DraftStatus] = (), *, files: bool = True
+    ) -> list[Draft]:
         drafts = [
-            self._read(row)
+            self._read(row) if files else dataclasses.replace(self._read(row), attachments=())
             for row in self._tx.tables.drafts.values()
             if row.draft.team_id == team_id
             and row.draft.author_id == author_id

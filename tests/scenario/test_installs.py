@@ -10,6 +10,7 @@ a browser does it (bot/devtools/install_browser.py): ``GET /slack/install``, Sla
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from bot import ids
+from bot.charts import ChartAsked
 from bot.devtools import install_browser
 from bot.devtools.harness import FullApp, button, full_app, input_values, rows, tick, wait_for
 from bot.devtools.slack_standin import SlackUser
@@ -215,6 +217,9 @@ def test_an_uninstall_deletes_the_tokens_at_once_stops_the_sends_and_serves_noth
         (draft,) = uow.drafts.for_author("T0001", "U0001")
         assert uow.queue.counts("T0001", draft.id)[DeliveryStatus.PENDING] == 1
 
+    chart = app.services.charts.url(ChartAsked("T0001", "U0001", True, 30, "en", app.services.clock.now()))
+    assert _status(chart) == 200  # the Home tab's chart, while installed
+
     app.standin.uninstall("T0001")
     event(app, "app_uninstalled", "T0001", "Ev-uninstall-1")
     store = app.services.installs.store
@@ -236,6 +241,15 @@ def test_an_uninstall_deletes_the_tokens_at_once_stops_the_sends_and_serves_noth
     )  # no call to Slack at all
     assert "T0002 Partner" in json.dumps(app.command("U0009", team="T0002"))  # the other workspace: as before
     assert smtp_server.messages() == []
+    assert _status(chart) == 404  # its numbers are no longer shown to anyone
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
 
 
 def test_a_revoked_bot_token_ends_the_install_as_an_uninstall_does(app):

@@ -747,3 +747,73 @@ def test_each_workspace_has_its_own_rate_limit_budget(client, theirs):
     assert limited.value.response.status_code == 429
     mine = theirs.chat_postMessage(channel="D0009", text="theirs")
     theirs.chat_update(channel="D0009", ts=mine["ts"], text="their budget is whole")
+
+
+# -- image blocks: Slack downloads image_url before it takes the view or message ----------------------------------
+class _Images:
+    """A local web server answering each path with (status, content type, bytes)."""
+
+    PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
+
+    def __init__(self) -> None:
+        answers = {
+            "/chart.png": (200, "image/png", self.PNG),
+            "/missing.png": (404, "text/html", b"<h1>Not found</h1>"),
+            "/chart.webp": (200, "image/webp", b"RIFF\0\0\0\0WEBPVP8 "),
+            "/lying.png": (200, "image/png", b"<html>sign in</html>"),
+        }
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format, *args):
+                pass
+
+            def do_GET(self):
+                status, kind, body = answers.get(self.path, (404, "text/plain", b""))
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def images():
+    served = _Images()
+    yield served
+    served.server.shutdown()
+    served.server.server_close()
+
+
+def _home_with_image(url: str) -> dict:
+    return {"type": "home", "blocks": [{"type": "image", "image_url": url, "alt_text": "a chart"}]}
+
+
+def test_an_image_slack_can_download_is_taken_in_a_home_tab_and_a_message(slack, client, images):
+    assert client.views_publish(user_id="U0001", view=_home_with_image(images.url + "/chart.png"))["ok"]
+    blocks = _home_with_image(images.url + "/chart.png")["blocks"]
+    assert client.chat_postMessage(channel="U0001", text="chart", blocks=blocks)["ok"]
+    assert slack.refused == []
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "/missing.png",  # 404
+        "/chart.webp",  # a type Slack does not show
+        "/lying.png",  # says PNG, is a sign-in page
+        "http://192.0.2.1/chart.png",  # an address the stand-in (on loopback only) cannot reach
+    ],
+)
+def test_an_image_slack_cannot_download_refuses_the_whole_view(slack, client, images, where):
+    url = where if where.startswith("http") else images.url + where
+    with pytest.raises(SlackApiError) as refused:
+        client.views_publish(user_id="U0001", view=_home_with_image(url))
+    assert refused.value.response["error"] == "invalid_blocks"
+    assert "downloading image failed [json-pointer:/blocks/0/image_url]" in json.dumps(
+        refused.value.response.data
+    )
+    assert "U0001" not in slack.modals.homes

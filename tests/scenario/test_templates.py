@@ -1,11 +1,12 @@
 """Shared templates, driven as Slack drives the app (signed requests, the stand-in Web API, real SMTP, clamd and
 database): saved from the form with its checked file, found in the menu by part of its name, filling another
-user's form, sent with its file byte for byte, then listed, edited, used and deleted — by its author or an admin
-only — and never seen from another workspace."""
+user's form, sent with its file byte for byte, then listed, edited (new files checked and scanned before they
+join it), used and deleted — by its author or an admin only — and never seen from another workspace."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,8 +14,9 @@ import pytest
 from bot import ids
 from bot.devtools.harness import button, full_app, input_values, rows, tick, wait_for
 from bot.devtools.slack_standin import SlackUser
-from outreach.models import Ad, AdType, Partner
-from tests.attachment_samples import pdf
+from outreach.adapters.clamd_local import eicar_test_bytes
+from outreach.models import Ad, AdType, Channel, Partner, Template
+from tests.attachment_samples import pdf, png
 
 pytestmark = [pytest.mark.smtp, pytest.mark.clamd]
 
@@ -207,3 +209,36 @@ def test_a_template_goes_from_one_form_to_a_teammates_send_and_is_managed_from_i
 
     # Another workspace's list never shows ours.
     assert "Intro FR" not in json.dumps(app.command("U0009", "templates", team="T0002"))
+
+
+def test_editing_a_template_adds_new_files_once_checked_and_names_those_refused(app):
+    with app.services.uow() as uow:
+        now = datetime.now(UTC)
+        template = uow.templates.add(
+            Template("T0001", "U0001", "Plain", Channel.EMAIL, "Hello", "Hi {firstName}", (), None, now, now)
+        )
+        uow.commit()
+    mine = app.command("U0001", "templates")
+    edit = app.open_form("U0001", mine, button(mine, ids.ACTION_TEMPLATE_EDIT, str(template.id)))
+    box = block(edit, ids.BLOCK_TEMPLATE_UPLOAD)
+    assert box["element"]["type"] == "file_input" and box["element"]["max_files"] == 10
+    good = app.standin.add_file("logo.png", png(), "image/png")
+    bad = app.standin.add_file("invoice.pdf", pdf(eicar_test_bytes()), "application/pdf")
+    values = {
+        ids.BLOCK_TEMPLATE_NAME: text_value("Plain"),
+        ids.BLOCK_TEMPLATE_SUBJECT: text_value("Hello"),
+        ids.BLOCK_TEMPLATE_CONTENT: text_value("Hi {firstName}"),
+        ids.BLOCK_TEMPLATE_UPLOAD: {ids.ACTION_INPUT: {"type": "file_input", "files": [good, bad]}},
+    }
+    answer = app.submit("U0001", edit, values).json()
+    assert answer["response_action"] == "update" and "Checking 2 new file(s)" in json.dumps(answer["view"])
+    shown = wait_for(
+        lambda: (
+            (v := app.standin.modals.views.get(edit["id"])) and "with 1 new file(s)" in json.dumps(v) and v
+        ),
+        what="the checked files' notice",
+    )
+    assert "invoice.pdf" in json.dumps(shown)  # named as refused
+    kept = app.services.templates.get("T0001", template.id)
+    assert [a.filename for a in kept.attachments] == ["logo.png"]
+    assert kept.attachments[0].data == png()

@@ -177,7 +177,8 @@ def test_a_steps_summary_says_why_partners_were_skipped_and_offers_to_cancel_the
     text = json.dumps(blocks, ensure_ascii=False)
     assert "Follow-up 1" in text and "replied: 2" in text and "their address bounced: 1" in text
     assert "contacted by a teammate: 1" in text and "Shop 0 (m0) — replied" in text
-    (cancel,) = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    download, cancel = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    assert (download["action_id"], download["value"]) == (ids.ACTION_DOWNLOAD_RESULTS, "5")  # the step's own
     assert (cancel["action_id"], cancel["value"]) == (ids.ACTION_FOLLOWUPS_CANCEL, "4")
     last = build_summary(SendReport(later, (), counts), T, (step, later))
     assert ids.ACTION_FOLLOWUPS_CANCEL not in json.dumps(last)  # nothing comes after the last step
