@@ -32,6 +32,7 @@ from storage.send_notices import SqlSendNotices
 from storage.suppression_repository import SqlAppKeys, SqlSuppressionRepository
 from storage.template_repository import SqlTemplateRepository
 from storage.workspace_repository import SqlWorkspaces
+from storage.workspace_settings_repository import SqlWorkspaceSettings
 
 
 class SqlUnitOfWork:
@@ -66,6 +67,7 @@ class SqlUnitOfWork:
     mailboxes: SqlMailboxes
     workspaces: SqlWorkspaces
     templates: SqlTemplateRepository
+    workspace_settings: SqlWorkspaceSettings
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
         self._factory = session_factory
@@ -102,6 +104,7 @@ class SqlUnitOfWork:
         self.mailboxes = SqlMailboxes(session)
         self.workspaces = SqlWorkspaces(session)
         self.templates = SqlTemplateRepository(session)
+        self.workspace_settings = SqlWorkspaceSettings(session)
         return self
 
     def __exit__(

@@ -9,7 +9,8 @@ from bot.blocks.help import token_lines
 from bot.i18n import Translator
 
 
-def build_home(picked: int, drafts: int, t: Translator) -> dict[str, Any]:
+def build_home(picked: int, drafts: int, t: Translator, extra: list[Block] | None = None) -> dict[str, Any]:
+    """``extra``: more blocks at the end (the workspace's settings: bot/blocks/workspace_settings.py)."""
     blocks: list[Block] = [
         header(t("help.title")),
         section(t("home.intro")),
@@ -18,5 +19,6 @@ def build_home(picked: int, drafts: int, t: Translator) -> dict[str, Any]:
         section(t("help.commands")),
         section(t("help.tokens") + "\n" + token_lines(t)),
         context(t("help.attachments")),
+        *(extra or []),
     ]
     return {"type": "home", "blocks": check_limits(blocks, surface="home")}

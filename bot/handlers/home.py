@@ -8,6 +8,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.blocks.home import build_home
+from bot.blocks.workspace_settings import settings_blocks
 from bot.users import UserProfiles
 from outreach.home import HomeService
 
@@ -23,7 +24,9 @@ class HomeHandlers:
         team_id, user_id = body.get("team_id") or event.get("view", {}).get("team_id", ""), event["user"]
         t = self._profiles.get(client, team_id, user_id).t
         status = self._home.status(team_id, user_id)
-        client.views_publish(user_id=user_id, view=build_home(status.picked, status.drafts, t))
+        client.views_publish(
+            user_id=user_id, view=build_home(status.picked, status.drafts, t, settings_blocks(t))
+        )
 
 
 def register(app: App, handlers: HomeHandlers) -> None:

@@ -15,6 +15,7 @@ from bot.handlers import (
     marketplace,
     prospects,
     templates,
+    workspace_settings,
 )
 from bot.modals import Modals
 from bot.wiring import Services
@@ -32,7 +33,6 @@ def register_all(app: App, services: Services) -> None:
         services.senders,
         services.files,
         modals,
-        senders_usergroup=services.settings.senders_usergroup,
     )
     market = marketplace.MarketplaceHandlers(profiles, services.prospects, forms, modals)
     listing = prospects.ProspectHandlers(
@@ -73,6 +73,9 @@ def register_all(app: App, services: Services) -> None:
     home.register(app, home.HomeHandlers(profiles, services.home))
     account.register(app, accounts)
     templates.register(app, shared)
+    workspace_settings.register(
+        app, workspace_settings.WorkspaceSettingsHandlers(profiles, services.workspace_settings, modals)
+    )
     conversations.register(
         app,
         conversations.ConversationHandlers(profiles, services.replies, services.senders, services.files),

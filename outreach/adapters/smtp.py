@@ -29,7 +29,7 @@ from typing import Literal, Self, cast
 
 from outreach.errors import DeliveryFailed, Refusal
 from outreach.mailmsg import MAIL_POLICY, MAIL_POLICY_UTF8, build_message, mail_from_address, needs_smtputf8
-from outreach.models import MailAccount, OutgoingEmail, ReadyMail
+from outreach.models import MailAccount, OutgoingEmail, ReadyMail, SmtpServer
 
 Security = Literal["none", "starttls", "tls"]
 SECURITY_MODES: tuple[Security, ...] = ("none", "starttls", "tls")
@@ -328,3 +328,28 @@ def account_mailer(account: MailAccount, timeout: float, sender_fallback: str = 
         account.from_address or sender_fallback,
         timeout,
     )
+
+
+def server_tester(
+    timeout: float = 15.0, ssl_context: ssl.SSLContext | None = None
+) -> Callable[[SmtpServer, str], None]:
+    """Try a workspace's own server (its settings): connect, secure and log in (with a user name), then quit.
+    Raises DeliveryFailed, with the server's answer, if that fails."""
+
+    def test(server: SmtpServer, from_address: str) -> None:
+        mailer = SmtpMailer(
+            server.host,
+            server.port,
+            server.username,
+            server.password,
+            cast(Security, server.security),
+            from_address,
+            timeout,
+            ssl_context,
+        )
+        smtp = mailer.connect()
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            smtp.quit()
+        _close_quietly(smtp)
+
+    return test
