@@ -19,9 +19,9 @@ from bot.blocks.workspace_settings import FIELD_BLOCKS, build_settings_view
 from bot.modals import Modals
 from bot.problems import describe
 from bot.users import UserProfiles
-from outreach.errors import ValidationFailed
+from outreach.errors import NotAdmin, ValidationFailed
 from outreach.models import Channel, WorkspaceSettings
-from outreach.workspace_settings import NotAdmin, WorkspaceSettingsService
+from outreach.workspace_settings import WorkspaceSettingsService
 
 
 def read_settings(team_id: str, values: dict[str, Any]) -> WorkspaceSettings:
