@@ -146,6 +146,7 @@ BLOCK_ACCOUNT_IMAP_SECURITY = "acct_imap_security"
 
 # The workspace's settings (App Home → Settings; admins and owners save, everyone reads) ----------------------
 ACTION_HOME_SETTINGS = "home.settings"
+BLOCK_WS_HOME = "ws_home"  # the Home tab's block with the Settings button
 CALLBACK_WORKSPACE_SETTINGS = "workspace.settings"  # the admins' form
 CALLBACK_WORKSPACE_SETTINGS_READ = "workspace.settings_read"  # what everyone else sees: no submit
 BLOCK_WS_FROM_ADDRESS = "ws_from_address"

@@ -35,7 +35,7 @@ def settings_blocks(t: Translator) -> list[Block]:
     return [
         divider(),
         section(t("ws.home_intro")),
-        actions(button(t("ws.open"), ids.ACTION_HOME_SETTINGS)),
+        actions(button(t("ws.open"), ids.ACTION_HOME_SETTINGS), block_id=ids.BLOCK_WS_HOME),
     ]
 
 
