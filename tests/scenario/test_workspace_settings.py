@@ -6,15 +6,20 @@ settings, with no submit and never a password."""
 from __future__ import annotations
 
 import json
+import time
+import urllib.error
+import urllib.request
 
 import pytest
 
 from bot import ids
 from bot.app import make_client
-from bot.devtools.harness import button, full_app, wait_for
+from bot.devtools.harness import WEBHOOK_SECRET, button, full_app, wait_for
 from bot.devtools.slack_standin import SlackUser
+from bot.devtools.webhook_inbox import WebhookInbox
 from outreach.compose import DraftFields
 from outreach.models import Channel, DraftStatus, Partner
+from outreach.webhook_signing import sign
 from tests.fixtures.smtp import PASSWORD, USERNAME
 
 pytestmark = [pytest.mark.smtp, pytest.mark.clamd]
@@ -25,6 +30,7 @@ USERS = (
     SlackUser("U0003", "wei", "张伟", "wei@brand.example", locale="zh-CN", is_owner=True),
     SlackUser("U0009", "eve", "Eve Other", "eve@other.example", team_id="T0002"),
 )
+BRAND_SECRET = "brand-one-webhook-secret"
 KINDS = {
     ids.BLOCK_WS_FROM_ADDRESS: "email_text_input",
     ids.BLOCK_WS_SMTP_SECURITY: "static_select",
@@ -176,3 +182,73 @@ def test_a_workspaces_own_sender_group_decides_who_may_send_there(app):
     assert app.services.senders.may_send(slack, "T0001", "U0001") is True
     assert app.services.senders.may_send(slack, "T0001", "U0002") is False
     assert app.services.senders.may_send(slack, "T0002", "U0009") is True  # the environment sets no group
+
+
+def post_reply(app, team: str, secret: str) -> int:
+    """The messaging platform POSTs a partner's reply for ``team``, signed with ``secret``; the HTTP status."""
+    body = json.dumps(
+        {"team_id": team, "mpid": "p1", "text": "Thanks!", "external_id": f"in-{team}"}
+    ).encode()
+    ts = str(int(time.time()))
+    request = urllib.request.Request(
+        app.server.url + "/messages/inbound",
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "X-Outreach-Timestamp": ts,
+            "X-Outreach-Signature": sign(secret, ts, body),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
+
+
+def test_a_workspaces_own_webhook_carries_its_messages_and_signs_its_replies(app):
+    brand = WebhookInbox(BRAND_SECRET).start()
+    try:
+        form = open_settings(app, "U0001")
+        answer = app.submit("U0001", form, values(ws_webhook_url=brand.url, ws_webhook_secret=BRAND_SECRET))
+        assert answer.json()["response_action"] == "update"
+        for team, user in (("T0001", "U0001"), ("T0002", "U0009")):
+            with app.services.uow() as uow:
+                uow.partners.upsert_many(
+                    team,
+                    [
+                        Partner(
+                            team,
+                            "p1",
+                            "Acme",
+                            "Al",
+                            "Ng",
+                            f"al@{team.lower()}.acme.example",
+                            messaging_enabled=True,
+                        )
+                    ],
+                )
+                uow.commit()
+            state = app.services.compose.start(team, user, Channel.MESSAGE, ["p1"])
+            app.services.compose.save(
+                team, user, state.draft_id, DraftFields("", "", "", f"Hello from {team}")
+            )
+            app.services.compose.submit(team, user, state.draft_id)
+            app.services.wake.set()
+            wait_for(
+                lambda team=team, user=user, state=state: (
+                    app.services.compose.report(team, user, state.draft_id).draft.status is DraftStatus.SENT
+                ),
+                what=f"the message of {team}",
+            )
+        assert [m["team_id"] for m in brand.messages] == ["T0001"]  # signed with the brand's secret
+        assert [m["team_id"] for m in app.inbox.messages] == ["T0002"]  # the environment's webhook
+        assert brand.bad_signatures == 0
+
+        assert post_reply(app, "T0001", WEBHOOK_SECRET) == 401  # the deployment's key no longer speaks for it
+        assert post_reply(app, "T0001", BRAND_SECRET) == 200
+        assert post_reply(app, "T0002", BRAND_SECRET) == 401
+        assert post_reply(app, "T0002", WEBHOOK_SECRET) == 200
+    finally:
+        brand.stop()
