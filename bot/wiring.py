@@ -217,6 +217,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         defaults=settings_defaults(settings),
         cipher=cipher,
         tester=server_tester(SETTINGS_TEST_TIMEOUT),
+        unreadable=(Unreadable,),
     )
 
     def workspace_mailer(team_id: str) -> tuple[str, Mailer] | None:
@@ -374,8 +375,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
 
 def rotate_secrets(settings: Settings) -> tuple[int, int]:
     """After SECRET_KEY changed (the old one in SECRET_KEY_PREVIOUS): rewrite every stored secret — workspaces'
-    Slack tokens, users' SMTP passwords — under SECRET_KEY. Returns (rewritten, unreadable: under neither key,
-    left as they are)."""
+    Slack tokens, users' SMTP passwords, workspaces' SMTP passwords and webhook secrets — under SECRET_KEY.
+    Returns (rewritten, unreadable: under neither key, left as they are)."""
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     cipher = FernetCipher(*settings.secret_keys)
@@ -384,7 +385,8 @@ def rotate_secrets(settings: Settings) -> tuple[int, int]:
         tokens, bad_tokens = store.rotate_keys()
         with SqlUnitOfWork(make_session_factory(engine)) as uow:
             passwords, bad_passwords = uow.accounts.reencrypt(cipher.rotate, (Unreadable,))
+            secrets, bad_secrets = uow.workspace_settings.reencrypt(cipher.rotate, (Unreadable,))
             uow.commit()
     finally:
         engine.dispose()
-    return tokens + passwords, bad_tokens + bad_passwords
+    return tokens + passwords + secrets, bad_tokens + bad_passwords + bad_secrets

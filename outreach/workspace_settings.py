@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ from outreach.errors import DeliveryFailed, NotAdmin, Problem, ValidationFailed
 from outreach.models import AuditEvent, SmtpServer, WorkspaceSettings
 from outreach.ports import Clock, UnitOfWork
 from outreach.validation import check_email_address, control_characters
+
+log = logging.getLogger(__name__)
 
 SETTINGS_CHANGED = "workspace.settings_changed"
 MAX_RECENT_DAYS = 365
@@ -215,7 +218,11 @@ class WorkspaceSettingsService:
         cipher: Cipher | None,
         tester: SmtpTester,
         ttl: float = 30.0,
+        unreadable: tuple[type[Exception], ...] = (),
     ) -> None:
+        """``unreadable``: what ``cipher.decrypt`` raises for a secret under no key it has (SECRET_KEY changed
+        without SECRET_KEY_PREVIOUS): such a secret counts as not set, and is logged."""
+        self._unreadable = unreadable
         self._uow = uow
         self._clock = clock
         self.defaults = defaults
@@ -256,14 +263,22 @@ class WorkspaceSettingsService:
             return WorkspaceSettings(team_id)
         return dataclasses.replace(
             stored,
-            smtp_password=self._decrypt(stored.smtp_password),
-            webhook_secret=self._decrypt(stored.webhook_secret),
+            smtp_password=self._decrypt(team_id, "SMTP password", stored.smtp_password),
+            webhook_secret=self._decrypt(team_id, "webhook secret", stored.webhook_secret),
         )
 
-    def _decrypt(self, token: str) -> str:
+    def _decrypt(self, team_id: str, what: str, token: str) -> str:
         if not token or self._cipher is None:
             return ""
-        return self._cipher.decrypt(token)
+        try:
+            return self._cipher.decrypt(token)
+        except self._unreadable:
+            log.error(
+                "the %s of workspace %s is under no SECRET_KEY known: an admin must enter it again",
+                what,
+                team_id,
+            )
+            return ""
 
     def _resolve(self, own: WorkspaceSettings) -> Effective:
         d = self.defaults

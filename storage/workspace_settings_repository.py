@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from outreach.models import WorkspaceSettings
@@ -65,3 +66,23 @@ class SqlWorkspaceSettings:
             index_elements=[_TABLE.c.team_id], set_={k: v for k, v in values.items() if k != "team_id"}
         )
         self._session.execute(stmt)
+
+    def reencrypt(
+        self, rotate: Callable[[str], str], unreadable: tuple[type[Exception], ...]
+    ) -> tuple[int, int]:
+        """Every stored SMTP password and webhook secret through ``rotate`` (re-encryption under the current key);
+        returns (rewritten, left as they were because ``rotate`` raised one of ``unreadable``). For key rotation."""
+        rewritten = skipped = 0
+        for row in self._session.scalars(select(WorkspaceSettingsRow)):
+            for column in ("smtp_password_encrypted", "webhook_secret_encrypted"):
+                token = getattr(row, column)
+                if not token:
+                    continue
+                try:
+                    setattr(row, column, rotate(token))
+                except unreadable:
+                    skipped += 1
+                    continue
+                rewritten += 1
+        self._session.flush()
+        return rewritten, skipped

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.cli import main
 from bot.settings import Settings
 from bot.wiring import effective_mailer, settings_defaults
-from outreach.adapters.fernet_cipher import FernetCipher
+from outreach.adapters.fernet_cipher import FernetCipher, Unreadable
 from outreach.adapters.smtp import server_tester
 from outreach.clock import FixedClock
 from outreach.errors import NotAdmin, ValidationFailed
@@ -210,3 +211,38 @@ def test_the_workspaces_mailer_sends_through_its_server_from_its_address(
     (received,) = smtp_starttls_server.received
     assert received.parsed()["From"] == "Brand One <hello@brand-one.example>"
     assert received.mail_from == "hello@brand-one.example"  # its own address as envelope sender: no VERP
+
+
+def test_secrets_rotate_rewrites_the_workspaces_secrets_and_one_under_no_key_counts_as_not_set(
+    database_url, uow_factory, db_engine, monkeypatch, capsys
+):
+    old, new = "old-secret-key-0123456789", "new-secret-key-0123456789"
+    with uow_factory() as uow:
+        uow.workspace_settings.put(
+            WorkspaceSettings(
+                "T1",
+                webhook_url="https://hooks.brand-one.example/m",
+                webhook_secret=FernetCipher(old).encrypt("brand-one-secret"),
+                updated_at=datetime(2038, 1, 19, tzinfo=UTC),
+            )
+        )
+        uow.commit()
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("SECRET_KEY", new)
+    monkeypatch.setenv("SECRET_KEY_PREVIOUS", old)
+    assert main(["secrets", "rotate"]) == 0
+    assert "1 stored secret(s) rewritten" in capsys.readouterr().out
+
+    def reading(*keys: str) -> WorkspaceSettingsService:
+        return WorkspaceSettingsService(
+            uow=uow_factory,
+            clock=FixedClock(datetime(2038, 1, 19, tzinfo=UTC)),
+            defaults=settings_defaults(DEFAULTS),
+            cipher=FernetCipher(*keys),
+            tester=server_tester(5.0),
+            unreadable=(Unreadable,),
+        )
+
+    assert reading(new).effective("T1").webhook_secret == "brand-one-secret"
+    lost = reading("a-third-key-nobody-had-0123").effective("T1")  # under no key known: as if not set
+    assert (lost.own_webhook, lost.webhook_url) == (False, "https://hooks.deploy.example/m")
