@@ -118,7 +118,9 @@ def bounce_addresses(settings: Settings, uow: Callable[[], SqlUnitOfWork]) -> Bo
     )
 
 
-SETTINGS_TEST_TIMEOUT = 2.0  # a workspace's SMTP login is tried before its settings form is answered (3 s)
+SETTINGS_TEST_TIMEOUT = (
+    2.0  # a workspace's SMTP login is tried, whole, before its settings form is answered (3 s)
+)
 
 
 def settings_defaults(settings: Settings) -> Defaults:
@@ -216,7 +218,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         clock=clock,
         defaults=settings_defaults(settings),
         cipher=cipher,
-        tester=server_tester(SETTINGS_TEST_TIMEOUT),
+        tester=server_tester(SETTINGS_TEST_TIMEOUT, deadline=SETTINGS_TEST_TIMEOUT),
         unreadable=(Unreadable,),
     )
 

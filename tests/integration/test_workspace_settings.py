@@ -3,6 +3,7 @@ tried before saving, secrets encrypted at rest, an audit row per change, the def
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
 
 import pytest
@@ -15,8 +16,8 @@ from bot.wiring import effective_mailer, settings_defaults
 from outreach.adapters.fernet_cipher import FernetCipher, Unreadable
 from outreach.adapters.smtp import server_tester
 from outreach.clock import FixedClock
-from outreach.errors import NotAdmin, ValidationFailed
-from outreach.models import OutgoingEmail, WorkspaceSettings
+from outreach.errors import DeliveryFailed, NotAdmin, ValidationFailed
+from outreach.models import OutgoingEmail, SmtpServer, WorkspaceSettings
 from outreach.workspace_settings import SETTINGS_CHANGED, WorkspaceSettingsService
 from storage.models import AuditEventRow, WorkspaceSettingsRow
 from tests.fixtures.smtp import PASSWORD, USERNAME
@@ -246,3 +247,16 @@ def test_secrets_rotate_rewrites_the_workspaces_secrets_and_one_under_no_key_cou
     assert reading(new).effective("T1").webhook_secret == "brand-one-secret"
     lost = reading("a-third-key-nobody-had-0123").effective("T1")  # under no key known: as if not set
     assert (lost.own_webhook, lost.webhook_url) == (False, "https://hooks.deploy.example/m")
+
+
+def test_a_server_that_never_finishes_answering_is_refused_by_the_deadline_not_by_each_steps_timeout():
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # connections are taken, and nobody ever greets them
+    try:
+        host, port = silent.getsockname()
+        tester = server_tester(30.0, deadline=0.5)
+        with pytest.raises(DeliveryFailed, match=r"no complete answer within 0\.5 seconds"):
+            tester(SmtpServer(host, port, "none"), "hello@brand-one.example")
+    finally:
+        silent.close()
