@@ -12,12 +12,16 @@ An author's time zone comes from their Slack profile, kept for a day (``PROFILE_
 so a tick does not call users.info once per author. When Slack cannot answer (a 429, an error) the last profile
 known is used; an author whose zone was never known is left for a later tick rather than DMed at a guessed hour.
 
+A workspace's own digest time (``HH:MM``, its settings) replaces the cron's minute and hour for its authors; the
+cron's days stay (:func:`cron_at`).
+
 Note: APScheduler 3.x reads a numeric day-of-week in a crontab as 0 = Monday; write names (``mon-fri``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -47,6 +51,14 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+def cron_at(cron: str, at: str) -> str:
+    """``cron`` at the time of day ``at`` (``HH:MM``; empty: ``cron`` as it is), on the cron's own days."""
+    if not at:
+        return cron
+    hour, minute = at.split(":")
+    return " ".join([str(int(minute)), str(int(hour)), *cron.split()[2:]])
+
+
 def fires_within(cron: str, tz: ZoneInfo, start: datetime, end: datetime) -> bool:
     """Whether ``cron`` (crontab syntax, read in ``tz``) has a fire time in ``(start, end]``."""
     trigger = CronTrigger.from_crontab(cron, timezone=tz)
@@ -67,8 +79,11 @@ class DigestJob:
         profiles: UserProfiles,
         *,
         cron: str,
+        time_for: Callable[[str], str] | None = None,
     ) -> None:
+        """``time_for(team)``: the workspace's own digest time (``HH:MM``; empty: the cron's)."""
         self._digest = digest
+        self._time_for = time_for or (lambda _team: "")
         self._clock = clock
         self._clients = clients_for(client)
         self._profiles = profiles
@@ -113,7 +128,8 @@ class DigestJob:
             if profile is None:  # never known and Slack cannot say now: a later tick asks again
                 continue
             tz = zone(profile.tz)
-            if only_at_cron_time and not fires_within(self.cron, tz, now - TICK, now):
+            cron = cron_at(self.cron, self._time_for(digest.team_id))
+            if only_at_cron_time and not fires_within(cron, tz, now - TICK, now):
                 continue
             day = now.astimezone(tz).date()
             if not self._digest.claim(digest.team_id, digest.user_id, day):

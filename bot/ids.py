@@ -146,6 +146,24 @@ BLOCK_ACCOUNT_IMAP_HOST = "acct_imap_host"  # the mailbox read for replies and b
 BLOCK_ACCOUNT_IMAP_PORT = "acct_imap_port"
 BLOCK_ACCOUNT_IMAP_SECURITY = "acct_imap_security"
 
+# The workspace's settings (App Home → Settings; admins and owners save, everyone reads) ----------------------
+ACTION_HOME_SETTINGS = "home.settings"
+BLOCK_WS_HOME = "ws_home"  # the Home tab's block with the Settings button
+CALLBACK_WORKSPACE_SETTINGS = "workspace.settings"  # the admins' form
+CALLBACK_WORKSPACE_SETTINGS_READ = "workspace.settings_read"  # what everyone else sees: no submit
+BLOCK_WS_FROM_ADDRESS = "ws_from_address"
+BLOCK_WS_FROM_NAME = "ws_from_name"
+BLOCK_WS_SMTP_HOST = "ws_smtp_host"
+BLOCK_WS_SMTP_PORT = "ws_smtp_port"
+BLOCK_WS_SMTP_SECURITY = "ws_smtp_security"
+BLOCK_WS_SMTP_USERNAME = "ws_smtp_username"
+BLOCK_WS_SMTP_PASSWORD = "ws_smtp_password"  # noqa: S105 (a block id, not a password)
+BLOCK_WS_WEBHOOK_URL = "ws_webhook_url"
+BLOCK_WS_WEBHOOK_SECRET = "ws_webhook_secret"  # noqa: S105 (a block id, not a secret)
+BLOCK_WS_USERGROUP = "ws_usergroup"
+BLOCK_WS_RECENT_DAYS = "ws_recent_days"
+BLOCK_WS_DIGEST_TIME = "ws_digest_time"
+
 # Drafts and delivery -------------------------------------------------------------------------------------
 ACTION_DRAFT_OPEN = "draft.open"
 ACTION_DRAFT_SEND = "draft.send"

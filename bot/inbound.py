@@ -1,7 +1,9 @@
 """``POST /messages/inbound``: a partner's reply to an in-platform message, from the messaging platform.
 
 The request is signed like our outbound webhook (HMAC-SHA256 over ``v1:{timestamp}:{body}`` with
-MESSAGES_WEBHOOK_SECRET, headers ``X-Outreach-Timestamp`` / ``X-Outreach-Signature``). Answers:
+MESSAGES_WEBHOOK_SECRET, headers ``X-Outreach-Timestamp`` / ``X-Outreach-Signature``) — with the workspace's own
+webhook secret when its settings name its own webhook (``secret_for``: the ``team_id`` of the body decides which
+key must have signed it; a workspace with its own webhook accepts only its own). Answers:
 
 * 200 ``{"ok": true, "id": <message id>, "duplicate": bool, "kept": [...], "quarantined": [...]}``
 * 400 ``{"ok": false, "error": "bad_json" | "invalid_payload", "problems": [...]}``
@@ -9,7 +11,7 @@ MESSAGES_WEBHOOK_SECRET, headers ``X-Outreach-Timestamp`` / ``X-Outreach-Signatu
   plus room for the text)
 * 401 ``{"ok": false, "error": "stale_request" | "invalid_signature"}``
 * 404 ``{"ok": false, "error": "not_found"}`` (no such partner in that workspace)
-* 503 ``{"ok": false, "error": "not_configured"}`` (no MESSAGES_WEBHOOK_SECRET)
+* 503 ``{"ok": false, "error": "not_configured"}`` (no MESSAGES_WEBHOOK_SECRET, nor a workspace's own)
 
 After the reply is stored, it is published as a conversation event (:func:`outreach.conversations.reply_event`):
 its author sees it in the conversation's thread of their DM with the app, in their language — the text, the clean
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from bot.http import Endpoint, Request, Response, Route
@@ -38,19 +41,31 @@ PATH = "/messages/inbound"
 TOLERANCE_SECONDS = 300
 
 
-def inbound_route(inbound: InboundService, secret: str, clock: Clock, events: ConversationEvents) -> Route:
-    """The route: verify, parse, receive, publish the reply (first delivery only), answer."""
+def inbound_route(
+    inbound: InboundService,
+    secret: str,
+    clock: Clock,
+    events: ConversationEvents,
+    secret_for: Callable[[str], str] | None = None,
+) -> Route:
+    """The route: verify, parse, receive, publish the reply (first delivery only), answer. ``secret_for(team)``:
+    the key a workspace's replies are signed with (its own webhook's secret, else MESSAGES_WEBHOOK_SECRET)."""
 
     def route(request: Request) -> Response:
-        if not secret:
-            return Response.json(503, {"ok": False, "error": "not_configured"})
-        failure = signature_failure(request, secret, clock)
-        if failure:
-            return Response.json(401, {"ok": False, "error": failure})
         try:
             payload = json.loads(request.body.decode("utf-8"))
+            bad_json = ""
         except (UnicodeDecodeError, ValueError) as exc:
-            return Response.json(400, {"ok": False, "error": "bad_json", "detail": str(exc)[:200]})
+            payload, bad_json = None, str(exc)[:200]
+        team = payload.get("team_id") if isinstance(payload, dict) else None
+        key = secret_for(team) if secret_for is not None and isinstance(team, str) and team else secret
+        if not key:
+            return Response.json(503, {"ok": False, "error": "not_configured"})
+        failure = signature_failure(request, key, clock)
+        if failure:
+            return Response.json(401, {"ok": False, "error": failure})
+        if bad_json:
+            return Response.json(400, {"ok": False, "error": "bad_json", "detail": bad_json})
         if isinstance(payload, dict) and not payload.get("external_id"):
             payload["external_id"] = request.headers.get(IDEMPOTENCY_HEADER.lower(), "")
         try:
@@ -100,9 +115,15 @@ def body_limit(max_message_bytes: int) -> int:
 
 
 def routes(
-    inbound: InboundService, events: ConversationEvents, clock: Clock, *, secret: str, max_message_bytes: int
+    inbound: InboundService,
+    events: ConversationEvents,
+    clock: Clock,
+    *,
+    secret: str,
+    max_message_bytes: int,
+    secret_for: Callable[[str], str] | None = None,
 ) -> dict[tuple[str, str], Endpoint]:
     """``{("POST", "/messages/inbound"): endpoint}`` for ``WsgiApp(app, routes=...)`` (``events``: the app's
     conversation events); bodies up to :func:`body_limit` of ``max_message_bytes``."""
-    route = inbound_route(inbound, secret, clock, events)
+    route = inbound_route(inbound, secret, clock, events, secret_for)
     return {("POST", PATH): Endpoint(route, max_body=body_limit(max_message_bytes))}

@@ -30,16 +30,18 @@ def extra_routes(
         )
     )
     settings = services.settings
-    if settings.messages_webhook_secret:
-        routes.update(
-            inbound.routes(
-                services.inbound,
-                services.conversation_events,
-                services.clock,
-                secret=settings.messages_webhook_secret,
-                max_message_bytes=settings.max_message_bytes,
-            )
+    # Always mounted: a workspace may set its own messages webhook (and secret) in its settings at any time.
+    routes.update(
+        inbound.routes(
+            services.inbound,
+            services.conversation_events,
+            services.clock,
+            secret=settings.messages_webhook_secret,
+            max_message_bytes=settings.max_message_bytes,
+            secret_for=lambda team: services.workspace_settings.effective(team).webhook_secret,
         )
+    )
+    if settings.messages_webhook_secret:
         routes.update(
             mail_inbound.routes(
                 services.mail_inbound,

@@ -63,7 +63,12 @@ def _scheduler(services: Services, clients: ClientFor | None, *, digest: bool = 
     scheduler = BackgroundScheduler(timezone="UTC")
     if clients is not None and digest:
         job = DigestJob(
-            services.digest, services.clock, clients, services.profiles, cron=services.settings.digest_cron
+            services.digest,
+            services.clock,
+            clients,
+            services.profiles,
+            cron=services.settings.digest_cron,
+            time_for=lambda team: services.workspace_settings.effective(team).digest_time,
         )
         job.schedule(scheduler)
     alerts = MailboxAlertDM(clients, services.profiles) if clients is not None else LoggedAlerts()

@@ -26,7 +26,7 @@ from outreach.adapters.fernet_cipher import FernetCipher, Unreadable
 from outreach.adapters.imap import ImapReader
 from outreach.adapters.imap import login_tester as mailbox_login_tester
 from outreach.adapters.magic_sniffer import MagicSniffer
-from outreach.adapters.smtp import SmtpMailer, account_mailer, login_tester
+from outreach.adapters.smtp import SmtpMailer, account_mailer, login_tester, server_tester
 from outreach.adapters.webhook import WebhookTransport
 from outreach.attachments import AttachmentPolicy, InMemoryScanCache
 from outreach.bounce_address import BounceAddresses
@@ -36,6 +36,7 @@ from outreach.compose_flow import ComposeFlow
 from outreach.conversation_reply import ReplyService
 from outreach.conversations import ConversationFeed
 from outreach.delivery import DeliveryWorker, ProgressListener, RetryPolicy, Throttle
+from outreach.delivery.throttle import SERVER, workspace_account
 from outreach.digest import DigestService
 from outreach.followups import FollowupService
 from outreach.home import HomeService
@@ -44,14 +45,16 @@ from outreach.layouts import Layouts
 from outreach.mail_inbound import MailInboundService
 from outreach.mailbox_polling import MailboxPoller
 from outreach.mailmsg import mail_from_address
+from outreach.models import SmtpServer
 from outreach.outbox import Outbox
-from outreach.ports import Clock, ConversationEvents, MailboxAlerts
+from outreach.ports import Clock, ConversationEvents, MailboxAlerts, Mailer, MessageTransport
 from outreach.prospecting import ProspectService
 from outreach.redelivery import RedeliveryFilter
 from outreach.rendering import TrackingConfig
 from outreach.stats import Report, StatsService
 from outreach.templates import TemplateService
 from outreach.unsubscribe import UnsubscribeLinks, Unsubscriber
+from outreach.workspace_settings import Defaults, Effective, WorkspaceSettingsService
 from outreach.workspaces import WorkspaceService
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
@@ -92,6 +95,7 @@ class Services:
     followups: FollowupService  # cancelling a send's follow-ups
     workspaces: WorkspaceService  # installed from a link: who is served, uninstalls, retention
     templates: TemplateService  # shared templates: the compose form's menu, /prospects templates
+    workspace_settings: WorkspaceSettingsService  # each workspace's own settings over the environment's
     installs: (
         Installs | None
     )  # SLACK_CLIENT_ID and SLACK_CLIENT_SECRET set: installs from a link, in many workspaces
@@ -117,6 +121,53 @@ def bounce_addresses(settings: Settings, uow: Callable[[], SqlUnitOfWork]) -> Bo
     """VERP addresses on BOUNCE_ADDRESS (else MAIL_FROM's address), signed with :func:`signing_key`."""
     return BounceAddresses(
         signing_key(settings, uow), settings.bounce_address or mail_from_address(settings.mail_from)
+    )
+
+
+SETTINGS_TEST_TIMEOUT = (
+    2.0  # a workspace's SMTP login is tried, whole, before its settings form is answered (3 s)
+)
+
+
+def settings_defaults(settings: Settings) -> Defaults:
+    """What a workspace that set nothing uses: the environment."""
+    digest = settings.digest_cron.split()
+    return Defaults(
+        mail_from=settings.mail_from,
+        smtp=SmtpServer(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_security,
+            settings.smtp_username,
+            settings.smtp_password,
+        ),
+        webhook_url=settings.messages_webhook_url,
+        webhook_secret=settings.messages_webhook_secret,
+        senders_usergroup=settings.senders_usergroup,
+        recent_contact_days=max(0, settings.recent_contact_days),
+        digest_time=_cron_time(digest),
+    )
+
+
+def _cron_time(fields: list[str]) -> str:
+    """DIGEST_CRON's time of day as HH:MM when it names one (``0 9 * * mon-fri``: 09:00), else empty."""
+    if len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit():
+        return f"{int(fields[1]):02d}:{int(fields[0]):02d}"
+    return ""
+
+
+def effective_mailer(found: Effective, timeout: float) -> SmtpMailer:
+    """A workspace's mailer: its own server (its From address as envelope sender, as a user's own mailbox
+    keeps) or the deployment's server with VERP bounce addresses; its From either way."""
+    return SmtpMailer(
+        found.smtp.host,
+        found.smtp.port,
+        found.smtp.username,
+        found.smtp.password,
+        found.smtp.security,  # type: ignore[arg-type]  # checked when saved, or by Settings.from_env
+        found.mail_from,
+        timeout,
+        verp=not found.own_smtp,
     )
 
 
@@ -169,6 +220,31 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         mailbox_tester=mailbox_login_tester(settings.smtp_timeout),
     )
 
+    workspace_settings = WorkspaceSettingsService(
+        uow=uow,
+        clock=clock,
+        defaults=settings_defaults(settings),
+        cipher=cipher,
+        tester=server_tester(SETTINGS_TEST_TIMEOUT, deadline=SETTINGS_TEST_TIMEOUT),
+        unreadable=(Unreadable,),
+    )
+
+    def workspace_mailer(team_id: str) -> tuple[str, Mailer] | None:
+        """The workspace's own server or From (its settings); None: the deployment's mailer as it is."""
+        found = workspace_settings.effective(team_id)
+        if not (found.own_smtp or found.own_from):
+            return None
+        account = workspace_account(team_id, "smtp") if found.own_smtp else SERVER
+        return account, effective_mailer(found, settings.smtp_timeout)
+
+    def workspace_transport(team_id: str) -> tuple[str, MessageTransport] | None:
+        found = workspace_settings.effective(team_id)
+        if not found.own_webhook:
+            return None
+        return workspace_account(team_id, "messages"), WebhookTransport(
+            found.webhook_url, found.webhook_secret, 30.0
+        )
+
     def personal_mailer(team_id: str, user_id: str) -> SmtpMailer | None:
         account = accounts.get(team_id, user_id)
         return account_mailer(account, settings.smtp_timeout) if account is not None else None
@@ -199,11 +275,13 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             personal_mailer=personal_mailer,
             bounces=bounces,
             events=events if events is not None else outbox,  # follow-ups' events, shown in their threads
+            workspace_mailer=workspace_mailer,
+            workspace_transport=workspace_transport,
         )
 
-    recent_contact = (
-        timedelta(days=settings.recent_contact_days) if settings.recent_contact_days > 0 else None
-    )
+    def recent_contact(team_id: str) -> timedelta | None:
+        return workspace_settings.effective(team_id).recent_contact
+
     compose = ComposeService(
         uow=uow,
         clock=clock,
@@ -216,6 +294,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         mailer=mailer,
         personal_mailer=personal_mailer,
         recent_contact=recent_contact,
+        workspace_mailer=lambda team_id: found[1] if (found := workspace_mailer(team_id)) else None,
     )
     wake = threading.Event()
     conversations = ConversationFeed(uow, clock)
@@ -264,7 +343,11 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         profiles=profiles,
         files=SlackFiles(settings.slack_api_url, settings.max_file_bytes),
         make_worker=make_worker,
-        senders=SenderPolicy(settings.senders, settings.senders_usergroup),
+        senders=SenderPolicy(
+            settings.senders,
+            settings.senders_usergroup,
+            usergroup_for=lambda team_id: workspace_settings.effective(team_id).senders_usergroup,
+        ),
         unsubscribe=unsubscribe,
         close=close,
         accounts=accounts,
@@ -295,6 +378,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
         workspaces=workspaces,
         templates=TemplateService(uow, clock, compose),
         installs=installs,
+        workspace_settings=workspace_settings,
         wake=wake,
         mail_inbound=mail_inbound,
         make_poller=make_poller,
@@ -303,8 +387,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
 
 def rotate_secrets(settings: Settings) -> tuple[int, int]:
     """After SECRET_KEY changed (the old one in SECRET_KEY_PREVIOUS): rewrite every stored secret — workspaces'
-    Slack tokens, users' SMTP passwords — under SECRET_KEY. Returns (rewritten, unreadable: under neither key,
-    left as they are)."""
+    Slack tokens, users' SMTP passwords, workspaces' SMTP passwords and webhook secrets — under SECRET_KEY.
+    Returns (rewritten, unreadable: under neither key, left as they are)."""
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     cipher = FernetCipher(*settings.secret_keys)
@@ -313,7 +397,8 @@ def rotate_secrets(settings: Settings) -> tuple[int, int]:
         tokens, bad_tokens = store.rotate_keys()
         with SqlUnitOfWork(make_session_factory(engine)) as uow:
             passwords, bad_passwords = uow.accounts.reencrypt(cipher.rotate, (Unreadable,))
+            secrets, bad_secrets = uow.workspace_settings.reencrypt(cipher.rotate, (Unreadable,))
             uow.commit()
     finally:
         engine.dispose()
-    return tokens + passwords, bad_tokens + bad_passwords
+    return tokens + passwords + secrets, bad_tokens + bad_passwords + bad_secrets

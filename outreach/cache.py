@@ -82,6 +82,11 @@ class StampedCache(Generic[K, V]):
                     self._entries.popitem(last=False)
         return value
 
+    def forget(self, key: K) -> None:
+        """Drop the value kept for ``key`` (it changed)."""
+        with self._lock:
+            self._entries.pop(key, None)
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)

@@ -48,6 +48,7 @@ from outreach.models import (
     Recipient,
 )
 from outreach.ports import Clock, Mailer, Scanner, Sniffer, UnitOfWork
+from outreach.recent_contact import recent_window
 from outreach.rendering import TrackingConfig, email_for, message_for, prepare
 from outreach.scheduling import local_due, send_at_problems, start_at, zone
 from outreach.tokens import MissingValues, Template, check
@@ -218,11 +219,15 @@ class ComposeService:
         tracking: TrackingConfig,
         layouts: Layouts,
         mailer: Mailer | None = None,
-        recent_contact: timedelta | None = timedelta(days=7),
+        recent_contact: timedelta | Callable[[str], timedelta | None] | None = timedelta(days=7),
         personal_mailer: Callable[[str, str], Mailer | None] | None = None,
+        workspace_mailer: Callable[[str], Mailer | None] | None = None,
     ) -> None:
+        """``recent_contact``: one window for every workspace, or each one's (a function of its team id);
+        ``workspace_mailer``: a workspace's own server or From (its settings), None for the deployment's."""
         self._personal_mailer = personal_mailer
-        self._recent_contact = recent_contact
+        self._workspace_mailer = workspace_mailer
+        self._recent_contact = recent_window(recent_contact)
         self._mailer = mailer
         self._uow = uow
         self._clock = clock
@@ -562,8 +567,10 @@ class ComposeService:
         if not isinstance(rendered, OutgoingEmail):
             raise ValidationFailed([Problem("content", "not_email", "Only e-mails can be sent as a test.")])
         mailer = (
-            self._personal_mailer(team_id, author_id) if self._personal_mailer else None
-        ) or self._mailer
+            (self._personal_mailer(team_id, author_id) if self._personal_mailer else None)
+            or (self._workspace_mailer(team_id) if self._workspace_mailer else None)
+            or self._mailer
+        )
         with mailer.open() as session:
             provider_id = session.send(
                 dataclasses.replace(rendered, to=to, subject="[TEST] " + rendered.subject)
@@ -629,9 +636,10 @@ class ComposeService:
         for n, step in enumerate(draft.followups, 1):
             tallies.append(MissingValues(Template.parse(step.content), field=f"followup.{n}.content"))
         contacts = since = None
-        if self._recent_contact is not None:
-            since = self._clock.now() - self._recent_contact
-            contacts = RecentContacts(since, draft.author_id, self._recent_contact.days)
+        window = self._recent_contact(draft.team_id)
+        if window is not None:
+            since = self._clock.now() - window
+            contacts = RecentContacts(since, draft.author_id, window.days)
         shown: list[Recipient] = []
         skipped: list[tuple[Recipient, str]] = []
         count = skipped_count = zoned = 0

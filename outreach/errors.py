@@ -10,6 +10,7 @@ they belong to; anything else is a bug and goes to the global error handler.
      ├── AlreadyExists         a row with the same natural key exists (raised by repositories)
      ├── DraftNotEditable      the draft is being sent or was sent: it can no longer change
      ├── NotYours              a template changed or deleted by someone other than its author or an admin
+     ├── NotAdmin              a workspace's settings saved by someone not its admin or owner
      ├── ImportFailed          an import file that cannot be read at all (bad rows are reported, not raised)
      ├── DeliveryFailed        a send attempt failed; its ``Refusal`` says why and whether a retry may help
      └── MailboxRefused        a user's own mailbox could not be read (IMAP); ``login``: the password was refused
@@ -140,3 +141,11 @@ class NotYours(OutreachError):
         self.template_id = template_id
         self.author_id = author_id
         super().__init__(f"template {template_id} is <@{author_id}>'s; only they or an admin may change it")
+
+
+class NotAdmin(OutreachError):
+    """Only a workspace admin or owner changes its settings."""
+
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id
+        super().__init__(f"<@{user_id}> is not an admin or owner of the workspace")

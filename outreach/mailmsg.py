@@ -83,7 +83,8 @@ def build_message(
     *,
     date: datetime | None = None,
 ) -> EmailMessage:
-    """The complete message for ``email``, From ``"sender name" <MAIL_FROM address>``.
+    """The complete message for ``email``, From ``"sender name" <MAIL_FROM address>`` (no sender name: MAIL_FROM's
+    own name, if any).
 
     ``date`` defaults to now (UTC). Raises ValueError for a header value with CR/LF or other control
     characters, an invalid To/Reply-To address, or an extra header that is malformed or reserved.
@@ -100,7 +101,9 @@ def build_message(
     to = _address("To", email.to)
 
     msg = EmailMessage(policy=MAIL_POLICY)
-    msg["From"] = Address(display_name=email.sender_name.strip(), addr_spec=sender)
+    # The form's sender name; an e-mail without one shows the From name of MAIL_FROM (or the workspace's settings).
+    display_name = email.sender_name.strip() or parseaddr(mail_from)[0].strip()
+    msg["From"] = Address(display_name=display_name, addr_spec=sender)
     msg["To"] = to
     if email.reply_to.strip():
         msg["Reply-To"] = _address("Reply-To", email.reply_to)

@@ -651,3 +651,44 @@ class ResultRow:
     detail: str
     sent_at: datetime | None
     replied_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpServer:
+    host: str
+    port: int
+    security: str  # none | starttls | tls
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceSettings:
+    """What a workspace set; an empty value (``None`` for the days) is the deployment's default.
+
+    In memory ``smtp_password`` and ``webhook_secret`` are plain; the repository stores and returns them
+    encrypted (only :class:`WorkspaceSettingsService` holds the cipher)."""
+
+    team_id: str
+    from_address: str = ""
+    from_name: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 0
+    smtp_security: str = ""
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    webhook_url: str = ""
+    webhook_secret: str = field(default="", repr=False)
+    senders_usergroup: str = ""
+    recent_contact_days: int | None = None
+    digest_time: str = ""  # HH:MM
+    updated_by: str = ""
+    updated_at: datetime | None = None
+
+    @property
+    def smtp(self) -> SmtpServer | None:
+        if not self.smtp_host:
+            return None
+        return SmtpServer(
+            self.smtp_host, self.smtp_port, self.smtp_security, self.smtp_username, self.smtp_password
+        )

@@ -47,6 +47,7 @@ from outreach.models import (
     ThreadMessage,
     UpsertCounts,
     Workspace,
+    WorkspaceSettings,
 )
 
 
@@ -822,6 +823,16 @@ class ConversationEvents(Protocol):
     def publish(self, event: ConversationEvent) -> None: ...
 
 
+class WorkspaceSettingsRepository(Protocol):
+    """A workspace's own settings (:mod:`outreach.workspace_settings`); the secrets in and out are ciphertext."""
+
+    def get(self, team_id: str) -> WorkspaceSettings | None: ...
+
+    def put(self, settings: WorkspaceSettings) -> None:
+        """Insert or replace the workspace's settings."""
+        ...
+
+
 class WorkspaceRepository(Protocol):
     """The workspaces installed from a link (Slack's OAuth flow); every other table is scoped by ``team_id``."""
 
@@ -968,6 +979,9 @@ class UnitOfWork(Protocol):
 
     @property
     def stats(self) -> OutreachStats: ...
+
+    @property
+    def workspace_settings(self) -> WorkspaceSettingsRepository: ...
 
     def __enter__(self) -> Self: ...
 

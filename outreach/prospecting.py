@@ -27,6 +27,7 @@ from outreach.cache import StampedCache
 from outreach.errors import NotFound
 from outreach.models import MatchCounts, PartnerKind, Prospect, ProspectQuery
 from outreach.ports import Clock, UnitOfWork
+from outreach.recent_contact import recent_window
 
 PAGE_SIZE = 10  # Slack's checkbox limit (SLACK.md §1.3)
 MAX_SEARCH = 200  # characters of search text kept; longer text is cut and the user is told
@@ -134,12 +135,17 @@ def decode_state(value: str) -> tuple[ProspectQuery, PageRequest]:
 
 class ProspectService:
     def __init__(
-        self, uow: Callable[[], UnitOfWork], clock: Clock, *, recent_contact: timedelta | None = None
+        self,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        *,
+        recent_contact: timedelta | Callable[[str], timedelta | None] | None = None,
     ) -> None:
-        """``recent_contact``: how long a teammate's contact counts as recent (RECENT_CONTACT_DAYS; None: off)."""
+        """``recent_contact``: how long a teammate's contact counts as recent (RECENT_CONTACT_DAYS, or each
+        workspace's own window: a function of its team id; None: off)."""
         self._uow = uow
         self._clock = clock
-        self._recent_contact = recent_contact
+        self._recent_contact = recent_window(recent_contact)
         self._countries = StampedCache[str, list[str]](COUNTRIES_TTL)  # by team
         # (team, its marks made here, query) -> total: marking a prospect here makes the team's totals new
         self._totals = StampedCache[tuple[str, int, ProspectQuery], int](
@@ -300,14 +306,15 @@ class ProspectService:
     def match_counts(self, team_id: str, user_id: str, query: ProspectQuery) -> MatchCounts:
         """What picking every prospect ``query`` matches would pick (shown before the user confirms)."""
         query = replace(normalise(query)[0], prospects_only=True)
-        recent = self._clock.now() - self._recent_contact if self._recent_contact else None
+        window = self._recent_contact(team_id)
+        recent = self._clock.now() - window if window else None
         with self._uow() as uow:
             return uow.prospects.match_counts(team_id, query, user_id=user_id, recent_since=recent)
 
-    @property
-    def recent_days(self) -> int:
-        """The window of a teammate's recent contact, in days (0: not watched)."""
-        return self._recent_contact.days if self._recent_contact else 0
+    def recent_days(self, team_id: str) -> int:
+        """The workspace's window of a teammate's recent contact, in days (0: not watched)."""
+        window = self._recent_contact(team_id)
+        return window.days if window else 0
 
     def picked_count(self, team_id: str, user_id: str) -> int:
         with self._uow() as uow:

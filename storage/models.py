@@ -596,6 +596,29 @@ class WorkspaceRow(Base):
     uninstalled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
+class WorkspaceSettingsRow(Base):
+    """A workspace's own settings over the environment's defaults (outreach/workspace_settings.py): an empty value
+    (NULL days) is the default. The SMTP password and the webhook secret are Fernet ciphertexts (SECRET_KEY)."""
+
+    __tablename__ = "workspace_settings"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    from_address: Mapped[str] = mapped_column(String(320), nullable=False, default="")
+    from_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    smtp_host: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    smtp_port: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    smtp_security: Mapped[str] = mapped_column(String(16), nullable=False, default="")
+    smtp_username: Mapped[str] = mapped_column(String(320), nullable=False, default="")
+    smtp_password_encrypted: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    webhook_url: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    webhook_secret_encrypted: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    senders_usergroup: Mapped[str] = mapped_column(String(32), nullable=False, default="")
+    recent_contact_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    digest_time: Mapped[str] = mapped_column(String(5), nullable=False, default="")
+    updated_by: Mapped[str] = mapped_column(String(32), nullable=False, default="")
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
 # slack_sdk's SQLAlchemy stores (slack_sdk.oauth.installation_store.sqlalchemy, .state_store.sqlalchemy) read and
 # write these three tables with their own column names; we make them with our migrations (0017) instead of the
 # stores' create_tables(), on the app's own database. Tokens are Fernet ciphertexts (longer than slack_sdk's

@@ -33,6 +33,7 @@ from storage.stats_repository import SqlOutreachStats
 from storage.suppression_repository import SqlAppKeys, SqlSuppressionRepository
 from storage.template_repository import SqlTemplateRepository
 from storage.workspace_repository import SqlWorkspaces
+from storage.workspace_settings_repository import SqlWorkspaceSettings
 
 
 class SqlUnitOfWork:
@@ -68,6 +69,7 @@ class SqlUnitOfWork:
     workspaces: SqlWorkspaces
     templates: SqlTemplateRepository
     stats: SqlOutreachStats
+    workspace_settings: SqlWorkspaceSettings
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
         self._factory = session_factory
@@ -105,6 +107,7 @@ class SqlUnitOfWork:
         self.workspaces = SqlWorkspaces(session)
         self.templates = SqlTemplateRepository(session)
         self.stats = SqlOutreachStats(session)
+        self.workspace_settings = SqlWorkspaceSettings(session)
         return self
 
     def __exit__(

@@ -33,10 +33,11 @@ _BUDGETS = cast(Table, SendBudgetRow.__table__)
 # Tables with no team_id column, and why each is (or is not) part of a workspace's data.
 NOT_PER_WORKSPACE = {
     "app_keys": "the app's own keys, shared by every workspace",
-    "send_budgets": "keyed by sending account; a workspace's own mailboxes (mailbox:<team>:…) are purged",
+    "send_budgets": "keyed by sending account; a workspace's own (mailbox:<team>:…, workspace:<team>:…) are purged",
     "slack_oauth_states": "install attempts not yet tied to any workspace; they expire in minutes",
 }
 MAILBOX_PREFIX = "mailbox:{team_id}:"  # outreach.delivery.throttle.own_mailbox
+WORKSPACE_PREFIX = "workspace:{team_id}:"  # outreach.delivery.throttle.workspace_account
 
 
 def per_workspace_tables() -> list[Table]:
@@ -121,11 +122,11 @@ class SqlWorkspaces:
                 where = where | and_(table.c.team_id.is_(None), table.c.enterprise_id == team_id)
             result = self._session.execute(delete(table).where(where))
             touched += int(getattr(result, "rowcount", 0) or 0)
-        prefix = MAILBOX_PREFIX.format(team_id=team_id)
-        result = self._session.execute(
-            delete(_BUDGETS).where(_BUDGETS.c.account.startswith(prefix, autoescape=True))
-        )
-        touched += int(getattr(result, "rowcount", 0) or 0)
+        for prefix in (MAILBOX_PREFIX.format(team_id=team_id), WORKSPACE_PREFIX.format(team_id=team_id)):
+            result = self._session.execute(
+                delete(_BUDGETS).where(_BUDGETS.c.account.startswith(prefix, autoescape=True))
+            )
+            touched += int(getattr(result, "rowcount", 0) or 0)
         return touched > 0
 
 

@@ -133,6 +133,23 @@ class FullApp:
         self._answered(answer, action["action_id"])
         return answer
 
+    def open_home(self, user: str, team: str = "T0001") -> dict[str, Any]:
+        """The user opens the app's Home tab (``app_home_opened``); returns the view the app published."""
+        before = len(self.standin.view_log)
+        event = {"type": "app_home_opened", "user": user, "channel": f"D{user[1:]}", "tab": "home"}
+        self._answered(self.team(team).event(event, team_id=team), "app_home_opened")
+        published: list[dict[str, Any]] = wait_for(
+            lambda: [v for m, v in self.standin.view_log[before:] if m == "views.publish"],
+            what="the Home tab",
+        )
+        return published[-1]
+
+    def click_in_home(self, user: str, action: dict[str, Any], team: str = "T0001") -> HttpAnswer:
+        """Use an element of the Home tab the app published for ``user``."""
+        answer = self.team(team).click_in_home(user, action, team_id=team)
+        self._answered(answer, action["action_id"])
+        return answer
+
     def opened_after(self, count: int, method: str = "views.open") -> dict[str, Any]:
         """The first modal view opened by ``method`` (views.open or views.push) after the view log had ``count``
         entries, once the app has filled it in (it opens a "Preparing…" view first): the view as it is now."""

@@ -337,6 +337,27 @@ class SlackClientSim:
         }
         return self.interaction(payload)
 
+    def click_in_home(self, user_id: str, action: dict[str, Any], team_id: str | None = None) -> HttpAnswer:
+        """Use an element of the Home tab the app last published for ``user_id`` (as Slack shows it to them)."""
+        home = self._standin().modals.homes.get(user_id)
+        if home is None:
+            raise AssertionError(f"no Home tab was published for {user_id}: nothing to click")
+        element = _find(home.get("blocks", []), action)
+        payload = {
+            "type": "block_actions",
+            "user": self._user(user_id, team_id),
+            "api_app_id": "A0001",
+            "token": "deprecated-verification-token",
+            "container": {"type": "view", "view_id": home["id"]},
+            "trigger_id": self._standin().new_trigger(user_id),
+            "team": self._team(team_id),
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": {**home, "state": {"values": {}}},
+            "actions": [_action(element, action)],
+        }
+        return self.interaction(payload)
+
     def suggest(
         self,
         user_id: str,
@@ -386,6 +407,8 @@ class SlackClientSim:
         """Press the submit button of the open view ``view_id``; Slack then applies the answer."""
         slack = self._standin()
         view = self._open(view_id)
+        if not view.get("submit"):  # Slack shows no submit button: nobody can submit the view
+            raise AssertionError(f"view {view_id} has no submit button: nobody can submit it")
         version = slack.view_version(view_id)
         answer = self.view_submission(user_id, view, values, team_id)
         if not answer.late and answer.status == 200:

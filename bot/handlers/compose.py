@@ -67,15 +67,12 @@ class ComposeHandlers:
         senders: SenderPolicy,
         files: SlackFiles,
         modals: Modals,
-        *,
-        senders_usergroup: str = "",
     ) -> None:
         self._flow = flow
         self._profiles = profiles
         self._senders = senders
         self._files = files
         self._modals = modals
-        self._usergroup = senders_usergroup
 
     def _t(self, client: WebClient, team_id: str, user_id: str) -> Translator:
         return self._profiles.get(client, team_id, user_id).t
@@ -83,9 +80,9 @@ class ComposeHandlers:
     def _may_send(self, client: WebClient, team_id: str, user_id: str) -> MaySend:
         return partial(self._senders.may_send, client, team_id, user_id)
 
-    def refusal(self, t: Translator) -> str:
+    def refusal(self, t: Translator, team_id: str) -> str:
         """Why this user may not send (for the other screens that offer a send)."""
-        return refusal_text(t, self._usergroup)
+        return refusal_text(t, self._senders.usergroup(team_id))
 
     # -- opening ---------------------------------------------------------------------------------------
     def open_new(
@@ -120,7 +117,7 @@ class ComposeHandlers:
         )
         if fill is not None and isinstance(outcome, Editable):
             outcome = Editable(fill(outcome.state))
-        view = build_opened_view(outcome, 0, profile.t, self._usergroup)
+        view = build_opened_view(outcome, 0, profile.t, self._senders.usergroup(team_id))
         if not isinstance(outcome, Editable):
             self._modals.show(client, opened.view_id, view, user_id=user_id)
         elif not self._modals.show(client, opened.view_id, view, user_id=user_id, hash=opened.hash):
@@ -144,7 +141,7 @@ class ComposeHandlers:
             return
         t = self._t(client, team_id, user_id)
         outcome = self._flow.open(team_id, user_id, draft_id, self._may_send(client, team_id, user_id))
-        view = build_opened_view(outcome, draft_id, t, self._usergroup)
+        view = build_opened_view(outcome, draft_id, t, self._senders.usergroup(team_id))
         self._modals.show(client, opened.view_id, view, user_id=user_id, hash=opened.hash or None)
 
     # -- submitting ------------------------------------------------------------------------------------
@@ -168,7 +165,7 @@ class ComposeHandlers:
                 form.draft_id,
                 form.channel,
                 t,
-                usergroup=self._usergroup,
+                usergroup=self._senders.usergroup(team_id),
                 present=present,
                 form=FormKeys(form.followup_keys, form.next_key),
             )
@@ -267,7 +264,9 @@ class ComposeHandlers:
         if isinstance(outcome, Gone):
             return
         dm = client.conversations_open(users=user_id)["channel"]["id"]
-        client.chat_postMessage(channel=dm, text=self_test_text(outcome, profile.t, self._usergroup))
+        client.chat_postMessage(
+            channel=dm, text=self_test_text(outcome, profile.t, self._senders.usergroup(team_id))
+        )
 
     # -- follow-up steps ----------------------------------------------------------------------------------
     def add_followup(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:

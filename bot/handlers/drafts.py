@@ -86,7 +86,7 @@ class DraftHandlers:
         may_send = partial(self._senders.may_send, client, team_id, user_id)
         outcome = self._flow.send_draft(team_id, user_id, draft_id, may_send)
         if isinstance(outcome, NotAllowed):
-            notice = self._forms.refusal(t)
+            notice = self._forms.refusal(t, team_id)
         elif isinstance(outcome, PlanRefused):
             problems = "\n".join(f"• {describe(p, t)}" for p in outcome.problems)
             notice = t("drafts.cannot_send", problems=problems)
@@ -139,7 +139,7 @@ class DraftHandlers:
             return
         t = self._profiles.get(client, team_id, user_id).t
         if not self._senders.may_send(client, team_id, user_id):
-            self._refresh(body, client, respond, self._forms.refusal(t))
+            self._refresh(body, client, respond, self._forms.refusal(t, team_id))
             return
         try:
             plan = self._outbox.send_now(team_id, user_id, draft_id)
@@ -199,7 +199,7 @@ class DraftHandlers:
         if isinstance(outcome, Gone) or not channel:
             return
         if isinstance(outcome, NotAllowed):
-            client.chat_postMessage(channel=channel, text=self._forms.refusal(t))
+            client.chat_postMessage(channel=channel, text=self._forms.refusal(t, team_id))
         elif isinstance(outcome, Requeued):
             client.chat_postMessage(channel=channel, text=t("drafts.retrying", count=outcome.count))
 

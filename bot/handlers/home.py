@@ -9,6 +9,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.blocks.home import build_home
+from bot.blocks.workspace_settings import settings_blocks
 from bot.charts import ChartAsked, ChartLinks
 from bot.users import UserProfiles
 from outreach.home import HomeService
@@ -39,6 +40,7 @@ class HomeHandlers:
             profile.t,
             own_chart=chart(False),
             workspace_chart=chart(True) if board.workspace is not None else "",
+            extra=settings_blocks(profile.t),
         )
         client.views_publish(user_id=user_id, view=view)
 

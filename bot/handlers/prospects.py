@@ -162,7 +162,7 @@ class ProspectHandlers:
                 self._prospects.match_counts(team_id, user_id, query),
                 filters_named(query, t),
                 self._prospects.picked_count(team_id, user_id),
-                self._prospects.recent_days,
+                self._prospects.recent_days(team_id),
                 matching_metadata(key, str(body.get("response_url", ""))),
             )
             view = build_select_matching_view(screen, t)

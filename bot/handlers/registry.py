@@ -16,6 +16,7 @@ from bot.handlers import (
     prospects,
     stats,
     templates,
+    workspace_settings,
 )
 from bot.modals import Modals
 from bot.wiring import Services
@@ -33,7 +34,6 @@ def register_all(app: App, services: Services) -> None:
         services.senders,
         services.files,
         modals,
-        senders_usergroup=services.settings.senders_usergroup,
     )
     market = marketplace.MarketplaceHandlers(profiles, services.prospects, forms, modals)
     listing = prospects.ProspectHandlers(
@@ -77,6 +77,9 @@ def register_all(app: App, services: Services) -> None:
     stats.register(app, numbers)
     account.register(app, accounts)
     templates.register(app, shared)
+    workspace_settings.register(
+        app, workspace_settings.WorkspaceSettingsHandlers(profiles, services.workspace_settings, modals)
+    )
     conversations.register(
         app,
         conversations.ConversationHandlers(profiles, services.replies, services.senders, services.files),

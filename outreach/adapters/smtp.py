@@ -23,13 +23,14 @@ from __future__ import annotations
 import contextlib
 import smtplib
 import ssl
+import threading
 from collections.abc import Callable
 from types import TracebackType
 from typing import Literal, Self, cast
 
 from outreach.errors import DeliveryFailed, Refusal
 from outreach.mailmsg import MAIL_POLICY, MAIL_POLICY_UTF8, build_message, mail_from_address, needs_smtputf8
-from outreach.models import MailAccount, OutgoingEmail, ReadyMail
+from outreach.models import MailAccount, OutgoingEmail, ReadyMail, SmtpServer
 
 Security = Literal["none", "starttls", "tls"]
 SECURITY_MODES: tuple[Security, ...] = ("none", "starttls", "tls")
@@ -328,3 +329,53 @@ def account_mailer(account: MailAccount, timeout: float, sender_fallback: str = 
         account.from_address or sender_fallback,
         timeout,
     )
+
+
+def server_tester(
+    timeout: float = 15.0, ssl_context: ssl.SSLContext | None = None, *, deadline: float | None = None
+) -> Callable[[SmtpServer, str], None]:
+    """Try a workspace's own server (its settings): connect, secure and log in (with a user name), then quit.
+    Raises DeliveryFailed, with the server's answer, if that fails — or, with ``deadline``, when the whole try
+    has not finished within that many seconds (each step's ``timeout`` alone could add up beyond it)."""
+
+    def attempt(server: SmtpServer, from_address: str) -> None:
+        mailer = SmtpMailer(
+            server.host,
+            server.port,
+            server.username,
+            server.password,
+            cast(Security, server.security),
+            from_address,
+            timeout,
+            ssl_context,
+        )
+        smtp = mailer.connect()
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            smtp.quit()
+        _close_quietly(smtp)
+
+    def test(server: SmtpServer, from_address: str) -> None:
+        if deadline is None:
+            attempt(server, from_address)
+            return
+        failures: list[DeliveryFailed] = []
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                attempt(server, from_address)
+            except DeliveryFailed as err:
+                failures.append(err)
+            finally:
+                done.set()
+
+        threading.Thread(target=run, name="smtp-settings-test", daemon=True).start()
+        if not done.wait(deadline):
+            raise DeliveryFailed(
+                f"cannot connect to {server.host}:{server.port}: no complete answer within {deadline:g} seconds",
+                permanent=False,
+            )
+        if failures:
+            raise failures[0]
+
+    return test

@@ -1,8 +1,9 @@
 """SEND_RATE_PER_SECOND: at most that many sends a second per sending account, whatever the number of workers.
 
-The accounts, each with a budget of its own: the workspace's SMTP server (:data:`SERVER`), each user's own
-mailbox connected with /prospects connect-email (:func:`own_mailbox`), and the in-platform messages webhook
-(:data:`MESSAGES`). Every thread and every worker process sending through one account spends its one budget.
+The accounts, each with a budget of its own: the deployment's SMTP server (:data:`SERVER`), each user's own
+mailbox connected with /prospects connect-email (:func:`own_mailbox`), the in-platform messages webhook
+(:data:`MESSAGES`), and a workspace's own SMTP server or webhook set in its settings (:func:`workspace_account`).
+Every thread and every worker process sending through one account spends its one budget.
 
 The rules:
 
@@ -33,6 +34,12 @@ from outreach.ports import UnitOfWork
 SERVER = "smtp"  # the workspace's SMTP server (SMTP_HOST)
 MESSAGES = "messages"  # the in-platform messages webhook (MESSAGES_WEBHOOK_URL)
 _US = 1_000_000
+
+
+def workspace_account(team_id: str, kind: str) -> str:
+    """The account of a workspace's own SMTP server (``smtp``) or messages webhook (``messages``), from its
+    settings (:mod:`outreach.workspace_settings`)."""
+    return f"workspace:{team_id}:{kind}"
 
 
 def own_mailbox(team_id: str, user_id: str) -> str:

@@ -20,8 +20,10 @@ The rules:
   only CLAIMED were never attempted and go back to the queue. A send left open by a worker that stopped
   after its last result is closed by whoever comes next.
 * An e-mail goes out through its author's own mailbox when they connected one (one session per author and
-  batch), else through the workspace's server. ``run_until_idle`` keeps one connection to the server across
-  batches while its sends go well, and starts a fresh one after a send on it failed.
+  batch), else through its workspace's own server or From (``workspace_mailer``, from the workspace's
+  settings: one session per workspace and batch), else through the deployment's server. ``run_until_idle``
+  keeps one connection to the server across batches while its sends go well, and starts a fresh one after a
+  send on it failed.
 * A worker asked to stop (``stop()``) finishes the batch it is in, so nothing it claimed waits for the lease.
 """
 
@@ -60,7 +62,12 @@ log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted while sending: it may or may not have left, so it is not sent again by itself"
 NO_TRANSPORT = Refusal("in-platform messages are not configured", permanent=False)
 
-_Own = dict[tuple[str, str], MailSession | None]  # (team, author) → the author's own session, if connected
+# (team, author) → the author's own account and session, if connected; (team, "") → the workspace's own
+_Own = dict[tuple[str, str], tuple[str, MailSession] | None]
+WorkspaceMailer = Callable[
+    [str], tuple[str, Mailer] | None
+]  # team → (its budget's account, its mailer) or None
+WorkspaceTransport = Callable[[str], tuple[str, MessageTransport] | None]  # team → its own webhook, or None
 
 
 class DeliveryWorker:
@@ -90,8 +97,12 @@ class DeliveryWorker:
         progress_interval: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
         events: ConversationEvents | None = None,
+        workspace_mailer: WorkspaceMailer | None = None,
+        workspace_transport: WorkspaceTransport | None = None,
     ) -> None:
         self._uow = uow
+        self._workspace_mailer = workspace_mailer
+        self._workspace_transport = workspace_transport
         self._clock = clock
         self._mailer = mailer
         self._transport = transport
@@ -177,7 +188,7 @@ class DeliveryWorker:
             self._recorder.commit(batch, results, [])  # also when the batch stops on an error: they are true
             for personal in own.values():
                 if personal is not None:
-                    personal.close()
+                    personal[1].close()
         return clean
 
     def _send_group(
@@ -219,16 +230,25 @@ class DeliveryWorker:
         self, batch: Batch, item: Claimed, own: _Own, session: MailSession
     ) -> tuple[str, MailSession]:
         """The account an e-mail spends the budget of, and the session it goes out on: the author's own
-        mailbox when they connected one, else the workspace's server."""
+        mailbox when they connected one, else the workspace's own server or From, else the deployment's."""
         author = batch.author(item)
-        if self._personal_mailer is None or author is None:
-            return SERVER, session
-        key = (item.team_id, author)
-        if key not in own:
-            mailer = self._personal_mailer(*key)
-            own[key] = mailer.open() if mailer is not None else None
-        personal = own[key]
-        return (SERVER, session) if personal is None else (own_mailbox(*key), personal)
+        if self._personal_mailer is not None and author is not None:
+            key = (item.team_id, author)
+            if key not in own:
+                mailer = self._personal_mailer(*key)
+                own[key] = (own_mailbox(*key), mailer.open()) if mailer is not None else None
+            personal = own[key]
+            if personal is not None:
+                return personal
+        if self._workspace_mailer is not None:
+            key = (item.team_id, "")
+            if key not in own:
+                found = self._workspace_mailer(item.team_id)
+                own[key] = (found[0], found[1].open()) if found is not None else None
+            workspace = own[key]
+            if workspace is not None:
+                return workspace
+        return SERVER, session
 
     def _send_message(self, batch: Batch, item: Claimed) -> None:
         """One in-platform message: in flight (committed), sent, recorded."""
@@ -238,19 +258,27 @@ class DeliveryWorker:
             outcome = Skipped(item, message.code)
         elif isinstance(message, Refusal):
             outcome = Refused(item, message)
-        elif self._transport is None:
+        elif (chosen := self._transport_for(item.team_id)) is None:
             outcome = Refused(item, NO_TRANSPORT)
         else:
-            for slot in self._throttle.reserve([MESSAGES]):
+            account, transport = chosen
+            for slot in self._throttle.reserve([account]):
                 self._throttle.wait_until(slot)
             if item.delivery.id not in self._recorder.commit(batch, [], [item]):
                 return
             try:
-                provider_id = self._transport.send(message)
+                provider_id = transport.send(message)
                 outcome = Sent(item, provider_id, self._clock.now(), message.text)
             except DeliveryFailed as failure:
                 outcome = Refused(item, failure.refusal)
         self._recorder.commit(batch, [outcome], [])
+
+    def _transport_for(self, team_id: str) -> tuple[str, MessageTransport] | None:
+        """The workspace's own webhook when it set one, else the deployment's (if any)."""
+        own = self._workspace_transport(team_id) if self._workspace_transport is not None else None
+        if own is not None:
+            return own
+        return (MESSAGES, self._transport) if self._transport is not None else None
 
     def _recover(self) -> None:
         with self._uow() as uow:

@@ -18,7 +18,7 @@ from bot.settings import Settings
 from bot.users import UserProfiles
 from bot.wiring import build_services
 from outreach.clock import FixedClock
-from outreach.models import Channel, Draft, DraftStatus
+from outreach.models import Channel, Draft, DraftStatus, WorkspaceSettings
 
 TOKEN = "xoxb-digest"
 TUESDAY = datetime(2038, 1, 19, tzinfo=UTC)  # a Tuesday in winter: London is on UTC
@@ -224,3 +224,30 @@ def test_digest_now_needs_a_bot_token(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
     assert main(["digest", "--now"]) == 2
     assert "SLACK_BOT_TOKEN" in capsys.readouterr().err
+
+
+def test_a_workspaces_own_digest_time_replaces_the_crons_on_its_days(tmp_path, standin):
+    clock = FixedClock(TUESDAY)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'digest.db'}",
+        slack_bot_token=TOKEN,
+        slack_api_url=standin.api_url,
+    )
+    services = build_services(settings, clock=clock)
+    add_draft(services.uow, "U_ANN", TUESDAY - timedelta(days=3), "Spring rates")
+    services.workspace_settings.save(WorkspaceSettings("T1", digest_time="07:30"), "U_ADMIN", is_admin=True)
+    job = DigestJob(
+        services.digest,
+        services.clock,
+        make_client(settings),
+        UserProfiles(),
+        cron=settings.digest_cron,
+        time_for=lambda team: services.workspace_settings.effective(team).digest_time,
+    )
+    clock.set(LONDON_NINE)
+    assert job.tick() == 0  # 09:00 is no longer this workspace's time
+    clock.set(TUESDAY.replace(hour=7, minute=30))
+    assert job.tick() == 1
+    assert set(dms(standin)) == {"D_ANN"}
+    clock.set(TUESDAY.replace(hour=7, minute=30) + timedelta(days=4))  # Saturday: the cron's days stay
+    assert job.tick() == 0
