@@ -21,18 +21,24 @@ Every failure is raised as :class:`~outreach.errors.DeliveryFailed` carrying a
 from __future__ import annotations
 
 import contextlib
+import re
 import smtplib
 import ssl
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from types import TracebackType
 from typing import Literal, Self, cast
 
 from outreach.errors import DeliveryFailed, Refusal
+from outreach.mailframe import Frame, FrameKey, frame_key
 from outreach.mailmsg import MAIL_POLICY, MAIL_POLICY_UTF8, build_message, mail_from_address, needs_smtputf8
 from outreach.models import MailAccount, OutgoingEmail, ReadyMail
 
 Security = Literal["none", "starttls", "tls"]
 SECURITY_MODES: tuple[Security, ...] = ("none", "starttls", "tls")
+FRAMES_KEPT = 8  # the frames (a send's shared bytes) a mailer keeps: as many sends as a worker makes at once
+_LINE_DOT = re.compile(rb"(?m)^\.")
 
 
 class SmtpMailer:
@@ -67,9 +73,31 @@ class SmtpMailer:
         self.verp = (
             verp  # honour each message's return_path as its envelope sender (bounces name the delivery)
         )
+        self._frames: OrderedDict[FrameKey, Frame] = OrderedDict()  # the sends being made, most recent last
+        self._frames_lock = threading.Lock()
 
     def open(self) -> SmtpSession:
         return SmtpSession(self)
+
+    def frame(self, email: OutgoingEmail) -> Frame | None:
+        """The frame of ``email``'s send (made on its first message, kept for the next ones), or None for a
+        message that needs SMTPUTF8. Raises ValueError for a sender or reply-to that cannot be written."""
+        key = frame_key(email, self.mail_from)
+        if key is None:
+            return None
+        with self._frames_lock:
+            frame = self._frames.get(key)
+            if frame is not None and (
+                frame.attachments is email.attachments or frame.attachments == email.attachments
+            ):
+                self._frames.move_to_end(key)
+                return frame
+        frame = Frame(email, self.mail_from)  # outside the lock: encoding a large attachment takes a while
+        with self._frames_lock:
+            self._frames[key] = frame
+            while len(self._frames) > FRAMES_KEPT:
+                self._frames.popitem(last=False)
+        return frame
 
     def _context(self) -> ssl.SSLContext:
         """The TLS context, made once (building one reads the system's CA store) and only when TLS is used."""
@@ -131,15 +159,19 @@ class SmtpSession:
 
     def build(self, email: OutgoingEmail) -> ReadyMail:
         mailer = self._mailer
+        envelope_to = email.to.strip()
+        envelope_from = email.return_path if mailer.verp and email.return_path else mailer.envelope_from
         try:
+            frame = mailer.frame(email) if (envelope_to + envelope_from).isascii() else None
+            if frame is not None:
+                parts, message_id = frame.render(email, mailer.message_id_domain)
+                return ReadyMail(envelope_to, parts, message_id, False, envelope_from)
             msg = build_message(email, mailer.mail_from, mailer.message_id_domain)
         except ValueError as exc:
             raise DeliveryFailed(f"the message cannot be built: {exc}", permanent=True) from exc
-        envelope_to = email.to.strip()
-        envelope_from = email.return_path if mailer.verp and email.return_path else mailer.envelope_from
         international = needs_smtputf8(msg) or not (envelope_to + envelope_from).isascii()
         data = msg.as_bytes(policy=MAIL_POLICY_UTF8 if international else MAIL_POLICY)
-        return ReadyMail(envelope_to, data, str(msg["Message-ID"]), international, envelope_from)
+        return ReadyMail(envelope_to, (data,), str(msg["Message-ID"]), international, envelope_from)
 
     def send_ready(self, mail: ReadyMail) -> str:
         try:
@@ -197,7 +229,7 @@ class SmtpSession:
             self._discard()
             raise _failed(exc) from exc
         try:
-            code, reply = smtp.data(mail.data)
+            code, reply = _data(smtp, mail.parts)
         except smtplib.SMTPDataError as exc:  # refused at the DATA command, before the content
             self._answered(smtp, exc.smtp_code)
             raise _failed(exc) from exc
@@ -278,6 +310,22 @@ def classify(exc: BaseException, context: str = "") -> Refusal:
     if isinstance(exc, OSError):
         return Refusal(f"{prefix}{exc.strerror or exc}", permanent=False)
     return Refusal(f"{prefix}{exc}", permanent=False)
+
+
+def _data(smtp: smtplib.SMTP, parts: tuple[bytes, ...]) -> tuple[int, bytes]:
+    """``smtp.data`` for a message in chunks (each starting a line, the last ending in CRLF), sent one after
+    another without joining them: a send's shared attachment chunk is never copied. Lines starting with a dot are
+    doubled (RFC 5321 4.5.2), chunk by chunk, only in the chunks that have one."""
+    code, reply = smtp.docmd("data")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    for part in parts:
+        dotted = part.startswith(b".") or b"\n." in part
+        smtp.send(_LINE_DOT.sub(b"..", part) if dotted else part)
+    if not parts or not parts[-1].endswith(b"\r\n"):
+        smtp.send(b"\r\n")
+    smtp.send(b".\r\n")
+    return smtp.getreply()
 
 
 def _failed(exc: BaseException, context: str = "") -> DeliveryFailed:
