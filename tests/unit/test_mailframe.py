@@ -124,7 +124,7 @@ def test_a_text_holding_the_boundary_is_encoded_so_the_boundary_never_appears_in
     first, _, _ = built(outgoing(to="a@partner.example"), on=probe)
     boundary = next(line for line in first.data.split(b"\r\n") if line.startswith(b"--=")).decode()
     text = f"look:\n{boundary}\n{boundary}--\n"
-    mail, raw, msg = built(outgoing(to="b@partner.example", text=text), on=probe)
+    _, raw, msg = built(outgoing(to="b@partner.example", text=text), on=probe)
     well_formed(raw, msg)
     assert body(msg, "plain") == text
     assert [p.get_content_type() for p in msg.walk()] == ["multipart/alternative", "text/plain", "text/html"]
