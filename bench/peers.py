@@ -72,6 +72,7 @@ from _sendkit import (
 from list_db import _postgres_database
 
 from bot.devtools.samples import pdf
+from bot.settings import Settings
 from outreach.adapters.magic_sniffer import MagicSniffer
 from outreach.delivery.batch import UNSUBSCRIBE_FOOTER
 from outreach.layouts import Layouts
@@ -420,7 +421,7 @@ def run(
         draft_id = plan(p, [x.mpid for x in partners(n)], [(ATTACHMENT, pdf_)] if pdf_ is not None else ())
         store_plan = time.perf_counter() - started
         progress = ProgressCounter()
-        worker = p.worker(progress, unsubscribe=UNSUBSCRIBE)
+        worker = p.worker(progress, unsubscribe=UNSUBSCRIBE, connections=args.connections)
         profiler = cProfile.Profile() if args.profile else None
         started = time.perf_counter()
         if profiler:
@@ -504,6 +505,9 @@ def main() -> int:
     parser.add_argument(
         "--latency-ms", type=float, default=0.0, help="the sink answers each command this late"
     )
+    parser.add_argument(
+        "--connections", type=int, help="the pipeline's SMTP connections (default: SMTP_CONNECTIONS' default)"
+    )
     parser.add_argument("--profile", help="write a cProfile of each pipeline send to this folder")
     parser.add_argument("--mailmerge-path", help="a folder mailmerge is installed in (pip install --target)")
     parser.add_argument("--only", choices=("plain", "attach"), help="one of the two runs")
@@ -517,6 +521,9 @@ def main() -> int:
         print(
             "mailmerge is not installed (pip install -e '.[bench]'): its column is skipped", file=sys.stderr
         )
+    if args.connections is None:
+        args.connections = Settings().smtp_connections
+    print(f"peers_pipeline_connections {args.connections} connections", flush=True)
     document = pdf(b"Spring collection, partner terms", filler=50 * 1024)
     results: dict[str, Rates] = {}
     for label, attachment in (("plain", None), ("attach", document)):
