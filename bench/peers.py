@@ -9,8 +9,9 @@ a. mailmerge (its CLI, ``python -m mailmerge --no-dry-run --no-limit``) with an 
    alone with ``--version``) is taken off its time.
 b. a bare loop: per recipient ``str.format`` of the same templates, a standard-library ``EmailMessage`` built
    and sent with ``send_message`` on one reused smtplib connection;
-c. SMTP alone: the messages our pipeline builds, built before the clock starts, sent on one reused connection
-   (the wire's limit here: no sender that builds its messages can reach it);
+c. SMTP alone: the messages our pipeline builds (with the attachment in the second run), built before the
+   clock starts, sent on one reused connection with smtplib's ``sendmail`` (the wire's limit here for one
+   connection: no sender that builds its messages on one connection can reach it);
 d. our pipeline: the plan stored by the real use cases (start, attach, save, submit; timed apart), then one
    DeliveryWorker (as bot.wiring builds it, with unsubscribe links; no throttle) until the send is closed:
    claim, render, build, send, record each result.
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import csv
+import dataclasses
 import hashlib
 import importlib.util
 import smtplib
@@ -77,7 +79,7 @@ from outreach.adapters.magic_sniffer import MagicSniffer
 from outreach.delivery.batch import UNSUBSCRIBE_FOOTER
 from outreach.layouts import Layouts
 from outreach.mailmsg import mail_from_address
-from outreach.models import Ad, AdType, Channel, Draft, OutgoingEmail, Partner
+from outreach.models import Ad, AdType, Attachment, Channel, Draft, OutgoingEmail, Partner
 from outreach.rendering import email_for, prepare
 from outreach.unsubscribe import UnsubscribeLinks
 
@@ -437,15 +439,19 @@ def run(
         assert progress.last is not None and progress.last.finished and progress.last.counts_sent == n
         checked += verify(f"pipeline ({label})", keep_dir, expected)
 
-        # (c) SMTP alone: our messages, built before the clock starts.
+        # (c) SMTP alone: our messages (with the attachment, as the pipeline sends them), built before the clock
+        # starts.
+        files = (Attachment(ATTACHMENT, "application/pdf", digest, pdf_),) if pdf_ is not None else ()
         with p.mailer.open() as session:
-            prebuilt = [(x.email, session.build(ours(x, layouts, now)).data) for x in partners(n)]
+            prebuilt = [
+                (x.email, session.build(dataclasses.replace(ours(x, layouts, now), attachments=files)).data)
+                for x in partners(n)
+            ]
         before = sink.count
         wire_s = wire_loop(sink.host, sink.port, prebuilt)
         del prebuilt
         assert sink.wait_for(before + n), sink.count
-        collect_and_drop = list(collect(keep_dir))  # the same bytes as the pipeline's: checked above
-        assert len(collect_and_drop) == len(expected)
+        checked += verify(f"SMTP alone ({label})", keep_dir, expected)
 
         # (b) a bare EmailMessage loop.
         rows = [row(x) for x in partners(n)]
