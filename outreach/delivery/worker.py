@@ -11,8 +11,9 @@ The rules:
   (:mod:`outreach.delivery.throttle`), before the group is committed in flight — when its first slot comes,
   in the transaction that records the previous group's results (:class:`~outreach.delivery.recording.Recorder`),
   so a group is in flight for its own sends only, however many workers share the budget. Then the rows still
-  ours go out, one at a time, each at its slot. In-platform messages go one at a time: in flight, sent,
-  recorded.
+  ours go out, each at its slot (over the server's connections, :mod:`outreach.delivery.lanes`), and the next
+  group is built while they do (building writes nothing). In-platform messages go one at a time: in flight,
+  sent, recorded.
 * One recipient's refusal never stops the others. When a batch stops on an error, the results it has are
   recorded all the same (they are true).
 * At most once: before each batch, deliveries whose lease passed are recovered — those IN_FLIGHT when their
@@ -65,6 +66,11 @@ INTERRUPTED = "interrupted while sending: it may or may not have left, so it is 
 NO_TRANSPORT = Refusal("in-platform messages are not configured", permanent=False)
 
 _Own = dict[tuple[str, str], MailSession | None]  # (team, author) → the author's own session, if connected
+
+
+_Built = tuple[
+    list["_Ready"], list[Outcome]
+]  # a group's e-mails ready to go, and those settled without going
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +188,20 @@ class DeliveryWorker:
         results: list[Outcome] = []  # not recorded yet
         own: _Own = {}
         try:
-            for start in range(0, len(emails), self._group):
-                group = emails[start : start + self._group]
-                clean = self._send_group(batch, group, own, lanes, results) and clean
+            groups = [emails[start : start + self._group] for start in range(0, len(emails), self._group)]
+            built = self._build(batch, groups[0], own, lanes) if groups else None
+            for following in [*groups[1:], None] if groups else []:
+                assert built is not None
+                ahead: list[_Built] = []
+
+                def build_ahead(
+                    group: Sequence[Claimed] | None = following, into: list[_Built] = ahead
+                ) -> None:
+                    if group is not None:
+                        into.append(self._build(batch, group, own, lanes))
+
+                clean = self._send_group(batch, built, lanes, results, build_ahead) and clean
+                built = ahead[0] if ahead else None
         finally:
             self._recorder.commit(batch, results, [])  # also when the batch stops on an error: they are true
             for personal in own.values():
@@ -192,12 +209,8 @@ class DeliveryWorker:
                     personal.close()
         return clean
 
-    def _send_group(
-        self, batch: Batch, group: Sequence[Claimed], own: _Own, lanes: Lanes, results: list[Outcome]
-    ) -> bool:
-        """Build the group's e-mails and reserve their slots; record ``results`` and put the group in flight in
-        one commit; then send what is still ours (the server's over its connections, a user's own mailbox's
-        one after another). ``results`` becomes the group's. Whether every send to the server went through."""
+    def _build(self, batch: Batch, group: Sequence[Claimed], own: _Own, lanes: Lanes) -> _Built:
+        """The group's e-mails built (no database write, nothing sent), and those that will not go."""
         ready: list[_Ready] = []
         settled: list[Outcome] = []
         for item in group:
@@ -209,6 +222,21 @@ class DeliveryWorker:
                 settled.append(Refused(item, mail))
             else:
                 ready.append(_Ready(item, account, sender, mail))
+        return ready, settled
+
+    def _send_group(
+        self,
+        batch: Batch,
+        built: _Built,
+        lanes: Lanes,
+        results: list[Outcome],
+        build_ahead: Callable[[], None],
+    ) -> bool:
+        """Reserve the built group's slots; record ``results`` and put the group in flight in one commit; then
+        send what is still ours (the server's over its connections, a user's own mailbox's one after another),
+        building the next group (``build_ahead``) while the connections send. ``results`` becomes the group's.
+        Whether every send to the server went through."""
+        ready, settled = built
         slots = self._throttle.reserve([r.account for r in ready]) or [0.0] * len(ready)
         if any(slots):
             self._throttle.wait_until(min(slots))  # in flight no sooner than its first slot
@@ -219,13 +247,13 @@ class DeliveryWorker:
         personal = [job for job in go if job[0].sender is not lanes.main]
         sent: dict[int, Outcome] = {}
         mine: list[Outcome] = []
+
+        def meanwhile() -> None:
+            mine.extend(self._send_one(r.sender, (r, slot)) for r, slot in personal)
+            build_ahead()
+
         try:
-            lanes.send(
-                to_server,
-                self._send_one,
-                sent,
-                meanwhile=lambda: mine.extend(self._send_one(r.sender, (r, slot)) for r, slot in personal),
-            )
+            lanes.send(to_server, self._send_one, sent, meanwhile)
         finally:
             results += [sent[i] for i in sorted(sent)] + mine
         return not any(isinstance(sent[i], Refused) for i in sent)
