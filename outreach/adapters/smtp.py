@@ -34,7 +34,7 @@ from typing import Literal, Self, cast
 from outreach.errors import DeliveryFailed, Refusal
 from outreach.mailframe import Frame, FrameKey, frame_key
 from outreach.mailmsg import MAIL_POLICY, MAIL_POLICY_UTF8, build_message, mail_from_address, needs_smtputf8
-from outreach.models import MailAccount, OutgoingEmail, ReadyMail
+from outreach.models import Attachment, MailAccount, OutgoingEmail, ReadyMail
 
 Security = Literal["none", "starttls", "tls"]
 SECURITY_MODES: tuple[Security, ...] = ("none", "starttls", "tls")
@@ -90,9 +90,7 @@ class SmtpMailer:
             return None
         with self._frames_lock:
             frame = self._frames.get(key)
-            if frame is not None and (
-                frame.attachments is email.attachments or frame.attachments == email.attachments
-            ):
+            if frame is not None and _same_files(frame.attachments, email.attachments):
                 self._frames.move_to_end(key)
                 return frame
         frame = Frame(email, self.mail_from)  # outside the lock: encoding a large attachment takes a while
@@ -314,6 +312,14 @@ def classify(exc: BaseException, context: str = "") -> Refusal:
     if isinstance(exc, OSError):
         return Refusal(f"{prefix}{exc.strerror or exc}", permanent=False)
     return Refusal(f"{prefix}{exc}", permanent=False)
+
+
+def _same_files(kept: tuple[Attachment, ...], given: tuple[Attachment, ...]) -> bool:
+    """Whether a frame's files are these (names, types, sizes and hashes already match: the frame's key); the same
+    objects as a rule (a worker keeps a sending draft), else compared byte for byte."""
+    return kept is given or all(
+        a.data is b.data or a.data == b.data for a, b in zip(kept, given, strict=True)
+    )
 
 
 def _data(smtp: smtplib.SMTP, parts: tuple[bytes, ...]) -> tuple[int, bytes]:

@@ -184,3 +184,11 @@ def test_a_frame_is_only_made_for_what_it_shares():
     msg = message_from_bytes(b"".join(parts), policy=policy.default)
     assert msg["Message-ID"] == message_id
     assert message_id.endswith("@brand.example>")
+
+
+def test_the_same_files_in_other_objects_reuse_the_frame_and_its_encoded_attachment():
+    probe = session()
+    copies = tuple(attachment(f.filename, f.mime_type, bytes(f.data)) for f in FILES)
+    first = probe.build(outgoing(to="a@partner.example", attachments=FILES))
+    second = probe.build(outgoing(to="b@partner.example", attachments=copies))
+    assert max(first.parts, key=len) is max(second.parts, key=len)
