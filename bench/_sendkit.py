@@ -17,6 +17,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from bot.settings import Settings
 from outreach.adapters.smtp import SmtpMailer
 from outreach.attachments import AttachmentPolicy, InMemoryScanCache
 from outreach.clock import SystemClock
@@ -265,10 +266,13 @@ class Pipeline:
         name: str = "bench",
         group: int | None = None,
         unsubscribe: UnsubscribeLinks | None = None,
+        connections: int | None = None,
     ) -> DeliveryWorker:
-        """A worker built as bot.wiring builds one (default batch size, lease, retry policy, in-flight group;
-        no throttle; ``unsubscribe``: the links bot.wiring always gives it, else none)."""
-        options = {} if group is None else {"in_flight_group": group}
+        """A worker built as bot.wiring builds one (default batch size, lease, retry policy, in-flight group,
+        SMTP_CONNECTIONS unless ``connections`` says otherwise; no throttle; ``unsubscribe``: the links
+        bot.wiring always gives it, else none)."""
+        options: dict[str, int] = {} if group is None else {"in_flight_group": group}
+        options["connections"] = Settings().smtp_connections if connections is None else connections
         return DeliveryWorker(
             uow=self.uow,
             clock=SystemClock(),

@@ -7,10 +7,11 @@ save, submit to all 100,000), then worker children (built as bot.wiring builds o
 is done. Each child reports its peak RSS (VmHWM of /proc/self/status) and its RSS after its imports alone.
 One worker by default (about 8 minutes on two cores); a worker's memory does not depend on how many run.
 
-``--attachment-mb M`` attaches a PDF of M MB to the send (the draft holds it once; the target is the same).
-Each message then takes the worker about 0.1 s to build, so ``--batches B`` stops the worker after B batches
-of 100: the plan is still stored for every recipient, and a worker's memory, which is held per batch and group
-(not per recipient), is measured on the messages it did send.
+``--attachment-mb M`` attaches a PDF of M MB to the send (the draft holds it once, and so does the worker: its
+encoded form is one object all messages of the send share; the target is the same). Each message of about 7 MB
+then takes the sink about 0.2 s to read, so ``--batches B`` stops the worker after B batches of 100: the plan
+is still stored for every recipient, and a worker's memory, which is held per batch and group (not per
+recipient), is measured on the messages it did send.
 
     .venv/bin/python bench/memory.py [--recipients 100000] [--workers 1] [--plan-only]
         [--attachment-mb 5 --batches 5]

@@ -7,13 +7,14 @@ default); for each row of the table a send to all of them is planned as the app 
 worker`` processes (real subprocesses, as tests/integration/test_send_rate_processes.py starts them; no
 throttle) send it; the rate is measured at the sink: (messages − 1) / (last arrival − first arrival).
 
-Rows: N = 1, 2, 4 processes of one worker each (target: ≥ 0.8 × N × the one-process rate); informational,
-T = 2, 4, 8 worker threads in one process (``prospects-bot worker --count T``: a connection each, one
-interpreter). The K column (one worker with K parallel SMTP connections, ``SMTP_CONNECTIONS``) is not measured:
-the pipeline has no such setting yet.
+Rows: K = 2, 4, 8 connections of one worker (``SMTP_CONNECTIONS=K``, target: ≥ 0.8 × K × the one-connection
+rate); N = 1, 2, 4 processes of one worker each, one connection each (target: ≥ 0.8 × N × the one-process
+rate); informational, T = 2, 4, 8 worker threads in one process (``prospects-bot worker --count T``: a
+connection each, one interpreter). The one-connection, one-process row (K = N = T = 1) is the reference of all
+three columns.
 
     .venv/bin/python bench/scale.py [--recipients 800] [--latency-ms 20] [--postgres URL]
-        [--processes 1,2,4] [--threads 2,4,8]
+        [--connections 2,4,8] [--processes 1,2,4] [--threads 2,4,8]
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ TARGET = ">=0.8"
 
 
 def workers(
-    url: str, host: str, port: int, processes: int, threads: int, logs: Path
+    url: str, host: str, port: int, processes: int, threads: int, connections: int, logs: Path
 ) -> list[subprocess.Popen[bytes]]:
-    """``processes`` × ``prospects-bot worker --count threads``, from this checkout, with no throttle."""
+    """``processes`` × ``prospects-bot worker --count threads`` with ``connections`` SMTP connections each, from
+    this checkout, with no throttle."""
     env = {
         "DATABASE_URL": url,
         "SMTP_HOST": host,
@@ -49,11 +51,12 @@ def workers(
         "MAIL_FROM": MAIL_FROM,
         "SECRET_KEY": SECRET,
         "SEND_RATE_PER_SECOND": "0",
+        "SMTP_CONNECTIONS": str(connections),
         "LOG_LEVEL": "WARNING",
     }
     started = []
     for i in range(processes):
-        with (logs / f"worker-{processes}-{threads}-{i}.log").open("wb") as log:
+        with (logs / f"worker-{processes}-{threads}-{connections}-{i}.log").open("wb") as log:
             started.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "bot.cli", "worker", "--count", str(threads)],
@@ -80,13 +83,20 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
 
 
 def one_row(
-    p: Pipeline, sink: SinkServer, url: str, n: int, processes: int, threads: int, logs: Path
+    p: Pipeline,
+    sink: SinkServer,
+    url: str,
+    n: int,
+    processes: int,
+    threads: int,
+    connections: int,
+    logs: Path,
 ) -> float:
     """Plan a send to every partner, run the workers until it is closed; the rate the sink saw."""
     draft_id = plan(p, [x.mpid for x in partners(n)])
     before = sink.count
     sink.reset()
-    running = workers(url, sink.host, sink.port, processes, threads, logs)
+    running = workers(url, sink.host, sink.port, processes, threads, connections, logs)
     try:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
@@ -113,6 +123,7 @@ def main() -> int:
     parser.add_argument("--recipients", type=int, default=800)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--connections", default="2,4,8", help="SMTP_CONNECTIONS of one worker; '' for none")
     parser.add_argument("--processes", default="1,2,4")
     parser.add_argument(
         "--threads", default="2,4,8", help="threads of one process (informational); '' for none"
@@ -132,31 +143,30 @@ def main() -> int:
                 f"scale_latency {args.latency_ms:.0f} ms (each reply to MAIL, RCPT and end of DATA)",
                 flush=True,
             )
-            for count in (int(x) for x in args.processes.split(",") if x):
-                rate = one_row(p, sink, url, n, count, 1, Path(tmp))
-                rows.append(("processes", count, rate))
-                print(f"scale_processes_{count}_rate_{n} {rate:.1f} messages/s", flush=True)
-            for count in (int(x) for x in args.threads.split(",") if x):
-                rate = one_row(p, sink, url, n, 1, count, Path(tmp))
-                rows.append(("threads", count, rate))
-                print(f"scale_threads_{count}_rate_{n} {rate:.1f} messages/s", flush=True)
+            plan_ = [("processes", int(x), (int(x), 1, 1)) for x in args.processes.split(",") if x]
+            plan_ += [("connections", int(x), (1, 1, int(x))) for x in args.connections.split(",") if x]
+            plan_ += [("threads", int(x), (1, int(x), 1)) for x in args.threads.split(",") if x]
+            for kind, count, (processes, threads, connections) in plan_:
+                rate = one_row(p, sink, url, n, processes, threads, connections, Path(tmp))
+                rows.append((kind, count, rate))
+                print(f"scale_{kind}_{count}_rate_{n} {rate:.1f} messages/s", flush=True)
     finally:
         drop()
     one = next((rate for kind, count, rate in rows if kind == "processes" and count == 1), None)
     if one:
         for kind, count, rate in rows:
             if count > 1:
-                target = f" {TARGET}" if kind == "processes" else ""
+                target = f" {TARGET}" if kind != "threads" else ""
                 print(f"scale_{kind}_{count}_ratio {rate / (count * one):.2f} rate/({count}×one){target}")
     print("\nrate (messages/s)   K connections   N processes   T threads", file=sys.stderr)
     for k in (1, 2, 4, 8):
         cells = [
             next((f"{r:.1f}" for kind, c, r in rows if kind == name and c == k), "-")
-            for name in ("processes", "threads")
+            for name in ("connections", "processes", "threads")
         ]
         if k == 1:
-            cells[1] = cells[0]
-        print(f"{k:>17}   {'(not built)':>13}   {cells[0]:>11}   {cells[1]:>9}", file=sys.stderr)
+            cells = [cells[1]] * 3
+        print(f"{k:>17}   {cells[0]:>13}   {cells[1]:>11}   {cells[2]:>9}", file=sys.stderr)
     return 0
 
 

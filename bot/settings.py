@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+MAX_SMTP_CONNECTIONS = 64  # a relay limits a client's concurrent connections long before this
+
 
 class SettingsError(ValueError):
     def __init__(self, problems: list[str]) -> None:
@@ -68,6 +70,7 @@ class Settings:
     max_attempts: int = 5
     claim_lease_seconds: float = 600.0  # an in-flight delivery older than this was interrupted
     in_flight_group: int = 10  # e-mails marked in flight together (one commit per group, not per message)
+    smtp_connections: int = 4  # connections a worker sends to SMTP_HOST over at once (a relay's latency)
     progress_update_seconds: float = 3.0  # a send's progress DM is updated at most this often (Slack: tier 3)
     # Digest
     digest_cron: str = "0 9 * * mon-fri"
@@ -120,6 +123,8 @@ class Settings:
             problems.append(f"SMTP_SECURITY={values['smtp_security']!r}: must be none, starttls or tls")
         if str(values.get("log_level", "INFO")).upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             problems.append(f"LOG_LEVEL={values['log_level']!r}: must be DEBUG, INFO, WARNING or ERROR")
+        if not 1 <= values.get("smtp_connections", 1) <= MAX_SMTP_CONNECTIONS:
+            problems.append(f"SMTP_CONNECTIONS must be between 1 and {MAX_SMTP_CONNECTIONS}")
         if values.get("imap_poll_seconds", 0.0) < 0:
             problems.append("IMAP_POLL_SECONDS must be 0 (off) or more")
         bounce = str(values.get("bounce_address", ""))

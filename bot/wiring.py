@@ -269,6 +269,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, migrate: b
             retry=RetryPolicy(max_attempts=settings.max_attempts),
             lease=timedelta(seconds=settings.claim_lease_seconds),
             in_flight_group=settings.in_flight_group,
+            connections=settings.smtp_connections,
             throttle=throttle,
             on_progress=on_progress,
             unsubscribe=unsubscribe,

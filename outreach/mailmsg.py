@@ -69,7 +69,7 @@ _UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]")  # controls except
 @functools.lru_cache(maxsize=64)
 def mail_from_address(mail_from: str) -> str:
     """The bare address of MAIL_FROM, which may be written ``outreach@example.com`` or ``Name <addr>``."""
-    _refuse_unsafe("MAIL_FROM", mail_from)
+    refuse_unsafe("MAIL_FROM", mail_from)
     addr = parseaddr(mail_from)[1] or mail_from.strip()
     if check_email_address(addr) is None:
         raise ValueError(f"MAIL_FROM {mail_from!r} is not a valid e-mail address")
@@ -96,7 +96,7 @@ def build_message(
         ("Subject", email.subject),
         ("Message-ID domain", message_id_domain),
     ):
-        _refuse_unsafe(name, value)
+        refuse_unsafe(name, value)
     sender = mail_from_address(mail_from)
     to = _address("To", email.to)
 
@@ -111,7 +111,7 @@ def build_message(
     msg["Date"] = format_datetime(date or datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain=message_id_domain)
     for name, value in email.headers:
-        _check_extra_header(name, value)
+        check_extra_header(name, value)
         msg[name] = value
 
     msg.set_content(email.text)
@@ -135,36 +135,42 @@ def needs_smtputf8(msg: EmailMessage) -> bool:
 
 
 @functools.lru_cache(maxsize=4096)
-def _valid(addr: str) -> bool:
+def valid_address(addr: str) -> bool:
     """email-validator is thorough and slow: the same MAIL_FROM and reply-to come with every message of a send."""
     return check_email_address(addr) is not None
 
 
 def _address(header: str, value: str) -> str:
     addr = value.strip()
-    if not _valid(addr):
+    if not valid_address(addr):
         raise ValueError(f"{header} {value!r} is not one valid e-mail address")
     return addr
 
 
+def attachment_type(mime_type: str) -> tuple[str, str]:
+    """(maintype, subtype) an attachment is sent as: its own type, or application/octet-stream when malformed."""
+    maintype, _, subtype = mime_type.partition("/")
+    if not (maintype and subtype) or _UNSAFE.search(mime_type) or ";" in subtype:
+        return "application", "octet-stream"
+    return maintype, subtype
+
+
 def _attach(msg: EmailMessage, attachment: Attachment) -> None:
-    _refuse_unsafe("attachment file name", attachment.filename)
-    maintype, _, subtype = attachment.mime_type.partition("/")
-    if not (maintype and subtype) or _UNSAFE.search(attachment.mime_type) or ";" in subtype:
-        maintype, subtype = "application", "octet-stream"
+    refuse_unsafe("attachment file name", attachment.filename)
+    maintype, subtype = attachment_type(attachment.mime_type)
     msg.add_attachment(
         attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename or "attachment"
     )
 
 
-def _check_extra_header(name: str, value: str) -> None:
+def check_extra_header(name: str, value: str) -> None:
     if not _HEADER_NAME.match(name):
         raise ValueError(f"extra header name {name!r} is not a valid header field name")
     if name.lower() in RESERVED_HEADERS:
         raise ValueError(f"extra header {name!r} would replace a header the message sets itself")
-    _refuse_unsafe(name, value)
+    refuse_unsafe(name, value)
 
 
-def _refuse_unsafe(name: str, value: str) -> None:
+def refuse_unsafe(name: str, value: str) -> None:
     if _UNSAFE.search(value):
         raise ValueError(f"{name} contains a line break or control character: {value!r}")

@@ -227,13 +227,21 @@ class OutgoingEmail:
 
 @dataclass(frozen=True, slots=True)
 class ReadyMail:
-    """An e-mail built into the bytes that go over the wire, by the session that will send it."""
+    """An e-mail built into the bytes that go over the wire, by the session that will send it.
+
+    The bytes are in chunks, sent one after another: a chunk every message of a send shares (an encoded
+    attachment) is one object for all of them, so a group in flight holds it once."""
 
     to: str  # the envelope recipient
-    data: bytes = field(repr=False)
+    parts: tuple[bytes, ...] = field(repr=False)
     message_id: str
     international: bool = False  # needs SMTPUTF8
     envelope_from: str = ""  # MAIL FROM (the Return-Path bounces go to); empty: the mailer's own address
+
+    @property
+    def data(self) -> bytes:
+        """The whole message (a copy: the wire takes :attr:`parts` one by one)."""
+        return b"".join(self.parts)
 
 
 @dataclass(frozen=True, slots=True)

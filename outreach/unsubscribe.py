@@ -60,13 +60,15 @@ class UnsubscribeLinks:
         return (str(team_id), str(email)) if team_id and email else None
 
     def headers(self, team_id: str, email: str) -> tuple[tuple[str, str], ...]:
-        return (
-            ("List-Unsubscribe", f"<{self.url(team_id, email)}>"),
-            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-        )
+        return one_click_headers(self.url(team_id, email))
 
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:20])
+
+
+def one_click_headers(url: str) -> tuple[tuple[str, str], ...]:
+    """The RFC 8058 one-click unsubscribe headers for a link made by :meth:`UnsubscribeLinks.url`."""
+    return (("List-Unsubscribe", f"<{url}>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
 
 
 class Unsubscriber:

@@ -21,19 +21,27 @@ Every failure is raised as :class:`~outreach.errors.DeliveryFailed` carrying a
 from __future__ import annotations
 
 import contextlib
+import re
 import smtplib
+import socket
 import ssl
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from types import TracebackType
 from typing import Literal, Self, cast
 
 from outreach.errors import DeliveryFailed, Refusal
+from outreach.mailframe import Frame, FrameKey, frame_key
 from outreach.mailmsg import MAIL_POLICY, MAIL_POLICY_UTF8, build_message, mail_from_address, needs_smtputf8
-from outreach.models import MailAccount, OutgoingEmail, ReadyMail, SmtpServer
+from outreach.models import Attachment, MailAccount, OutgoingEmail, ReadyMail, SmtpServer
 
 Security = Literal["none", "starttls", "tls"]
 SECURITY_MODES: tuple[Security, ...] = ("none", "starttls", "tls")
+FRAMES_KEPT = 8  # the frames (a send's shared bytes) a mailer keeps: as many sends as a worker makes at once
+_LINE_DOT = re.compile(rb"(?m)^\.")
+_PLAIN_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+$")
+_LARGE_CHUNK = 64 * 1024  # bytes: a chunk this large is written alone rather than copied into a buffer
 
 
 class SmtpMailer:
@@ -68,9 +76,29 @@ class SmtpMailer:
         self.verp = (
             verp  # honour each message's return_path as its envelope sender (bounces name the delivery)
         )
+        self._frames: OrderedDict[FrameKey, Frame] = OrderedDict()  # the sends being made, most recent last
+        self._frames_lock = threading.Lock()
 
     def open(self) -> SmtpSession:
         return SmtpSession(self)
+
+    def frame(self, email: OutgoingEmail) -> Frame | None:
+        """The frame of ``email``'s send (made on its first message, kept for the next ones), or None for a
+        message that needs SMTPUTF8. Raises ValueError for a sender or reply-to that cannot be written."""
+        key = frame_key(email, self.mail_from)
+        if key is None:
+            return None
+        with self._frames_lock:
+            frame = self._frames.get(key)
+            if frame is not None and _same_files(frame.attachments, email.attachments):
+                self._frames.move_to_end(key)
+                return frame
+        frame = Frame(email, self.mail_from)  # outside the lock: encoding a large attachment takes a while
+        with self._frames_lock:
+            self._frames[key] = frame
+            while len(self._frames) > FRAMES_KEPT:
+                self._frames.popitem(last=False)
+        return frame
 
     def _context(self) -> ssl.SSLContext:
         """The TLS context, made once (building one reads the system's CA store) and only when TLS is used."""
@@ -94,6 +122,7 @@ class SmtpMailer:
                 smtp = smtplib.SMTP(
                     self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout
                 )
+            _no_delay(smtp)
             smtp.ehlo()
             if self.security == "starttls":
                 smtp.starttls(context=self._context())
@@ -132,15 +161,19 @@ class SmtpSession:
 
     def build(self, email: OutgoingEmail) -> ReadyMail:
         mailer = self._mailer
+        envelope_to = email.to.strip()
+        envelope_from = email.return_path if mailer.verp and email.return_path else mailer.envelope_from
         try:
+            frame = mailer.frame(email) if (envelope_to + envelope_from).isascii() else None
+            if frame is not None:
+                parts, message_id = frame.render(email, mailer.message_id_domain)
+                return ReadyMail(envelope_to, parts, message_id, False, envelope_from)
             msg = build_message(email, mailer.mail_from, mailer.message_id_domain)
         except ValueError as exc:
             raise DeliveryFailed(f"the message cannot be built: {exc}", permanent=True) from exc
-        envelope_to = email.to.strip()
-        envelope_from = email.return_path if mailer.verp and email.return_path else mailer.envelope_from
         international = needs_smtputf8(msg) or not (envelope_to + envelope_from).isascii()
         data = msg.as_bytes(policy=MAIL_POLICY_UTF8 if international else MAIL_POLICY)
-        return ReadyMail(envelope_to, data, str(msg["Message-ID"]), international, envelope_from)
+        return ReadyMail(envelope_to, (data,), str(msg["Message-ID"]), international, envelope_from)
 
     def send_ready(self, mail: ReadyMail) -> str:
         try:
@@ -198,7 +231,7 @@ class SmtpSession:
             self._discard()
             raise _failed(exc) from exc
         try:
-            code, reply = smtp.data(mail.data)
+            code, reply = _data(smtp, mail.parts)
         except smtplib.SMTPDataError as exc:  # refused at the DATA command, before the content
             self._answered(smtp, exc.smtp_code)
             raise _failed(exc) from exc
@@ -212,11 +245,11 @@ class SmtpSession:
 
     def _envelope(self, smtp: smtplib.SMTP, to: str, sender: str, options: list[str]) -> None:
         """MAIL FROM and RCPT TO; a refusal is raised as DeliveryFailed (421: _Dropped)."""
-        code, reply = smtp.mail(sender, options)
+        code, reply = _command(smtp, "mail", "FROM", sender, options)
         if code != 250:
             self._answered(smtp, code)
             raise _failed(smtplib.SMTPSenderRefused(code, reply, sender))
-        code, reply = smtp.rcpt(to)
+        code, reply = _command(smtp, "rcpt", "TO", to, [])
         if code not in (250, 251):
             self._answered(smtp, code)
             raise _failed(smtplib.SMTPRecipientsRefused({to: (code, reply)}))
@@ -281,12 +314,65 @@ def classify(exc: BaseException, context: str = "") -> Refusal:
     return Refusal(f"{prefix}{exc}", permanent=False)
 
 
+def _same_files(kept: tuple[Attachment, ...], given: tuple[Attachment, ...]) -> bool:
+    """Whether a frame's files are these (names, types, sizes and hashes already match: the frame's key); the same
+    objects as a rule (a worker keeps a sending draft), else compared byte for byte."""
+    return kept is given or all(
+        a.data is b.data or a.data == b.data for a, b in zip(kept, given, strict=True)
+    )
+
+
+def _data(smtp: smtplib.SMTP, parts: tuple[bytes, ...]) -> tuple[int, bytes]:
+    """``smtp.data`` for a message in chunks (each starting a line, the last ending in CRLF). Small chunks are
+    joined and written at once (a write per chunk would cost a round trip each, Nagle's algorithm waiting for the
+    peer's delayed ACK); a large one (a send's shared attachment) is written as it is, never copied. Lines
+    starting with a dot are doubled (RFC 5321 4.5.2), chunk by chunk, only in the chunks that have one."""
+    code, reply = smtp.docmd("data")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    pending: list[bytes] = []
+    for part in parts:
+        dotted = part.startswith(b".") or b"\n." in part
+        chunk = _LINE_DOT.sub(b"..", part) if dotted else part
+        if len(chunk) < _LARGE_CHUNK:
+            pending.append(chunk)
+            continue
+        if pending:
+            smtp.send(b"".join(pending))
+            pending = []
+        smtp.send(chunk)
+    if parts and not parts[-1].endswith(b"\r\n"):
+        pending.append(b"\r\n")
+    pending.append(b".\r\n")
+    smtp.send(b"".join(pending))
+    return smtp.getreply()
+
+
 def _failed(exc: BaseException, context: str = "") -> DeliveryFailed:
     return DeliveryFailed.of(classify(exc, context))
 
 
 def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def _command(
+    smtp: smtplib.SMTP, verb: str, field: str, address: str, options: list[str]
+) -> tuple[int, bytes]:
+    """MAIL FROM or RCPT TO. A plain address (our envelopes: validated, ASCII) is written as ``<address>``
+    directly; smtplib's own ``mail``/``rcpt`` parse it again with the email package first, which costs more than
+    the rest of the command. Anything else (options, an address to quote) goes through smtplib."""
+    if options or not _PLAIN_ADDRESS.match(address):
+        return smtp.mail(address, options) if verb == "mail" else smtp.rcpt(address, options)
+    smtp.putcmd(verb, f"{field}:<{address}>")
+    return smtp.getreply()
+
+
+def _no_delay(smtp: smtplib.SMTP) -> None:
+    """Commands and replies alternate: a short write need not wait for the peer's ACK (Nagle's algorithm)."""
+    if smtp.sock is not None:
+        with contextlib.suppress(OSError):
+            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _close_quietly(smtp: smtplib.SMTP) -> None:

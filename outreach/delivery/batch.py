@@ -43,7 +43,7 @@ from outreach.layouts import Layouts
 from outreach.models import Channel, Claimed, Draft, FollowupFacts, OutgoingMessage, Partner, ReadyMail
 from outreach.ports import Clock, MailSession, Scanner, Sniffer, UnitOfWork
 from outreach.rendering import PreparedDraft, TrackingConfig, email_for, message_for, prepare
-from outreach.unsubscribe import UnsubscribeLinks
+from outreach.unsubscribe import UnsubscribeLinks, one_click_headers
 
 MAX_DRAFTS_KEPT = 16  # drafts a worker keeps while sending them
 UNSUBSCRIBE_FOOTER = "You receive this because a brand contacted you about a partnership. Unsubscribe: "
@@ -180,8 +180,9 @@ class Batch:
         footer = ""
         links = self._preparation.unsubscribe
         if links is not None:
-            headers = links.headers(item.team_id, partner.email)
-            footer = UNSUBSCRIBE_FOOTER + links.url(item.team_id, partner.email)
+            url = links.url(item.team_id, partner.email)  # signed once for the header and the footer
+            headers = one_click_headers(url)
+            footer = UNSUBSCRIBE_FOOTER + url
         if followup is not None:
             headers += thread_headers(followup)
             assert item.delivery.id is not None

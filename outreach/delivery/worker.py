@@ -11,8 +11,9 @@ The rules:
   (:mod:`outreach.delivery.throttle`), before the group is committed in flight — when its first slot comes,
   in the transaction that records the previous group's results (:class:`~outreach.delivery.recording.Recorder`),
   so a group is in flight for its own sends only, however many workers share the budget. Then the rows still
-  ours go out, one at a time, each at its slot. In-platform messages go one at a time: in flight, sent,
-  recorded.
+  ours go out, each at its slot (over the server's connections, :mod:`outreach.delivery.lanes`), and the next
+  group is built while they do (building writes nothing). In-platform messages go one at a time: in flight,
+  sent, recorded.
 * One recipient's refusal never stops the others. When a batch stops on an error, the results it has are
   recorded all the same (they are true).
 * At most once: before each batch, deliveries whose lease passed are recovered — those IN_FLIGHT when their
@@ -21,9 +22,10 @@ The rules:
   after its last result is closed by whoever comes next.
 * An e-mail goes out through its author's own mailbox when they connected one (one session per author and
   batch), else through its workspace's own server or From (``workspace_mailer``, from the workspace's
-  settings: one session per workspace and batch), else through the deployment's server. ``run_until_idle``
-  keeps one connection to the server across batches while its sends go well, and starts a fresh one after a
-  send on it failed.
+  settings: one session per workspace and batch, its e-mails one after another), else through the deployment's
+  server, over ``connections`` connections at once (SMTP_CONNECTIONS, :mod:`outreach.delivery.lanes`; the
+  in-flight group rounded up to a multiple of them). ``run_until_idle`` keeps its connections to the server
+  across batches while its sends go well, and starts fresh ones after a send on one of them failed.
 * A worker asked to stop (``stop()``) finishes the batch it is in, so nothing it claimed waits for the lease.
 """
 
@@ -32,11 +34,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from outreach.attachments import AttachmentPolicy, ScanCache
 from outreach.bounce_address import BounceAddresses
 from outreach.delivery.batch import Batch, Preparation, SendingDrafts, Skip
+from outreach.delivery.lanes import Lanes, group_size
 from outreach.delivery.progress import ProgressListener, ProgressReporter
 from outreach.delivery.recording import Outcome, Recorder, Refused, Sent, Skipped
 from outreach.delivery.retry import RetryPolicy
@@ -70,6 +74,21 @@ WorkspaceMailer = Callable[
 WorkspaceTransport = Callable[[str], tuple[str, MessageTransport] | None]  # team → its own webhook, or None
 
 
+_Built = tuple[
+    list["_Ready"], list[Outcome]
+]  # a group's e-mails ready to go, and those settled without going
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """An e-mail of a group, built: the account whose budget it spends, the session it goes out on."""
+
+    item: Claimed
+    account: str
+    sender: MailSession
+    mail: ReadyMail
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -90,6 +109,7 @@ class DeliveryWorker:
         lease: timedelta = timedelta(minutes=10),
         batch_size: int = 100,
         in_flight_group: int = 10,
+        connections: int = 1,
         on_progress: ProgressListener | None = None,
         unsubscribe: UnsubscribeLinks | None = None,
         personal_mailer: Callable[[str, str], Mailer | None] | None = None,
@@ -110,7 +130,8 @@ class DeliveryWorker:
         self._throttle = throttle or Throttle(0)
         self._lease = lease
         self._batch_size = batch_size
-        self._group = max(1, in_flight_group)
+        self._connections = max(1, connections)
+        self._group = group_size(in_flight_group, self._connections)
         self._personal_mailer = personal_mailer  # (team, author) → the author's own account, if connected
         drafts = SendingDrafts()
         self._preparation = Preparation(
@@ -129,8 +150,8 @@ class DeliveryWorker:
 
     def run_once(self, draft_id: int | None = None) -> int:
         """Claim one batch and work it; returns how many deliveries it handled (0: nothing due)."""
-        with self._mailer.open() as session:
-            return self._run_batch(draft_id, session)[0]
+        with Lanes(self._mailer, self._connections) as lanes:
+            return self._run_batch(draft_id, lanes)[0]
 
     def run_until_idle(
         self,
@@ -141,24 +162,20 @@ class DeliveryWorker:
         """Work batches until none is due (or ``stop()`` says so between batches); returns how many
         deliveries were handled."""
         total = 0
-        session = self._mailer.open()
-        try:
+        with Lanes(self._mailer, self._connections) as lanes:
             for _ in range(max_batches):
                 if stop():
                     break
-                handled, clean = self._run_batch(draft_id, session)
+                handled, clean = self._run_batch(draft_id, lanes)
                 if not handled:
                     break
                 total += handled
                 if not clean:
-                    session.close()
-                    session = self._mailer.open()
-        finally:
-            session.close()
+                    lanes.reopen()
         return total
 
-    def _run_batch(self, draft_id: int | None, session: MailSession) -> tuple[int, bool]:
-        """(deliveries handled, whether every send on ``session`` went through)."""
+    def _run_batch(self, draft_id: int | None, lanes: Lanes) -> tuple[int, bool]:
+        """(deliveries handled, whether every send to the server went through)."""
         self._recover()
         with self._uow() as uow:
             claimed = uow.queue.claim(self.worker_id, self._clock.now(), self._batch_size, draft_id)
@@ -168,22 +185,33 @@ class DeliveryWorker:
         batch = self._preparation.load(claimed)
         emails = [c for c in claimed if batch.channel(c) is Channel.EMAIL]
         messages = [c for c in claimed if batch.channel(c) is not Channel.EMAIL]
-        clean = self._send_emails(batch, emails, session)
+        clean = self._send_emails(batch, emails, lanes)
         for item in messages:
             self._send_message(batch, item)
         for team_id, draft_id_ in sorted({(c.team_id, c.delivery.draft_id) for c in claimed}):
             self._recorder.close_if_done(team_id, draft_id_)
         return len(claimed), clean
 
-    def _send_emails(self, batch: Batch, emails: Sequence[Claimed], session: MailSession) -> bool:
-        """Send a batch's e-mails a group at a time; whether every send on ``session`` went through."""
+    def _send_emails(self, batch: Batch, emails: Sequence[Claimed], lanes: Lanes) -> bool:
+        """Send a batch's e-mails a group at a time; whether every send to the server went through."""
         clean = True
         results: list[Outcome] = []  # not recorded yet
         own: _Own = {}
         try:
-            for start in range(0, len(emails), self._group):
-                group = emails[start : start + self._group]
-                clean = self._send_group(batch, group, own, session, results) and clean
+            groups = [emails[start : start + self._group] for start in range(0, len(emails), self._group)]
+            built = self._build(batch, groups[0], own, lanes) if groups else None
+            for following in [*groups[1:], None] if groups else []:
+                assert built is not None
+                ahead: list[_Built] = []
+
+                def build_ahead(
+                    group: Sequence[Claimed] | None = following, into: list[_Built] = ahead
+                ) -> None:
+                    if group is not None:
+                        into.append(self._build(batch, group, own, lanes))
+
+                clean = self._send_group(batch, built, lanes, results, build_ahead) and clean
+                built = ahead[0] if ahead else None
         finally:
             self._recorder.commit(batch, results, [])  # also when the batch stops on an error: they are true
             for personal in own.values():
@@ -191,40 +219,64 @@ class DeliveryWorker:
                     personal[1].close()
         return clean
 
-    def _send_group(
-        self, batch: Batch, group: Sequence[Claimed], own: _Own, session: MailSession, results: list[Outcome]
-    ) -> bool:
-        """Build the group's e-mails and reserve their slots; record ``results`` and put the group in flight in
-        one commit; then send what is still ours. ``results`` becomes the group's. Whether every send on
-        ``session`` went through."""
-        ready: list[tuple[Claimed, str, MailSession, ReadyMail]] = []
+    def _build(self, batch: Batch, group: Sequence[Claimed], own: _Own, lanes: Lanes) -> _Built:
+        """The group's e-mails built (no database write, nothing sent), and those that will not go."""
+        ready: list[_Ready] = []
         settled: list[Outcome] = []
         for item in group:
-            account, sender = self._sender(batch, item, own, session)
+            account, sender = self._sender(batch, item, own, lanes.main)
             mail = batch.email(item, sender)
             if isinstance(mail, Skip):
                 settled.append(Skipped(item, mail.code))
             elif isinstance(mail, Refusal):
                 settled.append(Refused(item, mail))
             else:
-                ready.append((item, account, sender, mail))
-        slots = self._throttle.reserve([account for _, account, _, _ in ready]) or [0.0] * len(ready)
+                ready.append(_Ready(item, account, sender, mail))
+        return ready, settled
+
+    def _send_group(
+        self,
+        batch: Batch,
+        built: _Built,
+        lanes: Lanes,
+        results: list[Outcome],
+        build_ahead: Callable[[], None],
+    ) -> bool:
+        """Reserve the built group's slots; record ``results`` and put the group in flight in one commit; then
+        send what is still ours (the server's over its connections, a user's own mailbox's one after another),
+        building the next group (``build_ahead``) while the connections send. ``results`` becomes the group's.
+        Whether every send to the server went through."""
+        ready, settled = built
+        slots = self._throttle.reserve([r.account for r in ready]) or [0.0] * len(ready)
         if any(slots):
             self._throttle.wait_until(min(slots))  # in flight no sooner than its first slot
-        ours = self._recorder.commit(batch, results, [item for item, _, _, _ in ready])
+        ours = self._recorder.commit(batch, results, [r.item for r in ready])
         results[:] = settled
-        clean = True
-        for (item, _, sender, mail), slot in zip(ready, slots, strict=True):
-            if item.delivery.id not in ours:
-                continue
-            if slot:
-                self._throttle.wait_until(slot)
-            try:
-                results.append(Sent(item, sender.send_ready(mail), self._clock.now()))
-            except DeliveryFailed as failure:
-                clean = clean and sender is not session
-                results.append(Refused(item, failure.refusal))
-        return clean
+        go = [(r, slot) for r, slot in zip(ready, slots, strict=True) if r.item.delivery.id in ours]
+        to_server = [job for job in go if job[0].sender is lanes.main]
+        personal = [job for job in go if job[0].sender is not lanes.main]
+        sent: dict[int, Outcome] = {}
+        mine: list[Outcome] = []
+
+        def meanwhile() -> None:
+            mine.extend(self._send_one(r.sender, (r, slot)) for r, slot in personal)
+            build_ahead()
+
+        try:
+            lanes.send(to_server, self._send_one, sent, meanwhile)
+        finally:
+            results += [sent[i] for i in sorted(sent)] + mine
+        return not any(isinstance(sent[i], Refused) for i in sent)
+
+    def _send_one(self, session: MailSession, job: tuple[_Ready, float]) -> Outcome:
+        """One e-mail on ``session``, no sooner than its slot: sent, or refused."""
+        ready, slot = job
+        if slot:
+            self._throttle.wait_until(slot)
+        try:
+            return Sent(ready.item, session.send_ready(ready.mail), self._clock.now())
+        except DeliveryFailed as failure:
+            return Refused(ready.item, failure.refusal)
 
     def _sender(
         self, batch: Batch, item: Claimed, own: _Own, session: MailSession

@@ -22,6 +22,7 @@ class FakeMailer:
         self._refused: dict[str, DeliveryFailed] = {}
         self._unbuildable: dict[str, DeliveryFailed] = {}
         self._built = 0
+        self.built: dict[str, OutgoingEmail] = {}  # message id → the e-mail it was built from
 
     # -- what a test sets up and reads ------------------------------------------------------------------
     def refuse(self, address: str, failure: DeliveryFailed) -> None:
@@ -52,7 +53,7 @@ class FakeMailer:
         self._built += 1
         message_id = f"<{self._built}@fake.example>"
         data = f"To: {email.to}\r\nSubject: {email.subject}\r\n\r\n{email.text}".encode()
-        return ReadyMail(email.to, data, message_id, international=not email.to.isascii()), email
+        return ReadyMail(email.to, (data,), message_id, international=not email.to.isascii()), email
 
     def _send(self, email: OutgoingEmail, mail: ReadyMail) -> str:
         if self.before_send is not None:
@@ -66,7 +67,9 @@ class FakeMailer:
 class FakeMailSession:
     def __init__(self, mailer: FakeMailer) -> None:
         self._mailer = mailer
-        self._built: dict[str, OutgoingEmail] = {}  # message id → the e-mail it was built from
+        # message id → the e-mail it was built from, by any session of the mailer (a real session's build needs
+        # only the mailer: a worker builds on one connection's session and sends on whichever is free)
+        self._built: dict[str, OutgoingEmail] = mailer.built
         self.closed = False
 
     def send(self, email: OutgoingEmail) -> str:
@@ -79,7 +82,7 @@ class FakeMailSession:
 
     def send_ready(self, mail: ReadyMail) -> str:
         if mail.message_id not in self._built:
-            raise ValueError("send_ready takes a message built by this session")
+            raise ValueError("send_ready takes a message built by a session of this mailer")
         return self._mailer._send(self._built[mail.message_id], mail)
 
     def close(self) -> None:

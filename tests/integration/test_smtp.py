@@ -121,6 +121,19 @@ def test_a_batch_of_twenty_goes_out_on_one_connection(smtp_server):
     assert len(set(results)) == 20
 
 
+def test_lines_starting_with_a_dot_and_a_shared_attachment_arrive_byte_for_byte(smtp_server):
+    text = ".\n.starts with a dot\n..two\nend\n"
+    files = (attachment("offer.pdf", "application/pdf", PDF), attachment("logo.png", "image/png", PNG))
+    emails = [outgoing(f"p{i}@partner.example", text=text, attachments=files) for i in range(3)]
+    results = send_each(mailer_for(smtp_server), emails)
+
+    assert [m["Message-ID"] for m in smtp_server.messages()] == results
+    for msg in smtp_server.messages():
+        assert msg.get_body(("plain",)).get_content().replace("\r\n", "\n") == text
+        got = [hashlib.sha256(a.get_payload(decode=True)).hexdigest() for a in msg.iter_attachments()]
+        assert got == [f.sha256 for f in files]
+
+
 def test_a_session_reuses_its_connection_until_closed(smtp_server):
     mailer = mailer_for(smtp_server)
     with mailer.open() as session:

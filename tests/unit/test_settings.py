@@ -96,3 +96,11 @@ def test_the_previous_secret_key_is_read_only_beside_a_current_one():
         Settings.from_env({"SECRET_KEY_PREVIOUS": "p" * 16})
     s = Settings.from_env({"SECRET_KEY": "n" * 16, "SECRET_KEY_PREVIOUS": "p" * 16})
     assert s.secret_keys == ("n" * 16, "p" * 16)
+
+
+def test_smtp_connections_defaults_to_four_and_must_be_between_one_and_the_limit():
+    assert Settings.from_env({}).smtp_connections == 4
+    assert Settings.from_env({"SMTP_CONNECTIONS": "8"}).smtp_connections == 8
+    for bad in ("0", "65", "-2", "many"):
+        with pytest.raises(SettingsError, match="SMTP_CONNECTIONS"):
+            Settings.from_env({"SMTP_CONNECTIONS": bad})
