@@ -34,7 +34,7 @@ import secrets
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 
 from outreach.mailmsg import (
     MAIL_POLICY,
@@ -77,7 +77,11 @@ class Frame:
         refuse_unsafe("sender name", email.sender_name)
         refuse_unsafe("Reply-To", email.reply_to)
         sender = mail_from_address(mail_from)
-        self._from = _header_object("From", Address(display_name=email.sender_name.strip(), addr_spec=sender))
+        # The form's sender name; an e-mail without one shows MAIL_FROM's own name (or the workspace's), as
+        # build_message does.
+        display_name = email.sender_name.strip() or parseaddr(mail_from)[0].strip()
+        refuse_unsafe("From name", display_name)
+        self._from = _header_object("From", Address(display_name=display_name, addr_spec=sender))
         reply_to = email.reply_to.strip()
         if reply_to and not valid_address(reply_to):
             raise ValueError(f"Reply-To {email.reply_to!r} is not one valid e-mail address")

@@ -192,3 +192,10 @@ def test_the_same_files_in_other_objects_reuse_the_frame_and_its_encoded_attachm
     first = probe.build(outgoing(to="a@partner.example", attachments=FILES))
     second = probe.build(outgoing(to="b@partner.example", attachments=copies))
     assert max(first.parts, key=len) is max(second.parts, key=len)
+
+
+def test_an_email_without_a_sender_name_shows_the_from_name_as_build_message_does():
+    _, _, msg = built(outgoing(sender_name=""))
+    assert msg["From"] == MAIL_FROM
+    _, _, named = built(outgoing(sender_name="Ann Lee"))
+    assert named["From"] == "Ann Lee <outreach@brand.example>"
