@@ -12,10 +12,8 @@ workspace the app no longer serves (uninstalled), gets 404 and no data. The char
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 import logging
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -25,6 +23,7 @@ from datetime import datetime, timedelta
 from bot.http import Request, Response, Route
 from bot.i18n import Translator, choose_locale
 from outreach.ports import Clock
+from outreach.signed_tokens import SignedTokens
 from outreach.stats import MAX_DAYS, Report, StatsService
 
 log = logging.getLogger(__name__)
@@ -33,14 +32,6 @@ PATH = "/charts/outreach.png"
 VALID_FOR = timedelta(days=7)
 LABELS = ("sent", "failed", "bounced", "replied", "unsubscribed")
 TITLES = ("outcomes", "per_week", "per_template", "no_template", "nothing")
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +49,9 @@ class ChartLinks:
         if len(signing_key) < 16:
             raise ValueError("the chart signing key must be at least 16 bytes")
         # A key of its own: a chart token is never a valid unsubscribe token, nor the other way round.
-        self._key = hmac.new(signing_key, b"prospect-outreach/charts", hashlib.sha256).digest()
+        self._tokens = SignedTokens(
+            hmac.new(signing_key, b"prospect-outreach/charts", hashlib.sha256).digest()
+        )
         self._base = base_url.rstrip("/")
 
     def url(self, asked: ChartAsked) -> str:
@@ -70,16 +63,12 @@ class ChartLinks:
             asked.locale,
             int(asked.made_at.timestamp()),
         ]
-        payload = _b64(json.dumps(data, separators=(",", ":")).encode())
-        return f"{self._base}{PATH}?t={urllib.parse.quote(payload + '.' + self._sign(payload))}"
+        return f"{self._base}{PATH}?t={urllib.parse.quote(self._tokens.dumps(data))}"
 
     def verify(self, token: str, now: datetime) -> ChartAsked | None:
         """What a genuine token that is still good asks for; None for anything else."""
-        payload, _, signature = token.partition(".")
-        if not payload or not hmac.compare_digest(signature, self._sign(payload)):
-            return None
         try:
-            team_id, user_id, scope, days, locale, made = json.loads(_unb64(payload))
+            team_id, user_id, scope, days, locale, made = self._tokens.loads(token)
             made_at = datetime.fromtimestamp(int(made), tz=now.tzinfo)
         except (ValueError, TypeError, OverflowError):
             return None
@@ -90,9 +79,6 @@ class ChartLinks:
         return ChartAsked(
             str(team_id), str(user_id), scope == "team", days, choose_locale(str(locale)), made_at
         )
-
-    def _sign(self, payload: str) -> str:
-        return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:20])
 
 
 def chart_labels(t: Translator) -> dict[str, str]:

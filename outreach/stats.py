@@ -20,7 +20,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from outreach.errors import NotFound, Problem, ValidationFailed
 from outreach.models import ResultRow, SentGroup
@@ -198,9 +198,4 @@ def _by_week(groups: Iterable[SentGroup], weeks: list[datetime]) -> tuple[Rate, 
     for g in groups:
         sent[g.week] += g.sent
         replied[g.week] += g.replied
-    return tuple(Rate(_monday(w), s, r) for w, s, r in zip(weeks, sent, replied, strict=True))
-
-
-def _monday(at: datetime) -> str:
-    day: date = at.date()
-    return day.isoformat()
+    return tuple(Rate(w.date().isoformat(), s, r) for w, s, r in zip(weeks, sent, replied, strict=True))

@@ -12,58 +12,40 @@ marked them as a prospect).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import logging
 from collections.abc import Callable
 from urllib.parse import quote
 
 from outreach.models import AuditEvent, Channel, ConversationEvent, EventKind
 from outreach.ports import Clock, ConversationEvents, UnitOfWork
+from outreach.signed_tokens import SignedTokens
 
 log = logging.getLogger(__name__)
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 class UnsubscribeLinks:
     def __init__(self, key: bytes, base_url: str) -> None:
         if len(key) < 16:
             raise ValueError("the unsubscribe signing key must be at least 16 bytes")
-        self._key = key
+        self._tokens = SignedTokens(key)
         self._base = base_url.rstrip("/")
 
     def token(self, team_id: str, email: str) -> str:
-        payload = _b64(json.dumps([team_id, email.strip().lower()], separators=(",", ":")).encode())
-        return f"{payload}.{self._sign(payload)}"
+        return self._tokens.dumps([team_id, email.strip().lower()])
 
     def url(self, team_id: str, email: str) -> str:
         return f"{self._base}/unsubscribe?t={quote(self.token(team_id, email))}"
 
     def verify(self, token: str) -> tuple[str, str] | None:
         """(team, address) for a genuine token, None for anything else."""
-        payload, _, signature = token.partition(".")
-        if not payload or not hmac.compare_digest(signature, self._sign(payload)):
-            return None
         try:
-            team_id, email = json.loads(_unb64(payload))
-        except (ValueError, TypeError):
+            team_id, email = self._tokens.loads(token)
+        except (ValueError, TypeError):  # not genuine (None), or not a pair
             return None
         return (str(team_id), str(email)) if team_id and email else None
 
     def headers(self, team_id: str, email: str) -> tuple[tuple[str, str], ...]:
         return one_click_headers(self.url(team_id, email))
-
-    def _sign(self, payload: str) -> str:
-        return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:20])
 
 
 def one_click_headers(url: str) -> tuple[tuple[str, str], ...]:

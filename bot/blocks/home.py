@@ -9,11 +9,10 @@ from typing import Any
 from bot.blocks.common import Block, check_limits, context, divider, header, section
 from bot.blocks.drafts import send_time
 from bot.blocks.help import token_lines
-from bot.blocks.progress import bar, what
+from bot.blocks.progress import bar_and_counts, what
 from bot.blocks.stats import stats_blocks, stats_title
 from bot.i18n import Translator
 from outreach.home import Dashboard
-from outreach.models import DeliveryStatus
 
 
 def _waiting(dashboard: Dashboard, t: Translator) -> list[Block]:
@@ -34,16 +33,8 @@ def _sending(dashboard: Dashboard, t: Translator) -> list[Block]:
         return []
     lines = []
     for draft, counts in dashboard.sending:
-        to_send = sum(counts.values()) - counts.get(DeliveryStatus.SKIPPED, 0)
-        done = counts.get(DeliveryStatus.SENT, 0) + counts.get(DeliveryStatus.FAILED, 0)
-        pct = round(100 * done / to_send) if to_send else 100
-        line = t(
-            "progress.counts",
-            sent=t.number(counts.get(DeliveryStatus.SENT, 0)),
-            failed=t.number(counts.get(DeliveryStatus.FAILED, 0)),
-            total=t.number(to_send),
-        )
-        lines.append(f"{what(draft, t)}\n`{bar(done, to_send)}` {pct}% · {line}")
+        shown, line = bar_and_counts(counts, t)
+        lines.append(f"{what(draft, t)}\n{shown} · {line}")
     if dashboard.sending_more:
         lines.append(t("compose.and_more", count=t.number(dashboard.sending_more)))
     return [section(t("home.sending") + "\n" + "\n".join(lines))]

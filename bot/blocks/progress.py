@@ -56,20 +56,20 @@ def skipped_by_reason(report: SendReport, t: Translator) -> str:
     return " · ".join(shown)
 
 
+def bar_and_counts(counts: dict[DeliveryStatus, int], t: Translator) -> tuple[str, str]:
+    """A send's bar with its percentage, and its counts line (skipped recipients are not to send)."""
+    sent, failed = counts.get(DeliveryStatus.SENT, 0), counts.get(DeliveryStatus.FAILED, 0)
+    to_send = sum(counts.values()) - counts.get(DeliveryStatus.SKIPPED, 0)
+    pct = round(100 * (sent + failed) / to_send) if to_send else 100
+    line = t("progress.counts", sent=t.number(sent), failed=t.number(failed), total=t.number(to_send))
+    return f"`{bar(sent + failed, to_send)}` {pct}%", line
+
+
 def build_progress(
     draft: Draft, counts: dict[DeliveryStatus, int], t: Translator, steps: tuple[Draft, ...] = ()
 ) -> list[Block]:
-    total = sum(counts.values())
     skipped = counts[DeliveryStatus.SKIPPED]
-    to_send = total - skipped
-    done = counts[DeliveryStatus.SENT] + counts[DeliveryStatus.FAILED]
-    pct = round(100 * done / to_send) if to_send else 100
-    line = t(
-        "progress.counts",
-        sent=t.number(counts[DeliveryStatus.SENT]),
-        failed=t.number(counts[DeliveryStatus.FAILED]),
-        total=t.number(to_send),
-    )
+    shown, line = bar_and_counts(counts, t)
     if not skipped:
         note = t("progress.running")
     elif draft.step:
@@ -80,7 +80,7 @@ def build_progress(
     return check_limits(
         [
             section(f"{icon} {what(draft, t)}"),
-            section(f"`{bar(done, to_send)}` {pct}%\n{line}"),
+            section(f"{shown}\n{line}"),
             context(note),
             *_steps_blocks(draft, steps, t),
         ]

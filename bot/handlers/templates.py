@@ -175,6 +175,17 @@ class TemplateHandlers:
         t: Translator,
     ) -> tuple[str, ...]:
         """The uploads fetched, checked and the good ones attached; a line for each one refused (or not fetched)."""
+        fetched, refused = self._fetch(client, uploads, t)
+        verdicts = self._flow.attach(team_id, user_id, draft_id, fetched) or ()
+        refused += [
+            f"{line.name} — {line.detail}" for line in file_lines(verdicts, t) if line.state == "rejected"
+        ]
+        return tuple(refused)
+
+    def _fetch(
+        self, client: WebClient, uploads: Sequence[dict[str, Any]], t: Translator
+    ) -> tuple[list[tuple[str, bytes]], list[str]]:
+        """The uploads' bytes fetched from Slack (name, data), and a line for each one that could not be."""
         fetched: list[tuple[str, bytes]] = []
         refused: list[str] = []
         for upload in uploads:
@@ -183,11 +194,7 @@ class TemplateHandlers:
                 fetched.append((got.name, got.data))
             except DownloadFailed as err:
                 refused.append(f"{err.name} — {t(err.reason)}")
-        verdicts = self._flow.attach(team_id, user_id, draft_id, fetched) or ()
-        refused += [
-            f"{line.name} — {line.detail}" for line in file_lines(verdicts, t) if line.state == "rejected"
-        ]
-        return tuple(refused)
+        return fetched, refused
 
     def edit(self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
@@ -252,14 +259,7 @@ class TemplateHandlers:
         # the notice says so, then what came of each file.
         checking = t("templates.checking", name=tpl.name, count=len(values.uploads))
         ack(response_action="update", view=build_template_notice(checking, t))
-        fetched: list[tuple[str, bytes]] = []
-        refused: list[str] = []
-        for upload in values.uploads:
-            try:
-                got = self._files.download(upload, client.token or "")
-                fetched.append((got.name, got.data))
-            except DownloadFailed as err:
-                refused.append(f"{err.name} — {t(err.reason)}")
+        fetched, refused = self._fetch(client, values.uploads, t)
         try:
             check = self._templates.add_files(
                 team_id, user_id, template_id, fetched, is_admin=profile.is_admin
