@@ -10,6 +10,7 @@ import asyncio
 import multiprocessing
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -119,6 +120,69 @@ class SlowSink(CountingSink):
         return "250 OK"
 
 
+def _wire_session(conn: socket.socket, count: Any) -> None:
+    """One SMTP connection of :func:`_serve_wire`: every command answered 250 (EHLO with PIPELINING), DATA read
+    in 1 MB blocks straight into one buffer and thrown away as soon as its end (CRLF.CRLF) is found."""
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    conn.sendall(b"220 sink.local ESMTP\r\n")
+    pending = bytearray()  # command bytes read but not handled yet (pipelined commands)
+    block = bytearray(4 + (1 << 20))
+    view = memoryview(block)
+    while True:
+        end = pending.find(b"\r\n")
+        if end < 0:
+            data = conn.recv(65536)
+            if not data:
+                return
+            pending += data
+            continue
+        verb = bytes(pending[:4]).upper()
+        del pending[: end + 2]
+        if verb == b"EHLO":
+            conn.sendall(b"250-sink.local\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+        elif verb == b"QUIT":
+            conn.sendall(b"221 Bye\r\n")
+            return
+        elif verb != b"DATA":
+            conn.sendall(b"250 OK\r\n")
+        else:
+            conn.sendall(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+            # The block starts with the last 4 bytes seen (the DATA line's CRLF at first), so an end split
+            # across two reads is found; what follows the end is the next commands.
+            block[:4] = b"\0\0\r\n"
+            held = 4
+            if pending:
+                block[4 : 4 + len(pending)] = pending
+                held += len(pending)
+                pending.clear()
+            while (at := block.find(b"\r\n.\r\n", 0, held)) < 0:
+                block[:4] = block[held - 4 : held]
+                read = conn.recv_into(view[4:])
+                if not read:
+                    return
+                held = 4 + read
+            pending += block[at + 5 : held]
+            count()
+            conn.sendall(b"250 OK\r\n")
+
+
+def _serve_wire(port: int, counter: Any, times: Any, ready: Any, stop: Any) -> None:
+    """A mail server as fast as the wire: raw sockets, a thread per connection, nothing parsed but the commands'
+    verbs and the end of DATA (aiosmtpd reads a 7 MB message line by line, about 0.2 s)."""
+    sink = CountingSink(counter, times)
+    listener = socket.create_server((HOST, port), backlog=128)
+    listener.settimeout(0.2)
+    ready.set()
+    while not stop.is_set():
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            continue
+        conn.settimeout(None)
+        threading.Thread(target=_wire_session, args=(conn, sink._count), daemon=True).start()
+    listener.close()
+
+
 def _serve(
     port: int,
     counter: Any,
@@ -145,28 +209,25 @@ class SinkServer:
 
     ``latency_ms``: each reply to MAIL, RCPT and the end of DATA that much later (a relay on a network, not on
     loopback). ``keep`` and ``keep_dir``: the raw messages to these addresses are written there (see
-    :class:`SlowSink`)."""
+    :class:`SlowSink`). ``wire``: a raw-socket server instead (:func:`_serve_wire`), for messages of megabytes."""
 
     def __init__(
-        self, latency_ms: float = 0.0, keep: frozenset[str] = frozenset(), keep_dir: str = ""
+        self,
+        latency_ms: float = 0.0,
+        keep: frozenset[str] = frozenset(),
+        keep_dir: str = "",
+        *,
+        wire: bool = False,
     ) -> None:
         ctx = multiprocessing.get_context("fork")  # started before any thread of this process
         self._counter = ctx.Value("q", 0)
         self._times = ctx.Array("d", 2)  # wall-clock time of the first and the last message since reset()
         self._ready, self._stop = ctx.Event(), ctx.Event()
         self.host, self.port = HOST, free_port()
+        shared = (self.port, self._counter, self._times, self._ready, self._stop)
         self._process = ctx.Process(
-            target=_serve,
-            args=(
-                self.port,
-                self._counter,
-                self._times,
-                self._ready,
-                self._stop,
-                latency_ms / 1000,
-                keep,
-                keep_dir,
-            ),
+            target=_serve_wire if wire else _serve,
+            args=shared if wire else (*shared, latency_ms / 1000, keep, keep_dir),
             daemon=True,
         )
 

@@ -8,10 +8,12 @@ is done. Each child reports its peak RSS (VmHWM of /proc/self/status) and its RS
 One worker by default (about 8 minutes on two cores); a worker's memory does not depend on how many run.
 
 ``--attachment-mb M`` attaches a PDF of M MB to the send (the draft holds it once, and so does the worker: its
-encoded form is one object all messages of the send share; the target is the same). Each message of about 7 MB
-then takes the sink about 0.2 s to read, so ``--batches B`` stops the worker after B batches of 100: the plan
-is still stored for every recipient, and a worker's memory, which is held per batch and group (not per
-recipient), is measured on the messages it did send.
+encoded form is one object all messages of the send share; the target is the same). aiosmtpd would take about
+0.2 s to read each message of about 7 MB, so with an attachment the sink is a raw-socket SMTP server instead
+(``_sendkit._serve_wire``: commands answered, DATA read in 1 MB blocks up to its end and dropped), and all
+100,000 messages (about 700 GB over loopback) are sent. ``--batches B`` stops each worker after B batches of 100
+for a shorter run: the plan is still stored for every recipient, and a worker's memory, which is held per batch
+and group (not per recipient), is measured on the messages it did send.
 
     .venv/bin/python bench/memory.py [--recipients 100000] [--workers 1] [--plan-only]
         [--attachment-mb 5 --batches 5]
@@ -25,7 +27,9 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -69,6 +73,42 @@ def child(args: argparse.Namespace) -> int:
     return 0
 
 
+class RssTrail:
+    """The worker processes' peak RSS so far (VmHWM; the highest of them) read twice a second, each reading with
+    the number of messages the sink had by then: does the peak level off or keep growing with the send?"""
+
+    def __init__(self, pids: list[int], sent: Callable[[], int]) -> None:
+        self._pids, self._sent = pids, sent
+        self.readings: list[tuple[int, float]] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.wait(0.5):
+            sizes = [peak_of(pid) for pid in self._pids]
+            self.readings.append((self._sent(), max(sizes, default=0.0)))
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def upto(self, messages: int) -> float:
+        """The highest reading taken before more than ``messages`` had been sent."""
+        return max((mb for count, mb in self.readings if count <= messages), default=0.0)
+
+
+def peak_of(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:  # ended meanwhile
+        pass
+    return 0.0
+
+
 def document(mb: float) -> bytes:
     """A valid PDF of about ``mb`` MB."""
     return pdf(b"Spring collection, partner terms", filler=int(mb * 1024 * 1024))
@@ -106,7 +146,10 @@ def main() -> int:
     if args.child:
         return child(args)
     n = args.recipients
-    with tempfile.TemporaryDirectory(prefix="memory-bench-") as tmp, SinkServer() as sink:
+    with (
+        tempfile.TemporaryDirectory(prefix="memory-bench-") as tmp,
+        SinkServer(wire=bool(args.attachment_mb)) as sink,
+    ):
         url = f"sqlite:///{Path(tmp) / 'memory.db'}"
         started = time.perf_counter()
         seed(pipeline(url, sink.host, sink.port), n)
@@ -121,7 +164,9 @@ def main() -> int:
         workers = [
             spawn(args, f"w{i}", url, sink.port, int(planned["draft_id"])) for i in range(args.workers)
         ]
+        trail = RssTrail([w.pid for w in workers], lambda: sink.count)
         done = [result_of(w) for w in workers]
+        trail.stop()
         elapsed = time.perf_counter() - started
         sent = sum(int(d["handled"]) for d in done)
         assert sent == n or (args.batches and sent == min(n, args.batches * 100 * args.workers)), done
@@ -131,6 +176,15 @@ def main() -> int:
     print(f"memory_send_{sent}_of_{n}{suffix}_seconds {elapsed:.1f} s")
     print(f"memory_send_rate{suffix} {sent / elapsed:.1f} messages/s ({args.workers} workers)")
     print(f"memory_after_imports_mb {planned['imported_mb']:.0f} MB")
+    for share in (
+        1,
+        10,
+        25,
+        50,
+        75,
+        100,
+    ):  # the workers' peak RSS by the time this share of the messages went
+        print(f"memory_worker_peak_rss_{n}{suffix}_after_{share}pct {trail.upto(sent * share // 100):.0f} MB")
     print(f"memory_worker_peak_rss_{n}{suffix} {worst:.0f} MB {TARGET}")
     print(f"memory_send_peak_rss_{n}{suffix} {max(worst, planned['peak_mb']):.0f} MB {TARGET}")
     return 0
