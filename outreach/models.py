@@ -456,6 +456,7 @@ class KeysetPage:
     last_cursor: str | None
     has_prev: bool
     has_next: bool
+    picked: frozenset[str] = frozenset()  # the mpids on it the user asked about (``picked_by``) has picked
 
 
 @dataclass(frozen=True, slots=True)

@@ -203,8 +203,13 @@ class ProspectRepository(Protocol):
         before: str | None = None,
         at: str | None = None,
         size: int = 10,
+        picked_by: str | None = None,
+        known_behind: bool = False,
     ) -> KeysetPage:
-        """Sorted by company name (contact name when there is none), then mpid. ``at`` is inclusive."""
+        """Sorted by company name (contact name when there is none), then mpid. ``at`` is inclusive. With
+        ``picked_by``, the page's ``picked`` says which of its rows that user has picked. ``known_behind``: the
+        caller knows rows lie on the other side of the cursor (before ``after`` or ``at``, after ``before``), so
+        the page says so without asking the database."""
         ...
 
     def count(self, team_id: str, query: ProspectQuery, cap: int | None = None) -> int:
@@ -212,10 +217,6 @@ class ProspectRepository(Protocol):
         ...
 
     def get(self, team_id: str, mpid: str) -> Prospect | None: ...
-
-    def known(self, team_id: str, mpids: Collection[str]) -> set[str]:
-        """Which of these mpids are prospects of the workspace (a query per 500 mpids, not one each)."""
-        ...
 
     def mark(self, team_id: str, mpids: Collection[str], *, by: str, at: datetime) -> int:
         """Mark partners as prospects (those already marked keep their date); returns how many changed."""
@@ -491,15 +492,15 @@ class ThreadRepository(Protocol):
 class PickRepository(Protocol):
     """The prospects a user has ticked in /prospects (ticks survive paging, searching and filtering)."""
 
-    def add(self, team_id: str, user_id: str, mpids: Collection[str]) -> None: ...
+    def add(self, team_id: str, user_id: str, mpids: Collection[str]) -> None:
+        """Pick those of ``mpids`` that are prospects of the workspace; any other id is left out."""
+        ...
 
     def remove(self, team_id: str, user_id: str, mpids: Collection[str]) -> None: ...
 
     def clear(self, team_id: str, user_id: str) -> None: ...
 
     def count(self, team_id: str, user_id: str) -> int: ...
-
-    def among(self, team_id: str, user_id: str, mpids: Collection[str]) -> frozenset[str]: ...
 
     def all(self, team_id: str, user_id: str) -> list[str]: ...
 

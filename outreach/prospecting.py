@@ -231,19 +231,30 @@ class ProspectService:
         totals_key = (team_id, self._marks.get(team_id, 0), query)
         asked = self._totals.now()
         total = None if recount else self._totals.fresh(totals_key)
+        picker = user_id if query.prospects_only else None  # only prospects are ever picked
+        # Previous leads from the page after, Next from the page before, and a page shown again past the first
+        # had pages before it: rows lie behind the cursor (if they are gone since, Previous finds no rows and
+        # shows the first page, as below).
+        known_behind = bool(req.before) or (req.number > 1 and bool(req.after or req.at))
         found = uow.prospects.page(
-            team_id, query, after=req.after, before=req.before, at=req.at, size=PAGE_SIZE
+            team_id,
+            query,
+            after=req.after,
+            before=req.before,
+            at=req.at,
+            size=PAGE_SIZE,
+            picked_by=picker,
+            known_behind=known_behind,
         )
         if not found.items and (req.at or req.after or req.before):
             # The page's rows are gone (filters changed, rows removed): show the first page instead.
-            found = uow.prospects.page(team_id, query, size=PAGE_SIZE)
+            found = uow.prospects.page(team_id, query, size=PAGE_SIZE, picked_by=picker)
             req = PageRequest()
         if total is None:
             total = self._totals.put(
                 totals_key, uow.prospects.count(team_id, query, cap=TOTAL_SHOWN + 1), at=asked
             )
-        on_page = [p.partner.mpid for p in found.items]
-        picked = uow.picks.among(team_id, user_id, on_page) if query.prospects_only else frozenset()
+        picked = found.picked
         picked_count = uow.picks.count(team_id, user_id)
         number = 1 if not found.has_prev else max(req.number, 2)
         return ProspectPage(
@@ -293,7 +304,7 @@ class ProspectService:
     @staticmethod
     def _pick(uow: UnitOfWork, team_id: str, user_id: str, mpids: Collection[str], picked: bool) -> None:
         if picked:
-            uow.picks.add(team_id, user_id, uow.prospects.known(team_id, mpids))
+            uow.picks.add(team_id, user_id, mpids)  # only the workspace's prospects
         else:
             uow.picks.remove(team_id, user_id, mpids)
 

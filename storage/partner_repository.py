@@ -18,7 +18,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, case, func, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, case, exists, func, select, tuple_, update
 from sqlalchemy import false as sql_false
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
@@ -33,7 +33,7 @@ from outreach.models import (
     UpsertCounts,
 )
 from outreach.ports import Clock
-from storage.models import PartnerRow, SuppressionRow
+from storage.models import PartnerRow, PickRow, SuppressionRow
 from storage.upsert import chunks, insert_for
 
 PARTNER_FIELDS = (
@@ -51,6 +51,7 @@ PARTNER_FIELDS = (
 )
 _T = cast(Table, PartnerRow.__table__)
 _S = cast(Table, SuppressionRow.__table__)
+_P = cast(Table, PickRow.__table__)
 _PARTNER_COLUMNS = [_T.c[name] for name in ("team_id", "mpid", *PARTNER_FIELDS)]
 
 
@@ -314,34 +315,47 @@ class SqlProspectRepository:
         before: str | None = None,
         at: str | None = None,
         size: int = 10,
+        picked_by: str | None = None,
+        known_behind: bool = False,
     ) -> KeysetPage:
         where = self._where(team_id, query)
         key = next((decode_cursor(c) for c in (before, after, at) if c), None)
         forward = not before or key is None
         stmt = select(_T).where(*where)
+        if picked_by is not None:  # which rows this user picked, read with the rows (not a query of its own)
+            stmt = stmt.add_columns(
+                exists()
+                .where(_P.c.team_id == _T.c.team_id, _P.c.user_id == picked_by, _P.c.mpid == _T.c.mpid)
+                .label("picked_by_user")
+            )
         has_more_behind = False
         if key is not None:
             mark = tuple_(*key)
             sort_key = tuple_(_T.c.sort_name, _T.c.mpid)
             if before:
                 stmt = stmt.where(sort_key < mark)
-                has_more_behind = self._exists(where, sort_key >= mark)
+                behind = sort_key >= mark
             elif after:
                 stmt = stmt.where(sort_key > mark)
-                has_more_behind = self._exists(where, sort_key <= mark)
+                behind = sort_key <= mark
             else:
                 stmt = stmt.where(sort_key >= mark)
-                has_more_behind = self._exists(where, sort_key < mark)
+                behind = sort_key < mark
+            # As costly as the page itself on a searched list: asked only when the caller cannot know.
+            has_more_behind = known_behind or self._exists(where, behind)
         order = (_T.c.sort_name, _T.c.mpid) if forward else (_T.c.sort_name.desc(), _T.c.mpid.desc())
         rows = list(self._session.execute(stmt.order_by(*order).limit(size + 1)))
         more_ahead = len(rows) > size
         rows = rows[:size] if forward else rows[:size][::-1]
         items = tuple(to_prospect(row) for row in rows)
+        picked = frozenset(row.mpid for row in rows if picked_by is not None and row.picked_by_user)
         first = encode_cursor(rows[0].sort_name, rows[0].mpid) if rows else None
         last = encode_cursor(rows[-1].sort_name, rows[-1].mpid) if rows else None
         if forward:
-            return KeysetPage(items, first, last, has_prev=has_more_behind, has_next=more_ahead)
-        return KeysetPage(items, first, last, has_prev=more_ahead, has_next=has_more_behind)
+            return KeysetPage(
+                items, first, last, has_prev=has_more_behind, has_next=more_ahead, picked=picked
+            )
+        return KeysetPage(items, first, last, has_prev=more_ahead, has_next=has_more_behind, picked=picked)
 
     def _exists(self, where: list[ColumnElement[bool]], extra: ColumnElement[bool]) -> bool:
         stmt: Select[Any] = select(_T.c.id).where(*where, extra).limit(1)
@@ -395,15 +409,6 @@ class SqlProspectRepository:
             select(_T).where(_T.c.team_id == team_id, _T.c.mpid == mpid, _T.c.marked_at.is_not(None))
         ).first()
         return None if row is None else to_prospect(row)
-
-    def known(self, team_id: str, mpids: Collection[str]) -> set[str]:
-        found: set[str] = set()
-        for chunk in chunks(sorted(set(mpids))):
-            stmt = select(_T.c.mpid).where(
-                _T.c.team_id == team_id, _T.c.mpid.in_(chunk), _T.c.marked_at.is_not(None)
-            )
-            found.update(self._session.scalars(stmt))
-        return found
 
     def mark(self, team_id: str, mpids: Collection[str], *, by: str, at: datetime) -> int:
         changed = 0

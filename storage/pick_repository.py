@@ -15,6 +15,7 @@ from outreach.models import Prospect, ProspectQuery
 from outreach.ports import Clock
 from storage.models import PartnerRow, PickRow, UtcDateTime
 from storage.partner_repository import matching, to_prospect
+from storage.upsert import chunks
 
 
 class SqlPickRepository:
@@ -39,12 +40,22 @@ class SqlPickRepository:
         return self.count(team_id, user_id) - before
 
     def add(self, team_id: str, user_id: str, mpids: Collection[str]) -> None:
-        if not mpids:
-            return
-        now = self._clock.now()
-        rows = [{"team_id": team_id, "user_id": user_id, "mpid": m, "picked_at": now} for m in set(mpids)]
+        """Those of ``mpids`` that are prospects of the workspace (an INSERT … SELECT a chunk: a tick is one
+        statement, not a lookup and an insert)."""
+        partners = PartnerRow.__table__
+        now = literal(self._clock.now(), UtcDateTime())
         insert = pg_insert if self._session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        self._session.execute(insert(PickRow).on_conflict_do_nothing(), rows)
+        for chunk in chunks(sorted(set(mpids))):
+            chosen = select(
+                partners.c.team_id, literal(user_id).label("user_id"), partners.c.mpid, now
+            ).where(
+                partners.c.team_id == team_id, partners.c.mpid.in_(chunk), partners.c.marked_at.is_not(None)
+            )
+            self._session.execute(
+                insert(PickRow)
+                .from_select(["team_id", "user_id", "mpid", "picked_at"], chosen)
+                .on_conflict_do_nothing()
+            )
 
     def remove(self, team_id: str, user_id: str, mpids: Collection[str]) -> None:
         self._session.execute(
@@ -59,14 +70,6 @@ class SqlPickRepository:
     def count(self, team_id: str, user_id: str) -> int:
         stmt = select(func.count()).where(PickRow.team_id == team_id, PickRow.user_id == user_id)
         return int(self._session.scalar(stmt) or 0)
-
-    def among(self, team_id: str, user_id: str, mpids: Collection[str]) -> frozenset[str]:
-        if not mpids:
-            return frozenset()
-        stmt = select(PickRow.mpid).where(
-            PickRow.team_id == team_id, PickRow.user_id == user_id, PickRow.mpid.in_(list(mpids))
-        )
-        return frozenset(self._session.scalars(stmt))
 
     def all(self, team_id: str, user_id: str) -> list[str]:
         stmt = (

@@ -101,6 +101,28 @@ def test_pages_go_forward_and_back_through_ties_in_name_order(uow_factory):
         assert mpids(again) == mpids(second)
 
 
+def test_a_page_says_which_of_its_rows_one_user_picked_in_its_own_workspace(uow_factory):
+    rows = [partner(f"m{i:02}", f"Company {i:02}") for i in range(6)]
+    store(uow_factory, rows)
+    store(uow_factory, [partner("m01", "Company 01", team=T2)], team=T2)
+    with uow_factory() as uow:
+        uow.picks.add(T1, "U1", ["m01", "m04", "m99"])  # m99: no such prospect, left out
+        uow.picks.add(T1, "U2", ["m02"])
+        uow.picks.add(T2, "U1", ["m01"])
+        uow.commit()
+    with uow_factory() as uow:
+        repo, query = uow.prospects, ProspectQuery()
+        first = repo.page(T1, query, size=3, picked_by="U1")
+        assert (mpids(first), first.picked) == (["m00", "m01", "m02"], frozenset({"m01"}))
+        second = repo.page(T1, query, after=first.last_cursor, size=3, picked_by="U1")
+        assert (mpids(second), second.picked) == (["m03", "m04", "m05"], frozenset({"m04"}))
+        back = repo.page(T1, query, before=second.first_cursor, size=3, picked_by="U2")
+        assert (mpids(back), back.picked) == (["m00", "m01", "m02"], frozenset({"m02"}))
+        assert repo.page(T1, query, size=3).picked == frozenset()  # nobody asked about
+        assert repo.page(T2, query, picked_by="U2").picked == frozenset()
+        assert uow.picks.all(T1, "U1") == ["m01", "m04"]
+
+
 def test_a_partner_without_company_name_sorts_by_contact_name(uow_factory):
     store(uow_factory, [partner("m1", "Zeta"), partner("m2", "", first_name="Bob", last_name="Able")])
     with uow_factory() as uow:
