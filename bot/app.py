@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.installs import Installs
 from bot.installs.clients import ClientFor, SingleToken
+from bot.response_urls import ConnectionPool, kept_alive_respond
 from bot.settings import Settings
 from outreach.redelivery import InMemoryRedeliveryFilter
 
@@ -140,6 +142,9 @@ def build_app(
         **auth,
     )
     app.middleware(_serve_events_once(first_delivery))
+    pool = ConnectionPool()
+    app.middleware(kept_alive_respond(pool))  # respond() over kept connections (bot/response_urls.py)
+    weakref.finalize(app, pool.close)  # an app let go of closes its connections (not the collector)
     app.error(_on_error)
     if installs is not None:
         installs.register(app)

@@ -141,6 +141,8 @@ class SlackStandIn:
         self.socket_url = ""  # what apps.connections.open answers (a SocketModeStandIn's url)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.keepalive_seconds = 10.0  # an idle connection is closed after this long (set before start())
+        self.connections = 0  # connections accepted so far
         self._handlers: dict[str, Callable[[dict[str, Any], str], Answer]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self.chat.post_message,
@@ -166,6 +168,16 @@ class SlackStandIn:
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
+            # HTTP/1.1: a connection stays open between requests (every answer says its Content-Length), as
+            # Slack's endpoints keep it; one idle for ``keepalive_seconds`` is closed, as servers do.
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                self.connection.settimeout(standin.keepalive_seconds)  # read when the connection is accepted
+                with standin._lock:
+                    standin.connections += 1
+
             def log_message(self, format: str, *args: Any) -> None:
                 return
 

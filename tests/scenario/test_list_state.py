@@ -173,3 +173,17 @@ def test_select_all_matching_confirms_what_it_ticks_then_ticks_every_page_and_cl
 def test_one_page_of_matches_has_no_select_all_matching(app):
     page = app.command("U0001", "shop 01")  # ten matches: one page
     assert ids.ACTION_SELECT_MATCHING not in json.dumps(page)
+
+
+def test_a_lists_clicks_are_answered_over_the_connections_kept_open(app):
+    """respond() keeps its connections to Slack's response URLs open (bot/response_urls.py: with Slack, no TCP and
+    TLS handshake before each click's answer), and the stand-in keeps connections open as Slack's endpoints do.
+    A click can come before the app has read the answer to the last message (the stand-in shows a message before
+    it answers): that click's answer takes a second connection, and from then on the two are reused."""
+    page = app.command("U0001")
+    opened = app.standin.connections
+    for _ in range(5):
+        page = app.click("U0001", page, button(page, ids.ACTION_PAGE_NEXT))
+    page = app.click("U0001", page, tick(rows(page)[0]))
+    assert "Showing 51–60" in summary(page) and "1 picked" in json.dumps(page)
+    assert app.standin.connections - opened <= 1  # six answers; a new connection each would be six
