@@ -48,6 +48,7 @@ class ConnectionPool:
         self._idle = idle_seconds
         self._lock = threading.Lock()
         self._free: dict[Origin, deque[tuple[Connection, float]]] = {}
+        self._closed = False
         self.opened = 0  # connections made so far (for tests and the bench)
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
@@ -75,7 +76,9 @@ class ConnectionPool:
         return answer.status, data, found
 
     def close(self) -> None:
+        """Close the idle connections; one in use now is closed when its answer is read."""
         with self._lock:
+            self._closed = True
             free, self._free = self._free, {}
         for idle in free.values():
             for conn, _ in idle:
@@ -103,7 +106,7 @@ class ConnectionPool:
     def _give(self, origin: Origin, conn: Connection) -> None:
         with self._lock:
             idle = self._free.setdefault(origin, deque())
-            if len(idle) < POOL_SIZE:
+            if not self._closed and len(idle) < POOL_SIZE:
                 idle.append((conn, time.monotonic()))
                 return
         conn.close()

@@ -149,3 +149,17 @@ def test_no_response_url_is_refused_as_bolt_refuses_it(pool):
         PooledRespond(response_url=None, pool=pool)(text="hi")
     with pytest.raises(ValueError, match="not an http"):
         pool.post("file:///etc/passwd", b"{}", {})
+
+
+def test_a_connection_in_use_when_the_pool_closes_is_closed_after_its_answer(hooks):
+    pool = ConnectionPool()
+    respond = PooledRespond(response_url=hooks.url, pool=pool)
+    respond(text="first")
+    conn = pool._take(
+        ("http", "127.0.0.1", hooks.server.server_address[1])
+    )  # as a request in flight holds it
+    pool.close()
+    pool._give(("http", "127.0.0.1", hooks.server.server_address[1]), conn)
+    assert conn.sock is None  # closed, not kept by a pool nobody will close again
+    respond(text="second")  # a closed pool still sends, on a connection of its own
+    assert [m["text"] for _, m in hooks.messages] == ["first", "second"]
