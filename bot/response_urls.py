@@ -118,11 +118,12 @@ def _closed_by_peer(conn: Connection) -> bool:
     sock = conn.sock
     if sock is None:
         return True
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
+    try:  # poll, not select: a busy server's descriptors go past select's 1,024
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
     except (OSError, ValueError):
         return True
-    return bool(readable)
 
 
 class PooledWebhookClient(WebhookClient):
