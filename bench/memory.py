@@ -93,9 +93,9 @@ class RssTrail:
         self._done.set()
         self._thread.join()
 
-    def upto(self, messages: int) -> float:
-        """The highest reading taken before more than ``messages`` had been sent."""
-        return max((mb for count, mb in self.readings if count <= messages), default=0.0)
+    def upto(self, messages: int) -> float | None:
+        """The highest reading taken before more than ``messages`` had been sent (None: no reading that soon)."""
+        return max((mb for count, mb in self.readings if count <= messages), default=None)
 
 
 def peak_of(pid: int) -> float:
@@ -184,7 +184,8 @@ def main() -> int:
         75,
         100,
     ):  # the workers' peak RSS by the time this share of the messages went
-        print(f"memory_worker_peak_rss_{n}{suffix}_after_{share}pct {trail.upto(sent * share // 100):.0f} MB")
+        if (so_far := trail.upto(sent * share // 100)) is not None:
+            print(f"memory_worker_peak_rss_{n}{suffix}_after_{share}pct {so_far:.0f} MB")
     print(f"memory_worker_peak_rss_{n}{suffix} {worst:.0f} MB {TARGET}")
     print(f"memory_send_peak_rss_{n}{suffix} {max(worst, planned['peak_mb']):.0f} MB {TARGET}")
     return 0

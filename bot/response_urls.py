@@ -11,7 +11,9 @@ keeps its connections to each host open and reuses them (http.client, HTTP/1.1):
 * what is sent, and what is done with the answer, stays slack_sdk's: the body, the headers, the
   ``WebhookResponse``, and its retry rules (its default handler sends again after a connection reset or a
   connection closed before the answer, as it does today without kept connections);
-* at most ``POOL_SIZE`` idle connections a host are kept; more are closed after their answer.
+* at most ``POOL_SIZE`` idle connections a host are kept; more are closed after their answer;
+* with a proxy (HTTPS_PROXY, or the app client's) or TLS settings of the app's client, messages go urllib's way,
+  a connection each, as Bolt sends them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import select
 import ssl
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections import deque
@@ -46,7 +49,7 @@ class ConnectionPool:
     ) -> None:
         self._ssl = ssl_context or ssl.create_default_context()
         self._idle = idle_seconds
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # close() may run from the collector while this thread holds it
         self._free: dict[Origin, deque[tuple[Connection, float]]] = {}
         self._closed = False
         self.opened = 0  # connections made so far (for tests and the bench)
@@ -62,7 +65,12 @@ class ConnectionPool:
             path += "?" + parts.query
         conn = self._take(origin)
         try:
-            conn.request("POST", path, body=body, headers=headers)
+            try:
+                conn.request("POST", path, body=body, headers=headers)
+            except (
+                OSError
+            ) as err:  # connecting or sending: a URLError, as urllib raises (slack_sdk retries it)
+                raise urllib.error.URLError(err) from err
             answer = conn.getresponse()
             data = answer.read()
         except BaseException:
@@ -134,6 +142,9 @@ class PooledWebhookClient(WebhookClient):
         self._pool = pool
 
     def _perform_http_request_internal(self, url: str, req: urllib.request.Request) -> WebhookResponse:
+        if self.proxy or self.ssl is not None:  # a proxy or TLS settings of the app's client: urllib's way
+            response: WebhookResponse = super()._perform_http_request_internal(url, req)
+            return response
         body = req.data if isinstance(req.data, bytes) else b""
         status, data, headers = self._pool.post(url, body, dict(req.header_items()))
         return WebhookResponse(
@@ -144,8 +155,15 @@ class PooledWebhookClient(WebhookClient):
 class PooledRespond(Respond):
     """Bolt's ``respond`` (same arguments, same message), over ``pool``."""
 
-    def __init__(self, *, response_url: str | None, pool: ConnectionPool) -> None:
-        super().__init__(response_url=response_url)
+    def __init__(
+        self,
+        *,
+        response_url: str | None,
+        pool: ConnectionPool,
+        proxy: str | None = None,
+        ssl: ssl.SSLContext | None = None,
+    ) -> None:
+        super().__init__(response_url=response_url, proxy=proxy, ssl=ssl)
         self._pool = pool
 
     def __call__(  # noqa: PLR0917 (Bolt's respond() takes these positionally too)
@@ -178,15 +196,23 @@ class PooledRespond(Respond):
                 thread_ts=thread_ts,
                 metadata=metadata,
             )
-        return PooledWebhookClient(self.response_url, self._pool).send_dict(message)
+        return PooledWebhookClient(self.response_url, self._pool, proxy=self.proxy, ssl=self.ssl).send_dict(
+            message
+        )
 
 
 def kept_alive_respond(pool: ConnectionPool) -> Any:
     """Middleware: a request with a response URL gets :class:`PooledRespond` as its ``respond``."""
 
     def middleware(context: BoltContext, next: Any) -> None:
-        if context.response_url:
-            context["respond"] = PooledRespond(response_url=context.response_url, pool=pool)
+        if context.response_url:  # the proxy and TLS settings Bolt's own Respond would take from the client
+            client = context.client
+            context["respond"] = PooledRespond(
+                response_url=context.response_url,
+                pool=pool,
+                proxy=client.proxy if client is not None else None,
+                ssl=client.ssl if client is not None else None,
+            )
         next()
 
     return middleware

@@ -232,10 +232,10 @@ class ProspectService:
         asked = self._totals.now()
         total = None if recount else self._totals.fresh(totals_key)
         picker = user_id if query.prospects_only else None  # only prospects are ever picked
-        # Previous leads from the page after, Next from the page before, and a page shown again past the first
-        # had pages before it: rows lie behind the cursor (if they are gone since, Previous finds no rows and
-        # shows the first page, as below).
-        known_behind = bool(req.before) or (req.number > 1 and bool(req.after or req.at))
+        # Previous leads from the page after it and Next from the page before it: rows lie behind the cursor,
+        # seen a moment ago (if they are gone since, Previous finds no rows and shows the first page, as below).
+        # A page shown again (a tick) asks: rows before it may have left the list since it was shown.
+        known_behind = bool(req.before) or (req.number > 1 and bool(req.after))
         found = uow.prospects.page(
             team_id,
             query,

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 import threading
 import time
+import urllib.error
+from collections import deque
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -124,6 +128,9 @@ def test_an_answer_saying_connection_close_is_not_reused(hooks, pool):
     hooks.close_after_answer = True
     respond = PooledRespond(response_url=hooks.url, pool=pool)
     respond(text="first")
+    assert (
+        pool._free.get(("http", "127.0.0.1", hooks.server.server_address[1]), deque()) == deque()
+    )  # not kept
     respond(text="second")
     assert hooks.connections == 2 and len(hooks.messages) == 2
 
@@ -167,3 +174,20 @@ def test_a_connection_in_use_when_the_pool_closes_is_closed_after_its_answer(hoo
     assert conn.sock is None  # closed, not kept by a pool nobody will close again
     respond(text="second")  # a closed pool still sends, on a connection of its own
     assert [m["text"] for _, m in hooks.messages] == ["first", "second"]
+
+
+def test_a_refused_connection_is_a_urlerror_as_urllib_raises_so_slack_sdk_retries_it(pool):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/actions/T1/1/abc"  # bound, not listening: refused
+        with pytest.raises(urllib.error.URLError):
+            pool.post(closed, b"{}", {})
+        with pytest.raises(urllib.error.URLError):
+            PooledRespond(response_url=closed, pool=pool)(text="hi")
+    assert pool.opened == 3  # the post; respond and slack_sdk's one retry
+
+
+def test_the_app_clients_tls_settings_or_a_proxy_send_the_message_bolts_way(hooks, pool):
+    respond = PooledRespond(response_url=hooks.url, pool=pool, ssl=ssl.create_default_context())
+    respond(text="hi")
+    assert [m["text"] for _, m in hooks.messages] == ["hi"] and pool.opened == 0
