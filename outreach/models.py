@@ -457,6 +457,7 @@ class KeysetPage:
     has_prev: bool
     has_next: bool
     picked: frozenset[str] = frozenset()  # the mpids on it the user asked about (``picked_by``) has picked
+    picked_count: int | None = None  # how many that user has picked in all (None: not asked, or no rows)
 
 
 @dataclass(frozen=True, slots=True)

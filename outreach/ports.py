@@ -207,9 +207,10 @@ class ProspectRepository(Protocol):
         known_behind: bool = False,
     ) -> KeysetPage:
         """Sorted by company name (contact name when there is none), then mpid. ``at`` is inclusive. With
-        ``picked_by``, the page's ``picked`` says which of its rows that user has picked. ``known_behind``: the
-        caller knows rows lie on the other side of the cursor (before ``after`` or ``at``, after ``before``), so
-        the page says so without asking the database."""
+        ``picked_by``, the page's ``picked`` says which of its rows that user has picked and its
+        ``picked_count`` how many they have picked in all (when the page has rows: read with them).
+        ``known_behind``: the caller knows rows lie on the other side of the cursor (before ``after`` or ``at``,
+        after ``before``), so the page says so without asking the database; otherwise it asks with the rows."""
         ...
 
     def count(self, team_id: str, query: ProspectQuery, cap: int | None = None) -> int:

@@ -128,6 +128,7 @@ class PartnerRow(Base):
             "search_text",
             postgresql_using="gin",
             postgresql_ops={"search_text": "gin_trgm_ops"},
+            postgresql_with={"gin_pending_list_limit": 512},  # kB: migration 0022
         ).ddl_if(dialect="postgresql"),
     )
 

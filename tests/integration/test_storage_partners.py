@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import event, text
 
 from outreach.models import Partner, PartnerKind, ProspectQuery
+from storage.db import analyze
 
 T1, T2 = "T1", "T2"
 AT = datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC)
@@ -99,6 +101,26 @@ def test_pages_go_forward_and_back_through_ties_in_name_order(uow_factory):
         assert (start.has_prev, start.has_next) == (False, True)
         again = repo.page(T1, query, at=second.first_cursor, size=3)
         assert mpids(again) == mpids(second)
+        assert (again.has_prev, again.has_next) == (True, True)  # asked with the rows
+
+
+def test_a_page_shown_again_asks_with_its_rows_whether_rows_lie_before_it_on_the_list_searched(uow_factory):
+    rows = [partner(f"m{i:02}", f"Media {i:02}") for i in range(6)] + [partner("a1", "Abacus")]
+    store(uow_factory, rows)
+    with uow_factory() as uow:
+        repo, query = uow.prospects, ProspectQuery(text="media", not_contacted=True)
+        first = repo.page(T1, query, size=2)
+        second = repo.page(T1, query, after=first.last_cursor, size=2)
+        again = repo.page(T1, query, at=second.first_cursor, size=2)
+        assert (mpids(again), again.has_prev, again.has_next) == (["m02", "m03"], True, True)
+        # "Abacus" sorts before them but is not on the searched list
+        top = repo.page(T1, query, at=first.first_cursor, size=2)
+        assert (mpids(top), top.has_prev) == (["m00", "m01"], False)
+        uow.prospects.mark_contacted(T1, ["m00", "m01"], AT)  # the rows before the second page leave the list
+        alone = repo.page(T1, query, at=second.first_cursor, size=2)
+        assert (mpids(alone), alone.has_prev) == (["m02", "m03"], False)
+        back = repo.page(T1, query, before=second.first_cursor, size=2)  # no row: asked on its own
+        assert (back.items, back.has_prev, back.has_next) == ((), False, True)
 
 
 def test_a_page_says_which_of_its_rows_one_user_picked_in_its_own_workspace(uow_factory):
@@ -238,3 +260,64 @@ def test_a_common_search_term_gives_the_same_page_either_way(uow_factory, monkey
         following = uow.prospects.page(T1, query, after=walked.last_cursor, size=5)
     assert mpids(walked) == mpids(indexed) == ["m0", "m1", "m2", "m3", "m4"]
     assert mpids(following) == ["m5", "m6", "m7", "m8", "m9"]
+
+
+def test_after_a_load_the_search_index_holds_every_new_row_merged_and_keeps_its_pending_list_short(
+    uow_factory, db_engine
+):
+    """PostgreSQL: the rows a load wrote wait in the trigram index's pending list, which every search reads in
+    full; the load's closing step (storage.db.analyze, as `prospects-bot import` runs it) merges them, and the
+    list is capped at 512 kB (migration 0022). SQLite has no such list: ANALYZE only."""
+    store(uow_factory, [partner(f"m{i:04}", f"Company {i:04} Media") for i in range(400)])
+    if db_engine.dialect.name != "postgresql":
+        analyze(db_engine, "partners")
+        with uow_factory() as uow:
+            assert uow.prospects.count(T1, ProspectQuery(text="0042 media")) == 1
+        return
+    with db_engine.begin() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pgstattuple"))
+        options = conn.execute(
+            text("SELECT reloptions FROM pg_class WHERE relname = 'ix_partners_search_trgm'")
+        ).scalar_one()
+        pending = "SELECT pending_tuples FROM pgstatginindex('ix_partners_search_trgm')"
+        assert conn.execute(text(pending)).scalar_one() > 0
+    assert options == ["gin_pending_list_limit=512"]
+    analyze(db_engine, "partners")
+    with db_engine.connect() as conn:
+        assert conn.execute(text(pending)).scalar_one() == 0
+    with uow_factory() as uow:
+        assert uow.prospects.count(T1, ProspectQuery(text="0042 media")) == 1
+
+
+def test_a_term_too_common_to_look_up_is_walked_for_without_asking_again_for_a_minute(
+    uow_factory, db_engine, monkeypatch
+):
+    """Only which plan serves a search depends on this, never which rows it finds."""
+    from storage import partner_repository
+
+    monkeypatch.setattr(partner_repository, "FTS_CANDIDATES", 3)
+    store(uow_factory, [partner(f"s{i}", f"Studio {i:02}") for i in range(5)])
+    query, seen = ProspectQuery(text="studio"), []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append(" ".join(statement.split()))
+
+    def lookups() -> int:
+        return sum("MATCH" in s or ("LIKE" in s and "ORDER BY" not in s and "count(" not in s) for s in seen)
+
+    event.listen(db_engine, "before_cursor_execute", record)
+    try:
+        with uow_factory() as uow:
+            assert mpids(uow.prospects.page(T1, query, size=3)) == ["s0", "s1", "s2"]
+        assert lookups() == 1  # 5 matches > 3: looked up once, then walked
+        store(uow_factory, [partner("s9", "Studio 99")])
+        with uow_factory() as uow:
+            assert mpids(uow.prospects.page(T1, query, size=3)) == ["s0", "s1", "s2"]
+            assert uow.prospects.count(T1, query) == 6
+        assert lookups() == 1  # not again: the walk, which finds the new row
+        monkeypatch.setattr(partner_repository, "COMMON_KEPT", 0.0)
+        with uow_factory() as uow:
+            assert uow.prospects.count(T1, query) == 6
+        assert lookups() == 2  # the verdict is old: asked again
+    finally:
+        event.remove(db_engine, "before_cursor_execute", record)
