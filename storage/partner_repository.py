@@ -2,9 +2,9 @@
 
 Lists are sorted by ``sort_name`` (the casefolded company name, or the contact name when there is none)
 then ``mpid``, and paged by keyset: a cursor is that pair, opaque to callers (base64 of JSON). Search is a
-``LIKE '%text%'`` on ``search_text`` (casefolded mpid, company, contact name and e-mail, one per line), served
-by a GIN trigram index on PostgreSQL. On SQLite an FTS5 trigram index (migration 0003) lists the rows of a
-rare term, which are then sorted; a common term is found by walking the sorted index (bench/list_db.py).
+``LIKE '%text%'`` on ``search_text`` (casefolded mpid, company, contact name and e-mail, one per line). A trigram
+index (GIN on PostgreSQL; FTS5, migration 0003, on SQLite) lists the rows of a rare term, which are then read by
+id and sorted; a common term is found by walking the sorted index (bench/list_db.py, bench/list_load.py).
 """
 
 from __future__ import annotations
@@ -12,24 +12,29 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import json
 import sys
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     FromClause,
+    Integer,
+    Select,
+    String,
     Table,
     any_,
     bindparam,
     case,
     exists,
     func,
-    literal,
+    literal_column,
     select,
     tuple_,
     update,
@@ -265,45 +270,89 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _conditions(team_id: str, query: ProspectQuery, table: FromClause = _T) -> list[ColumnElement[bool]]:
+# A list's WHERE is built from its shape (which filters it has) with named parameters, and the values go with
+# each execution: a statement of a given shape is built once (functools.lru_cache) and SQLAlchemy's cache key,
+# memoized on it, is not made again at each click (building and keying the page's statement was about a third
+# of what a click cost the server: bench/list_load.py).
+class Shape(NamedTuple):
+    prospects_only: bool
+    kind: bool
+    messaging: bool
+    country: bool
+    not_contacted: bool
+    text: bool
+    candidates: str | None  # "any" (PostgreSQL), "in" (SQLite) or None: the search's rows listed by id
+
+
+@dataclass(frozen=True, slots=True)
+class Matching:
+    """What a query matches: the shape of its WHERE and the values it takes."""
+
+    shape: Shape
+    params: dict[str, Any]
+
+    def where(self, table: FromClause = _T) -> list[ColumnElement[bool]]:
+        return _conditions(self.shape, table)
+
+
+def _conditions(shape: Shape, table: FromClause) -> list[ColumnElement[bool]]:
     c = table.c
-    where: list[ColumnElement[bool]] = [c.team_id == team_id]
-    if query.prospects_only:
+    where: list[ColumnElement[bool]] = [c.team_id == bindparam("f_team")]
+    if shape.prospects_only:
         where.append(c.marked_at.is_not(None))
-    if query.kind is not None:
-        where.append(c.kind == query.kind.value)
-    if query.messaging_enabled is not None:
-        where.append(c.messaging_enabled == query.messaging_enabled)
-    if query.country:
-        where.append(c.country == query.country.strip().upper())
-    if query.not_contacted:
+    if shape.kind:
+        where.append(c.kind == bindparam("f_kind"))
+    if shape.messaging:
+        where.append(c.messaging_enabled == bindparam("f_messaging"))
+    if shape.country:
+        where.append(c.country == bindparam("f_country"))
+    if shape.not_contacted:
         where.append(c.last_contacted_at.is_(None))
+    if shape.text:
+        where.append(c.search_text.like(bindparam("f_pattern"), escape="\\"))
+    if shape.candidates == "any":
+        where.append(c.id == any_(bindparam("f_ids", type_=ARRAY(BigInteger()))))
+    elif shape.candidates == "in":
+        where.append(c.id.in_(bindparam("f_ids", expanding=True)))
+    return where
+
+
+def _matching(team_id: str, query: ProspectQuery, candidates: Candidates) -> Matching:
     text = search_words(query.text)
+    kind, ids = candidates
+    shape = Shape(
+        query.prospects_only,
+        query.kind is not None,
+        query.messaging_enabled is not None,
+        bool(query.country),
+        query.not_contacted,
+        bool(text),
+        kind,
+    )
+    params: dict[str, Any] = {"f_team": team_id}
+    if query.kind is not None:
+        params["f_kind"] = query.kind.value
+    if query.messaging_enabled is not None:
+        params["f_messaging"] = query.messaging_enabled
+    if query.country:
+        params["f_country"] = query.country.strip().upper()
     if text:
-        where.append(c.search_text.like(like_pattern(text), escape="\\"))
-    return where
+        params["f_pattern"] = like_pattern(text)
+    if kind is not None:
+        params["f_ids"] = ids
+    return Matching(shape, params)
 
 
-def matching(
-    session: Session, team_id: str, query: ProspectQuery, table: FromClause = _T
-) -> list[ColumnElement[bool]]:
-    """The WHERE of every partner ``query`` matches, on ``table`` (the partners table or an alias of it). A
-    search that few partners match is first looked up in the trigram index (:func:`_candidates`): the same
+def matching(session: Session, team_id: str, query: ProspectQuery) -> Matching:
+    """What ``query`` matches: ``.where()`` on the partners table or an alias of it, executed with ``.params``.
+    A search that few partners match is first looked up in the trigram index (:func:`_candidates`): the same
     rows, found without the planner's guess."""
-    return _matching(table, team_id, query, _candidates(session, team_id, query))
+    return _matching(team_id, query, _candidates(session, team_id, query))
 
 
-# The ids a search matches, as a condition on a table (the partners table or an alias of it).
-Candidates = Callable[[FromClause], ColumnElement[bool]]
-
-
-def _matching(
-    table: FromClause, team_id: str, query: ProspectQuery, candidates: Candidates | None
-) -> list[ColumnElement[bool]]:
-    where = _conditions(team_id, query, table)
-    if candidates is not None:
-        where.append(candidates(table))
-    return where
+# The ids a search matches: how the WHERE lists them ("any", "in") and the ids, or (None, []) to search as such.
+Candidates = tuple[str | None, list[int]]
+_NO_CANDIDATES: Candidates = (None, [])
 
 
 def search_words(text: str) -> str:
@@ -315,9 +364,9 @@ def search_words(text: str) -> str:
 FTS_CANDIDATES = 2000
 
 
-def _candidates(session: Session, team_id: str, query: ProspectQuery) -> Candidates | None:
-    """The rows a search matches, when there are at most FTS_CANDIDATES of them (None: no search, a term of
-    fewer than three characters — trigrams need three —, or too many to list).
+def _candidates(session: Session, team_id: str, query: ProspectQuery) -> Candidates:
+    """The rows a search matches, when there are at most FTS_CANDIDATES of them (none listed: no search, a term
+    of fewer than three characters — trigrams need three —, or too many to list).
 
     PostgreSQL: left to itself, the planner guesses how many rows a ``LIKE '%…%'`` matches from the 100 values
     of its histogram, and a rare term that one of them happens to contain is guessed at 1% of the table: the page
@@ -326,28 +375,32 @@ def _candidates(session: Session, team_id: str, query: ProspectQuery) -> Candida
     then read by id. SQLite: the FTS5 trigram table (partners_search)."""
     text = search_words(query.text)
     if len(text) < 3:
-        return None
+        return _NO_CANDIDATES
     engine = session.get_bind()
     common = _common_terms.setdefault(engine, StampedCache(COMMON_KEPT, max_entries=1024, lru=True))
     if common.fresh((team_id, text), COMMON_KEPT):
-        return None
+        return _NO_CANDIDATES
     if engine.dialect.name == "sqlite":
         found = _sqlite_candidates(session, text)
-        if found is None:
-            common.put((team_id, text), True)
-            return None
-        return lambda table: table.c.id.in_(found)
-    stmt = (
-        select(_T.c.id)
-        .where(_T.c.team_id == team_id, _T.c.search_text.like(like_pattern(text), escape="\\"))
-        .limit(FTS_CANDIDATES + 1)
-    )
-    ids = [int(i) for i in session.execute(stmt).scalars()]
-    if len(ids) > FTS_CANDIDATES:
+        kind = "in"
+    else:
+        found = [
+            int(i)
+            for i in session.execute(_LOOKUP, {"team": team_id, "pattern": like_pattern(text)}).scalars()
+        ]
+        found = None if len(found) > FTS_CANDIDATES else found
+        kind = "any"
+    if found is None:
         common.put((team_id, text), True)
-        return None
-    return lambda table: table.c.id == any_(literal(ids, ARRAY(BigInteger())))
+        return _NO_CANDIDATES
+    return kind, found
 
+
+_LOOKUP = (
+    select(_T.c.id)
+    .where(_T.c.team_id == bindparam("team"), _T.c.search_text.like(bindparam("pattern"), escape="\\"))
+    .limit(FTS_CANDIDATES + 1)
+)
 
 # A term found too common to look up (a list of a few thousand ids costs more than the walk it spares) is not
 # looked up again for this long: each click on its list would pay the lookup (6–8 ms at 100,000 partners) for
@@ -373,22 +426,60 @@ def _sqlite_candidates(session: Session, text: str) -> list[int] | None:
     return None if len(ids) > FTS_CANDIDATES else [int(i) for i in ids]
 
 
-def _behind(
-    team_id: str,
-    query: ProspectQuery,
-    candidates: Candidates | None,
-    key: tuple[str, str],
-    *,
-    before: bool,
-    after: bool,
-) -> ColumnElement[bool]:
-    """EXISTS: a row of the list on the other side of the cursor ``key`` (on an alias of the table: not
-    correlated with the page's rows, so the database computes it once for the page)."""
+def _cursor_side(table: FromClause, side: str) -> ColumnElement[bool]:
+    """The rows of ``table`` on one side of the cursor (parameters ``k_name``, ``k_mpid``)."""
+    sort_key = tuple_(table.c.sort_name, table.c.mpid)
+    mark = tuple_(bindparam("k_name", type_=String()), bindparam("k_mpid", type_=String()))
+    return {"<": sort_key < mark, "<=": sort_key <= mark, ">": sort_key > mark, ">=": sort_key >= mark}[side]
+
+
+# The page's own side of each cursor, and the side it asks about ("rows behind?").
+_SIDES = {"before": ("<", ">="), "after": (">", "<="), "at": (">=", "<")}
+
+
+def _behind(shape: Shape, cursor: str) -> ColumnElement[bool]:
+    """EXISTS: a row of the list on the other side of the cursor (on an alias of the table: not correlated with
+    the page's rows, so the database computes it once for the page)."""
     behind = _BEHIND
-    sort_key = tuple_(behind.c.sort_name, behind.c.mpid)
-    mark = tuple_(*key)
-    side = sort_key >= mark if before else sort_key <= mark if after else sort_key < mark
-    return select(behind.c.id).where(*_matching(behind, team_id, query, candidates), side).exists()
+    side = _cursor_side(behind, _SIDES[cursor][1])
+    return select(behind.c.id).where(*_conditions(shape, behind), side).exists()
+
+
+@functools.lru_cache(maxsize=1024)
+def _page_statement(shape: Shape, cursor: str | None, picked: bool, ask_behind: bool) -> Select[Any]:
+    """The page of a list of ``shape``: from ``cursor`` ("before", "after", "at" or None: the first page), with
+    the ticks and the pick count of a user (``p_user``) when ``picked``, and whether rows lie behind the cursor
+    when ``ask_behind``. Parameters: the shape's, ``k_name``/``k_mpid`` (the cursor), ``p_user``, ``size``."""
+    stmt = select(_T).where(*_conditions(shape, _T))
+    if picked:  # which rows this user picked and how many in all, read with the rows
+        user = bindparam("p_user", type_=String())
+        stmt = stmt.add_columns(
+            exists()
+            .where(_P.c.team_id == _T.c.team_id, _P.c.user_id == user, _P.c.mpid == _T.c.mpid)
+            .label("picked_by_user"),
+            select(func.count())
+            .select_from(_P)
+            .where(_P.c.team_id == bindparam("f_team"), _P.c.user_id == user)
+            .scalar_subquery()
+            .label("picks_in_all"),
+        )
+    if cursor is not None:
+        stmt = stmt.where(_cursor_side(_T, _SIDES[cursor][0]))
+        if ask_behind:  # computed once, with the rows
+            stmt = stmt.add_columns(_behind(shape, cursor).label("rows_behind"))
+    forward = cursor != "before"
+    order = (_T.c.sort_name, _T.c.mpid) if forward else (_T.c.sort_name.desc(), _T.c.mpid.desc())
+    return stmt.order_by(*order).limit(bindparam("size", type_=Integer()))
+
+
+@functools.lru_cache(maxsize=256)
+def _count_statement(shape: Shape, capped: bool) -> Select[Any]:
+    """How many rows a list of ``shape`` has, up to ``cap`` when ``capped`` (counting stops there)."""
+    if not capped:
+        return select(func.count()).select_from(_T).where(*_conditions(shape, _T))
+    # A constant, not a column: the database may count from an index alone.
+    counted: Select[Any] = select(literal_column("1")).select_from(_T).where(*_conditions(shape, _T))
+    return select(func.count()).select_from(counted.limit(bindparam("cap", type_=Integer())).subquery())
 
 
 class SqlProspectRepository:
@@ -396,13 +487,13 @@ class SqlProspectRepository:
         self._session = session
         self._clock = clock
         # A search's rows, looked up once a unit of work (a click reads its page and its total with them).
-        self._looked_up: dict[tuple[str, str], Candidates | None] = {}
+        self._looked_up: dict[tuple[str, str], Candidates] = {}
 
-    def _candidates(self, team_id: str, query: ProspectQuery) -> Candidates | None:
+    def _matching(self, team_id: str, query: ProspectQuery) -> Matching:
         key = (team_id, search_words(query.text))
         if key not in self._looked_up:
             self._looked_up[key] = _candidates(self._session, team_id, query)
-        return self._looked_up[key]
+        return _matching(team_id, query, self._looked_up[key])
 
     def page(
         self,
@@ -416,45 +507,30 @@ class SqlProspectRepository:
         picked_by: str | None = None,
         known_behind: bool = False,
     ) -> KeysetPage:
-        candidates = self._candidates(team_id, query)
-        where = _matching(_T, team_id, query, candidates)
-        key = next((decode_cursor(c) for c in (before, after, at) if c), None)
-        forward = not before or key is None
-        stmt = select(_T).where(*where)
-        if picked_by is not None:  # which rows this user picked and how many in all, read with the rows
-            stmt = stmt.add_columns(
-                exists()
-                .where(_P.c.team_id == _T.c.team_id, _P.c.user_id == picked_by, _P.c.mpid == _T.c.mpid)
-                .label("picked_by_user"),
-                select(func.count())
-                .select_from(_P)
-                .where(_P.c.team_id == team_id, _P.c.user_id == picked_by)
-                .scalar_subquery()
-                .label("picks_in_all"),
-            )
-        ask_behind: ColumnElement[bool] | None = None
+        found = self._matching(team_id, query)
+        params = dict(found.params, size=size + 1, p_user=picked_by)
+        cursor, key = next(
+            (
+                (name, k)
+                for name, c in (("before", before), ("after", after), ("at", at))
+                if c and (k := decode_cursor(c))
+            ),
+            (None, None),
+        )
         if key is not None:
-            mark = tuple_(*key)
-            sort_key = tuple_(_T.c.sort_name, _T.c.mpid)
-            if before:
-                stmt = stmt.where(sort_key < mark)
-            elif after:
-                stmt = stmt.where(sort_key > mark)
-            else:
-                stmt = stmt.where(sort_key >= mark)
-            if not known_behind:  # whether rows lie behind the cursor: asked with the rows (computed once)
-                ask_behind = _behind(team_id, query, candidates, key, before=bool(before), after=bool(after))
-                stmt = stmt.add_columns(ask_behind.label("rows_behind"))
-        order = (_T.c.sort_name, _T.c.mpid) if forward else (_T.c.sort_name.desc(), _T.c.mpid.desc())
-        rows = list(self._session.execute(stmt.order_by(*order).limit(size + 1)))
-        has_more_behind = key is not None and known_behind
-        if ask_behind is not None:
+            params.update(k_name=key[0], k_mpid=key[1])
+        ask_behind = cursor is not None and not known_behind
+        stmt = _page_statement(found.shape, cursor, picked_by is not None, ask_behind)
+        rows = list(self._session.execute(stmt, params))
+        has_more_behind = cursor is not None and known_behind
+        if ask_behind and cursor is not None:
             # No row, no column: asked on its own (rare: the cursor's rows are gone).
             has_more_behind = (
                 bool(rows[0].rows_behind)
                 if rows
-                else bool(self._session.execute(select(ask_behind)).scalar_one())
+                else bool(self._session.execute(select(_behind(found.shape, cursor)), params).scalar_one())
             )
+        forward = cursor != "before"
         more_ahead = len(rows) > size
         rows = rows[:size] if forward else rows[:size][::-1]
         items = tuple(to_prospect(row) for row in rows)
@@ -466,9 +542,6 @@ class SqlProspectRepository:
         return KeysetPage(
             items, first, last, has_prev=has_prev, has_next=has_next, picked=picked, picked_count=picks_in_all
         )
-
-    def _where(self, team_id: str, query: ProspectQuery) -> list[ColumnElement[bool]]:
-        return _matching(_T, team_id, query, self._candidates(team_id, query))
 
     def match_counts(
         self, team_id: str, query: ProspectQuery, *, user_id: str, recent_since: datetime | None
@@ -486,6 +559,7 @@ class SqlProspectRepository:
         def tally(condition: ColumnElement[bool]) -> Any:
             return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
+        found = self._matching(team_id, query)
         stmt = (
             select(
                 func.count(),
@@ -497,18 +571,15 @@ class SqlProspectRepository:
             .select_from(
                 _T.outerjoin(_S, (_S.c.team_id == _T.c.team_id) & (_S.c.email == func.lower(_T.c.email)))
             )
-            .where(*self._where(team_id, query))
+            .where(*found.where())
         )
-        total, messageable, emailable, blocked, teammates = self._session.execute(stmt).one()
+        total, messageable, emailable, blocked, teammates = self._session.execute(stmt, found.params).one()
         return MatchCounts(int(total), int(messageable), int(emailable), int(blocked), int(teammates))
 
     def count(self, team_id: str, query: ProspectQuery, cap: int | None = None) -> int:
-        if cap is None:
-            stmt = select(func.count()).select_from(_T).where(*self._where(team_id, query))
-        else:  # counting stops at ``cap`` rows: a page shows "more than …" instead of paying for all of them
-            capped = select(_T.c.id).where(*self._where(team_id, query)).limit(cap).subquery()
-            stmt = select(func.count()).select_from(capped)
-        return int(self._session.execute(stmt).scalar_one())
+        found = self._matching(team_id, query)
+        stmt = _count_statement(found.shape, cap is not None)
+        return int(self._session.execute(stmt, dict(found.params, cap=cap)).scalar_one())
 
     def get(self, team_id: str, mpid: str) -> Prospect | None:
         row = self._session.execute(

@@ -33,16 +33,13 @@ class SqlPickRepository:
         """One INSERT … SELECT: the database picks every prospect the query matches (those picked stay)."""
         query = replace(query, prospects_only=True)  # only prospects are ever picked
         partners = PartnerRow.__table__
+        found = matching(self._session, team_id, query)
         chosen = select(
             partners.c.team_id, literal(user_id).label("user_id"), partners.c.mpid, literal(at, UtcDateTime())
-        ).where(*matching(self._session, team_id, query))
+        ).where(*found.where())
         before = self.count(team_id, user_id)
         insert = pg_insert if self._session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        self._session.execute(
-            insert(PickRow)
-            .from_select(["team_id", "user_id", "mpid", "picked_at"], chosen)
-            .on_conflict_do_nothing()
-        )
+        self._session.execute(insert(_P).from_select(_COLUMNS, chosen).on_conflict_do_nothing(), found.params)
         return self.count(team_id, user_id) - before
 
     def add(self, team_id: str, user_id: str, mpids: Collection[str]) -> None:
