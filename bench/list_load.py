@@ -6,9 +6,10 @@ to the strict Slack stand-in (bot/devtools/slack_standin.py) in this process. Ea
 is a thread playing the user's Slack client (the harness's ``SlackClientSim``: signed requests, clicking only
 what is on screen): /prospects once (untimed: the warm-up, users.info), then ``--steps`` actions in a cycle —
 tick a row not ticked yet, Next, a filter (kind: creator, then back to any), tick, Next, a search
-(``/prospects Media 42…``), tick, "not contacted" on and off — each as soon as the answer to the one before
-is shown (no think time, all 50 at once: the load the server can take), then again with a pause of 0.5 to
-1.5 × 1 s between a user's clicks and before their first (people, out of step; ``--think-ms`` sets the runs).
+(``/prospects Media 42…``, a rare term of the user's own: eleven rows), tick, "not contacted" on and off — each
+as soon as the answer to the one before is shown (no think time, all 50 at once: the load the server can take),
+then again with a pause of 0.5 to 1.5 × 1 s between a user's clicks and before their first (people, out of step;
+``--think-ms`` sets the runs).
 Each action is timed from the signed request going out to the stand-in holding the message that answers it
 (posted to the response URL).
 
@@ -18,7 +19,7 @@ stand-in refused), and ticks lost: at the end every user's picks in the database
 they ticked. Target: p95 < 100 ms, no error, no lost tick.
 
     .venv/bin/python bench/list_load.py [--rows 100000] [--users 50] [--steps 30] [--think-ms 0,1000]
-        [--postgres URL]
+        [--postgres URL] [--keep | --database URL]
 """
 
 from __future__ import annotations
@@ -179,7 +180,8 @@ def step(
         return click(
             standin, user, message, choose(message, ids.ACTION_FILTER_NOT_CONTACTED, value), "filter"
         )
-    return command(standin, user, f"Media {4200 + i % 100}", kind="search")
+    # Each user searches terms of their own (a rare one: eleven rows of 100,000 each), as people do.
+    return command(standin, user, f"Media {4200 + (int(user.id[1:]) + i) % 100}", kind="search")
 
 
 def play(standin: NotifyingStandIn, user: User, steps: int, think: float, start: threading.Barrier) -> None:
@@ -372,15 +374,27 @@ def main() -> int:
         help="runs, one for each of these pauses between a user's clicks (0: all at once)",
     )
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument(
+        "--database",
+        help="the URL of a database an earlier run seeded and left (--keep): used as it is, not seeded again",
+    )
+    parser.add_argument("--keep", action="store_true", help="leave the seeded database and print its URL")
     args = parser.parse_args()
-    made = _postgres_database(args.postgres)
-    if made is None:
-        return 1
-    url, drop = made
+    if args.database:
+        url, drop = args.database, lambda: None
+    else:
+        made = _postgres_database(args.postgres)
+        if made is None:
+            return 1
+        url, drop = made
+        if args.keep:
+            print(f"list_load_database {url} (kept)", flush=True)
+            drop = lambda: None  # noqa: E731
     try:
-        started = time.perf_counter()
-        seed(url, args.rows)
-        print(f"list_load_seed_{args.rows} {time.perf_counter() - started:.1f} s", flush=True)
+        if not args.database:
+            started = time.perf_counter()
+            seed(url, args.rows)
+            print(f"list_load_seed_{args.rows} {time.perf_counter() - started:.1f} s", flush=True)
         failed = 0
         with tempfile.TemporaryDirectory(prefix="list-load-") as tmp:
             for think in (float(t) for t in args.think_ms.split(",") if t):
