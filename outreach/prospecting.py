@@ -198,19 +198,16 @@ class ProspectService:
     ) -> tuple[ProspectPage, str]:
         """A tick (``picked``) or untick of ``mpid`` on the render stored under ``key``, and that list shown again
         (the render's search, filters and page; ``fallback``, an encoded state, when the key is forgotten): one
-        transaction where :meth:`set_picked`, :meth:`recall` and :meth:`show` would take three. The list shown
-        again keeps ``key`` when it shows what the key says (most ticks: no state to store); a new key when not
-        (its first row left the list, the key was forgotten)."""
+        transaction where :meth:`set_picked`, :meth:`recall` and :meth:`show` would take three."""
         with self._uow() as uow:
             self._pick(uow, team_id, user_id, [mpid], picked)
             found = uow.list_states.get(key, team_id, user_id) if key else None
             state = found if found is not None else fallback
             query, req = decode_state(state) if state else (ProspectQuery(), PageRequest())
             page = self._page(uow, team_id, user_id, query, req, recount=False)
-            if found is not None and encode_state(page.query, page.shown) == found:
-                new_key = key  # the same search, filters and first row: the render's key serves again
-            else:
-                new_key = self._remember(uow, team_id, user_id, page.query, page.shown)
+            # A new key even for the same page: the render's block ids carry it, and Slack wants new block ids
+            # each time a message is updated (SLACK.md §1.1: a client may keep an element's old state otherwise).
+            new_key = self._remember(uow, team_id, user_id, page.query, page.shown)
             uow.commit()
         return page, new_key
 

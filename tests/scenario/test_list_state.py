@@ -53,6 +53,10 @@ def ticked(page):
     return [mpid_of(r) for r in rows(page) if r["elements"][0].get("initial_options")]
 
 
+def block_ids(page):
+    return {b["block_id"] for b in page["blocks"] if "block_id" in b}
+
+
 def summary(page):
     return page["blocks"][1]["text"]["text"]
 
@@ -67,9 +71,11 @@ def test_a_tick_on_page_3_of_a_search_with_two_filters_shows_page_3_of_it_again(
     assert "Showing 21–30 of 40" in summary(page)
     third = shown(page)
     assert third == [f"m{i:03d}" for i in range(41, 60, 2)]
+    before = block_ids(page)
 
     page = app.click("U0001", page, tick(rows(page)[4]))
     assert shown(page) == third and ticked(page) == [third[4]]  # page 3 again, the tick shown
+    assert before.isdisjoint(block_ids(page))  # new block ids at each update, as Slack wants (SLACK.md §1.1)
     assert "Showing 21–30 of 40" in summary(page) and "shop" in summary(page)
     filters = next(b for b in page["blocks"] if b.get("block_id", "").startswith(ids.BLOCK_FILTERS + "~"))
     chosen = {e["action_id"]: e.get("initial_option", {}).get("value") for e in filters["elements"]}
