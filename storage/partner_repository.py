@@ -14,6 +14,7 @@ import binascii
 import dataclasses
 import functools
 import json
+import operator
 import sys
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -377,7 +378,7 @@ def _candidates(session: Session, team_id: str, query: ProspectQuery) -> Candida
     if len(text) < 3:
         return _NO_CANDIDATES
     engine = session.get_bind()
-    common = _common_terms.setdefault(engine, StampedCache(COMMON_KEPT, max_entries=1024, lru=True))
+    common = _common_terms.setdefault(engine, StampedCache(None, max_entries=1024, lru=True))
     if common.fresh((team_id, text), COMMON_KEPT):
         return _NO_CANDIDATES
     if engine.dialect.name == "sqlite":
@@ -430,7 +431,8 @@ def _cursor_side(table: FromClause, side: str) -> ColumnElement[bool]:
     """The rows of ``table`` on one side of the cursor (parameters ``k_name``, ``k_mpid``)."""
     sort_key = tuple_(table.c.sort_name, table.c.mpid)
     mark = tuple_(bindparam("k_name", type_=String()), bindparam("k_mpid", type_=String()))
-    return {"<": sort_key < mark, "<=": sort_key <= mark, ">": sort_key > mark, ">=": sort_key >= mark}[side]
+    compare = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}[side]
+    return cast(ColumnElement[bool], compare(sort_key, mark))
 
 
 # The page's own side of each cursor, and the side it asks about ("rows behind?").

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, event
 
 from outreach.clock import FixedClock
 from outreach.errors import NotFound
 from outreach.models import MatchCounts, Partner, PartnerKind, ProspectQuery
 from outreach.prospecting import MAX_SEARCH, PageRequest, ProspectService, marketplace_query
+from tests.fixtures.db import statements
 
 T1, T2 = "T1", "T2"
 AT = datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC)
@@ -131,21 +129,6 @@ def test_past_the_shown_total_the_count_stops_and_says_more_than(service, monkey
     page = service.page(T1, "U1", ProspectQuery(), PageRequest())
     assert page.total == 21 and page.total_is_lower_bound
     assert not service.page(T1, "U1", ProspectQuery(text="company 1"), PageRequest()).total_is_lower_bound
-
-
-@contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
-    """The SQL statements run on ``engine`` inside the block (an executemany counts once)."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def test_ticking_and_reading_picks_take_as_many_queries_for_500_picks_as_for_one(uow_factory, db_engine):

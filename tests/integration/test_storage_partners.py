@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from outreach.models import Partner, PartnerKind, ProspectQuery
 from storage.db import analyze
+from tests.fixtures.db import statements
 
 T1, T2 = "T1", "T2"
 AT = datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC)
@@ -297,27 +298,22 @@ def test_a_term_too_common_to_look_up_is_walked_for_without_asking_again_for_a_m
 
     monkeypatch.setattr(partner_repository, "FTS_CANDIDATES", 3)
     store(uow_factory, [partner(f"s{i}", f"Studio {i:02}") for i in range(5)])
-    query, seen = ProspectQuery(text="studio"), []
+    query = ProspectQuery(text="studio")
 
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        seen.append(" ".join(statement.split()))
+    def lookups(seen: list[str]) -> int:
+        flat = [" ".join(s.split()) for s in seen]
+        return sum("MATCH" in s or ("LIKE" in s and "ORDER BY" not in s and "count(" not in s) for s in flat)
 
-    def lookups() -> int:
-        return sum("MATCH" in s or ("LIKE" in s and "ORDER BY" not in s and "count(" not in s) for s in seen)
-
-    event.listen(db_engine, "before_cursor_execute", record)
-    try:
+    with statements(db_engine) as seen:
         with uow_factory() as uow:
             assert mpids(uow.prospects.page(T1, query, size=3)) == ["s0", "s1", "s2"]
-        assert lookups() == 1  # 5 matches > 3: looked up once, then walked
+        assert lookups(seen) == 1  # 5 matches > 3: looked up once, then walked
         store(uow_factory, [partner("s9", "Studio 99")])
         with uow_factory() as uow:
             assert mpids(uow.prospects.page(T1, query, size=3)) == ["s0", "s1", "s2"]
             assert uow.prospects.count(T1, query) == 6
-        assert lookups() == 1  # not again: the walk, which finds the new row
+        assert lookups(seen) == 1  # not again: the walk, which finds the new row
         monkeypatch.setattr(partner_repository, "COMMON_KEPT", 0.0)
         with uow_factory() as uow:
             assert uow.prospects.count(T1, query) == 6
-        assert lookups() == 2  # the verdict is old: asked again
-    finally:
-        event.remove(db_engine, "before_cursor_execute", record)
+        assert lookups(seen) == 2  # the verdict is old: asked again
