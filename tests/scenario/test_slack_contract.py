@@ -273,6 +273,22 @@ def test_malformed_blocks_are_refused(slack, client, blocks, why):
     assert why in json.dumps(refused.value.response.data)
 
 
+def test_a_block_id_over_255_characters_is_refused_whatever_blocks_were_taken_before(slack, client):
+    # The stand-in keeps slack_sdk's verdict on a block by its text with the block_id blanked: the same block
+    # taken with a short id must not vouch for it with a long one, nor a long id's refusal stick to a short one.
+    def post(block_id: str) -> None:
+        block = {"type": "section", "block_id": block_id, "text": {"type": "mrkdwn", "text": "same"}}
+        client.chat_postMessage(channel="D0001", text="x", blocks=[block])
+
+    post("a" * 255)
+    with pytest.raises(SlackApiError, match="invalid_blocks") as refused:
+        post("a" * 256)
+    assert "block_id cannot exceed 255 characters" in json.dumps(refused.value.response.data)
+    with pytest.raises(SlackApiError, match="invalid_blocks"):
+        post("b" * 256)
+    post("b" * 255)
+
+
 def test_a_modal_with_an_input_needs_a_submit_button_and_a_short_title(slack, client):
     with_input = {
         **MODAL,
