@@ -201,15 +201,42 @@ class ProspectService:
         transaction where :meth:`set_picked`, :meth:`recall` and :meth:`show` would take three."""
         with self._uow() as uow:
             self._pick(uow, team_id, user_id, [mpid], picked)
-            found = uow.list_states.get(key, team_id, user_id) if key else None
-            state = found if found is not None else fallback
-            query, req = decode_state(state) if state else (ProspectQuery(), PageRequest())
+            query, req = self._recalled(uow, team_id, user_id, key, fallback)
             page = self._page(uow, team_id, user_id, query, req, recount=False)
             # A new key even for the same page: the render's block ids carry it, and Slack wants new block ids
             # each time a message is updated (SLACK.md §1.1: a client may keep an element's old state otherwise).
             new_key = self._remember(uow, team_id, user_id, page.query, page.shown)
             uow.commit()
         return page, new_key
+
+    def refilter(
+        self,
+        team_id: str,
+        user_id: str,
+        key: str,
+        change: Callable[[ProspectQuery], ProspectQuery],
+        *,
+        fallback: str = "",
+    ) -> tuple[ProspectPage, str]:
+        """A filter changed on the render stored under ``key`` (``fallback``, an encoded state, when the key is
+        forgotten): its search and filters as ``change`` makes them, shown from the first page (a click inside a
+        list: its total may be one counted up to COUNT_REUSE seconds ago), and the new render's key; one
+        transaction where :meth:`recall` and :meth:`show` would take two."""
+        with self._uow() as uow:
+            query, _ = self._recalled(uow, team_id, user_id, key, fallback)
+            page = self._page(uow, team_id, user_id, change(query), PageRequest(), recount=False)
+            new_key = self._remember(uow, team_id, user_id, page.query, page.shown)
+            uow.commit()
+        return page, new_key
+
+    @staticmethod
+    def _recalled(
+        uow: UnitOfWork, team_id: str, user_id: str, key: str, fallback: str
+    ) -> tuple[ProspectQuery, PageRequest]:
+        """The state stored under ``key`` for this user, else ``fallback`` (encoded), else the first page."""
+        found = uow.list_states.get(key, team_id, user_id) if key else None
+        state = found if found is not None else fallback
+        return decode_state(state) if state else (ProspectQuery(), PageRequest())
 
     def page(
         self, team_id: str, user_id: str, query: ProspectQuery, req: PageRequest, *, recount: bool = True

@@ -206,18 +206,26 @@ class ProspectHandlers:
         self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        query, _ = self._state(body, action)
         chosen = str((action.get("selected_option") or {}).get("value", "any"))
         action_id = action.get("action_id")
-        if action_id == ids.ACTION_FILTER_KIND:
-            query = replace(query, kind=PartnerKind(chosen) if chosen in ("partner", "creator") else None)
-        elif action_id == ids.ACTION_FILTER_MESSAGING:
-            query = replace(query, messaging_enabled={"on": True, "off": False}.get(chosen))
-        elif action_id == ids.ACTION_FILTER_COUNTRY:
-            query = replace(query, country="" if chosen == "any" else chosen)
-        elif action_id == ids.ACTION_FILTER_NOT_CONTACTED:
-            query = replace(query, not_contacted=bool(action.get("selected_options")))
-        self._again(body, client, respond, query, PageRequest())
+
+        def change(query: ProspectQuery) -> ProspectQuery:
+            if action_id == ids.ACTION_FILTER_KIND:
+                return replace(query, kind=PartnerKind(chosen) if chosen in ("partner", "creator") else None)
+            if action_id == ids.ACTION_FILTER_MESSAGING:
+                return replace(query, messaging_enabled={"on": True, "off": False}.get(chosen))
+            if action_id == ids.ACTION_FILTER_COUNTRY:
+                return replace(query, country="" if chosen == "any" else chosen)
+            if action_id == ids.ACTION_FILTER_NOT_CONTACTED:
+                return replace(query, not_contacted=bool(action.get("selected_options")))
+            return query
+
+        team_id, user_id = body["team"]["id"], body["user"]["id"]
+        key = ids.render_of(str(action.get("block_id", "")))
+        page, shown = self._prospects.refilter(
+            team_id, user_id, key, change, fallback=str(action.get("value") or "")
+        )
+        self._render(client, respond, team_id, user_id, page, shown)
 
     # -- actions on recipients ------------------------------------------------------------------------
     def more(self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:

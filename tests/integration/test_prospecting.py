@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from outreach.clock import FixedClock
 from outreach.errors import NotFound
@@ -247,6 +249,40 @@ def test_a_click_inside_a_list_reads_the_page_its_picks_and_counts_in_as_few_sta
     assert len(reads) == 4, reads
     back = service.page(T1, "U1", ProspectQuery(), PageRequest(before=second.first_cursor, number=1))
     assert (mpids(back), back.has_prev, back.has_next) == (mpids(first), False, True)
+
+
+def test_a_filter_changed_on_a_render_shows_its_search_so_filtered_from_page_one_in_one_transaction(
+    service, db_engine
+):
+    """The render's state read back, the page, and the new render's state in one transaction (a filter change
+    is a click inside the list: the total may be one counted a moment ago)."""
+    query = ProspectQuery(text="company", not_contacted=True)
+    first = service.page(T1, "U1", query, PageRequest())
+    _, key = service.show(T1, "U1", query, PageRequest(after=first.last_cursor, number=2))
+    began: list[object] = []
+
+    def listen(conn: object) -> None:
+        began.append(conn)
+
+    event.listen(db_engine, "begin", listen)
+    try:
+        with statements(db_engine) as seen:
+            page, new_key = service.refilter(T1, "U1", key, lambda q: replace(q, kind=PartnerKind.CREATOR))
+    finally:
+        event.remove(db_engine, "begin", listen)
+    assert len(began) == 1
+    # the render's state, the search's rows (looked up once), the page, its total (a filter not counted yet), the
+    # new render's state
+    assert len([s for s in seen if s.lstrip().upper().startswith(("SELECT", "INSERT"))]) == 5, seen
+    creators = replace(query, kind=PartnerKind.CREATOR)
+    assert page.query == creators and page.number == 1 and not page.has_prev
+    assert page.items and all(p.partner.kind is PartnerKind.CREATOR for p in page.items)
+    assert new_key != key and service.recall(T1, "U1", new_key) == (creators, page.shown)
+    # Another user's key is not theirs to read: the fallback (the state the action carried), else no filter
+    page, _ = service.refilter(T1, "U2", key, lambda q: q, fallback='{"n":1,"k":"partner"}')
+    assert page.query == ProspectQuery(kind=PartnerKind.PARTNER)
+    page, _ = service.refilter(T1, "U2", key, lambda q: replace(q, not_contacted=True))
+    assert page.query == ProspectQuery(not_contacted=True)
 
 
 def test_a_rare_search_is_looked_up_in_the_trigram_index_once_a_click_and_its_rows_read_by_id(
