@@ -7,6 +7,7 @@ import threading
 import uuid
 import weakref
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
@@ -139,6 +140,7 @@ def build_app(
         request_verification_enabled=True,
         ignoring_self_events_enabled=True,
         raise_error_for_unhandled_request=False,
+        listener_executor=ThreadPoolExecutor(settings.listener_threads, thread_name_prefix="listener"),
         **auth,
     )
     app.middleware(_serve_events_once(first_delivery))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 MAX_SMTP_CONNECTIONS = 64  # a relay limits a client's concurrent connections long before this
+MAX_LISTENER_THREADS = 64
 
 
 class SettingsError(ValueError):
@@ -88,6 +89,10 @@ class Settings:
     senders: tuple[str, ...] = ()
     # Operations
     log_level: str = "INFO"
+    # Slack requests served at once (Bolt's listener threads; Bolt's own default is 5): a request waits for its
+    # acknowledgement until a thread takes it, so too few make clicks queue (bench/list_load.py). The database
+    # pool keeps one connection for each, and a few for the rest (database.pool_size).
+    listener_threads: int = 16
 
     @property
     def oauth_enabled(self) -> bool:
@@ -125,6 +130,8 @@ class Settings:
             problems.append(f"LOG_LEVEL={values['log_level']!r}: must be DEBUG, INFO, WARNING or ERROR")
         if not 1 <= values.get("smtp_connections", 1) <= MAX_SMTP_CONNECTIONS:
             problems.append(f"SMTP_CONNECTIONS must be between 1 and {MAX_SMTP_CONNECTIONS}")
+        if not 1 <= values.get("listener_threads", 1) <= MAX_LISTENER_THREADS:
+            problems.append(f"LISTENER_THREADS must be between 1 and {MAX_LISTENER_THREADS}")
         if values.get("imap_poll_seconds", 0.0) < 0:
             problems.append("IMAP_POLL_SECONDS must be 0 (off) or more")
         bounce = str(values.get("bounce_address", ""))

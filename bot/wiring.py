@@ -171,10 +171,17 @@ def effective_mailer(found: Effective, timeout: float) -> SmtpMailer:
     )
 
 
+def pool_size(settings: Settings) -> int:
+    """Database connections kept open: one for each listener thread (LISTENER_THREADS), and some for the rest —
+    the worker, its scheduler, conversation threads, HTTP routes. Fewer, and the connections beyond them are
+    opened and closed again at each click under load (SQLAlchemy's overflow): a new PostgreSQL backend each."""
+    return settings.listener_threads + 4
+
+
 def build_services(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Services:
     if migrate:
         upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=pool_size(settings))
     sessions = make_session_factory(engine)
     clock = clock or SystemClock()
 

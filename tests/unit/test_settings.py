@@ -104,3 +104,11 @@ def test_smtp_connections_defaults_to_four_and_must_be_between_one_and_the_limit
     for bad in ("0", "65", "-2", "many"):
         with pytest.raises(SettingsError, match="SMTP_CONNECTIONS"):
             Settings.from_env({"SMTP_CONNECTIONS": bad})
+
+
+def test_listener_threads_default_to_sixteen_and_must_be_between_one_and_the_limit():
+    assert Settings.from_env({}).listener_threads == 16
+    assert Settings.from_env({"LISTENER_THREADS": "32"}).listener_threads == 32
+    for bad in ("0", "65", "-1", "lots"):
+        with pytest.raises(SettingsError, match="LISTENER_THREADS"):
+            Settings.from_env({"LISTENER_THREADS": bad})
