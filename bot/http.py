@@ -147,10 +147,15 @@ class WsgiApp:
         return [response.body]
 
 
+HTTP_THREADS = 8  # waitress's threads: each runs Bolt's middleware (the event check, authorize) or a route
+
+
 class HttpServer:
     """waitress in a thread of its own: ``start()`` returns once it listens; ``port`` tells where."""
 
-    def __init__(self, wsgi: WsgiApp, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> None:
+    def __init__(
+        self, wsgi: WsgiApp, host: str = "127.0.0.1", port: int = 0, threads: int = HTTP_THREADS
+    ) -> None:
         from waitress.server import create_server
 
         self._server = create_server(

@@ -114,10 +114,10 @@ def serve(settings: Settings, host: str, port: int, *, worker: bool = True) -> i
     app, progress, clients = _app(services)
     wsgi = WsgiApp(app, routes=extra_routes(services, clients), health=health(services))
     server = HttpServer(wsgi, host=host, port=port)
+    settle_heap()  # before any thread starts work: what it has in flight is not frozen
     sender = _sender(services, progress, clients).start() if worker else None
     scheduler = _scheduler(services, clients)
     threads = ConversationThreads(services, clients).start()
-    settle_heap()
     server.start()
     log.info("serving Slack at http://%s:%s/slack/events", host, server.port)
     try:
@@ -138,6 +138,7 @@ def socket_mode(settings: Settings, *, worker: bool = True) -> int:
     services = build_services(settings)
     app, progress, clients = _app(services)
     handler = SocketModeHandler(app, settings.slack_app_token)
+    settle_heap()  # before any thread starts work: what it has in flight is not frozen
     sender = _sender(services, progress, clients).start() if worker else None
     scheduler = _scheduler(services, clients)
     threads = ConversationThreads(services, clients).start()
@@ -145,7 +146,6 @@ def socket_mode(settings: Settings, *, worker: bool = True) -> int:
     # /slack/oauth_redirect: SLACK.md §3.4) still need HTTP.
     routes = WsgiApp(app, routes=extra_routes(services, clients), health=health(services), events=False)
     server = HttpServer(routes, host="0.0.0.0", port=settings.http_port).start()  # noqa: S104
-    settle_heap()
     handler.connect()  # type: ignore[no-untyped-call]
     log.info("connected to Slack over Socket Mode; HTTP routes on port %s", server.port)
     try:
@@ -166,11 +166,11 @@ def workers(settings: Settings, count: int) -> int:
     services = build_services(settings)
     clients = workspace_clients(settings, services.installs) if settings.slack_configured else None
     progress = ProgressDM(services, clients) if clients is not None else None
+    settle_heap()  # before any thread starts work: what it has in flight is not frozen
     # Conversation events published here (follow-ups) are recorded either way; shown here when Slack is set.
     threads = ConversationThreads(services, clients).start() if clients is not None else None
     senders = [_sender(services, progress, clients).start() for _ in range(count)]
     scheduler = _scheduler(services, clients, digest=False)  # no digest: it runs with Slack's app
-    settle_heap()
     log.info("%d delivery worker(s) running", count)
     try:
         _wait_for_signal()

@@ -90,8 +90,8 @@ class Settings:
     # Operations
     log_level: str = "INFO"
     # Slack requests served at once (Bolt's listener threads; Bolt's own default is 5): a request waits for its
-    # acknowledgement until a thread takes it, so too few make clicks queue (bench/list_load.py). The database
-    # pool keeps one connection for each, and a few for the rest (database.pool_size).
+    # acknowledgement until a thread takes it, so too few make clicks queue (bench/list_load.py). On PostgreSQL
+    # the database pool keeps one connection for each, and some for the rest (bot.wiring.pool_size).
     listener_threads: int = 16
 
     @property

@@ -13,6 +13,7 @@ from datetime import timedelta
 from bot.charts import ChartLinks
 from bot.conversation_outbox import OutboxWriter
 from bot.files import SlackFiles
+from bot.http import HTTP_THREADS
 from bot.inbound import body_limit
 from bot.installs import Installs
 from bot.installs.store import EncryptedInstallationStore
@@ -171,17 +172,27 @@ def effective_mailer(found: Effective, timeout: float) -> SmtpMailer:
     )
 
 
-def pool_size(settings: Settings) -> int:
-    """Database connections kept open: one for each listener thread (LISTENER_THREADS), and some for the rest —
-    the worker, its scheduler, conversation threads, HTTP routes. Fewer, and the connections beyond them are
-    opened and closed again at each click under load (SQLAlchemy's overflow): a new PostgreSQL backend each."""
-    return settings.listener_threads + 4
+def pool_size(settings: Settings) -> int | None:
+    """PostgreSQL connections kept open (once opened): one for each listener thread (LISTENER_THREADS) and each
+    HTTP thread (Bolt's middleware reads the database before a listener runs), and four for the worker, its
+    scheduler, conversation threads and health checks. Fewer, and the connections beyond them are opened and
+    closed again at each burst of clicks (SQLAlchemy's overflow): a new PostgreSQL backend each. None on SQLite:
+    SQLAlchemy's default five (each SQLite connection keeps a page cache of its own, up to storage.db.CACHE_KIB,
+    and its clicks write one at a time)."""
+    if settings.database_url.startswith("sqlite"):
+        return None
+    return settings.listener_threads + HTTP_THREADS + 4
+
+
+def _pool_options(settings: Settings) -> dict[str, int]:
+    size = pool_size(settings)
+    return {"pool_size": size} if size else {}
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Services:
     if migrate:
         upgrade(settings.database_url)
-    engine = make_engine(settings.database_url, pool_size=pool_size(settings))
+    engine = make_engine(settings.database_url, **_pool_options(settings))
     sessions = make_session_factory(engine)
     clock = clock or SystemClock()
 

@@ -252,7 +252,7 @@ def test_a_click_inside_a_list_reads_the_page_its_picks_and_counts_in_as_few_sta
 
 
 def test_a_filter_changed_on_a_render_shows_its_search_so_filtered_from_page_one_in_one_transaction(
-    service, db_engine
+    service, db_engine, uow_factory
 ):
     """The render's state read back, the page, and the new render's state in one transaction (a filter change
     is a click inside the list: the total may be one counted a moment ago)."""
@@ -278,6 +278,12 @@ def test_a_filter_changed_on_a_render_shows_its_search_so_filtered_from_page_one
     assert page.query == creators and page.number == 1 and not page.has_prev
     assert page.items and all(p.partner.kind is PartnerKind.CREATOR for p in page.items)
     assert new_key != key and service.recall(T1, "U1", new_key) == (creators, page.shown)
+    with uow_factory() as uow:  # another process makes a creator of the list a prospect
+        uow.prospects.mark(T1, ["0024"], by="U9", at=AT)
+        uow.commit()
+    again, _ = service.refilter(T1, "U1", new_key, lambda q: q)
+    assert again.total == page.total  # a click inside the list: the total counted a moment ago
+    assert service.show(T1, "U1", creators, PageRequest())[0].total == page.total + 1  # a new list counts
     # Another user's key is not theirs to read: the fallback (the state the action carried), else no filter
     page, _ = service.refilter(T1, "U2", key, lambda q: q, fallback='{"n":1,"k":"partner"}')
     assert page.query == ProspectQuery(kind=PartnerKind.PARTNER)

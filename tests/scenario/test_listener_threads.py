@@ -66,6 +66,7 @@ def test_as_many_clicks_as_listener_threads_are_acknowledged_and_served_at_once(
 
 def test_clicks_beyond_the_listener_threads_wait_unacknowledged():
     answers, met = send_together(threads=4, requests=6)
+    assert len(answers) == 6
     # Two found no thread within Slack's three seconds: no answer in time (0), or Bolt's own 404 when it stops
     # waiting for their acknowledgement, whichever comes first.
     assert answers.count(200) == 4 and all(a in (0, 404) for a in answers if a != 200)
