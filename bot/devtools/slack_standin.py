@@ -143,6 +143,7 @@ class SlackStandIn:
         self._thread: threading.Thread | None = None
         self.keepalive_seconds = 10.0  # an idle connection is closed after this long (set before start())
         self.connections = 0  # connections accepted so far
+        self.answering = 0  # POSTs taken, not answered yet (a message is shown before its POST is answered)
         self._handlers: dict[str, Callable[[dict[str, Any], str], Answer]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self.chat.post_message,
@@ -182,7 +183,13 @@ class SlackStandIn:
                 return
 
             def do_POST(self) -> None:
-                standin._handle_post(self)
+                with standin._lock:
+                    standin.answering += 1
+                try:
+                    standin._handle_post(self)  # its answer written last
+                finally:
+                    with standin._lock:
+                        standin.answering -= 1
 
             def do_GET(self) -> None:
                 standin._handle_get(self)
